@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { devConnectionFile, loadConfig, readDevConnection, stateDir, writeDevConnection } from '../../src/config';
+import { migrate } from '../../src/db/migrate';
+import { createPool } from '../../src/db/pool';
+import { startEmbeddedPostgres } from '../../src/dev/embedded-postgres';
+import { startTemporalDevServer } from '../../src/dev/temporal-server';
+import { startApi, startWorkerProcess, type Running } from '../../src/processes';
+import { fail, parseInteger } from '../context';
+import { untilSignal } from './serve';
+
+const say = (msg: string) => process.stderr.write(`hooksync dev: ${msg}\n`);
+const hidePassword = (url: string) => url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+
+function alreadyRunning(): number | undefined {
+  const pid = readDevConnection()?.pid;
+  if (!pid || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+export function devCommand(): Command {
+  return new Command('dev')
+    .description('run everything on this machine: PostgreSQL (DATABASE_URL or embedded), the Temporal dev server and its UI, migrations, the worker and the API; state in .hooksync/, Ctrl-C stops it all')
+    .option('--port <port>', 'API port', parseInteger('port'), Number(process.env.PORT ?? 8080))
+    .option('--temporal-port <port>', 'Temporal frontend port (when TEMPORAL_ADDRESS is not set)', parseInteger('port'), 7233)
+    .option('--ui-port <port>', 'Temporal Web UI port', parseInteger('port'), 8233)
+    .action(async (opts: { port: number; temporalPort: number; uiPort: number }) => {
+      const parts: Running[] = [];
+      try {
+        const other = alreadyRunning();
+        if (other) throw new Error(`hooksync dev is already running here (pid ${other}); stop it first`);
+        fs.mkdirSync(stateDir, { recursive: true });
+        say(`state in ${path.relative(process.cwd(), stateDir) || stateDir}`);
+
+        let databaseUrl = process.env.DATABASE_URL;
+        if (!databaseUrl) {
+          say('starting embedded PostgreSQL…');
+          const pg = await startEmbeddedPostgres({ dir: path.join(stateDir, 'postgres'), log: say });
+          parts.push({ close: pg.stop });
+          databaseUrl = pg.url;
+        }
+
+        let temporalAddress = process.env.TEMPORAL_ADDRESS;
+        let uiUrl: string | undefined;
+        if (!temporalAddress) {
+          say('starting the Temporal dev server…');
+          const temporal = await startTemporalDevServer({
+            dbFile: path.join(stateDir, 'temporal.db'),
+            port: opts.temporalPort,
+            uiPort: opts.uiPort,
+            logFile: path.join(stateDir, 'temporal.log'),
+            log: say,
+          });
+          parts.push({ close: temporal.stop });
+          temporalAddress = temporal.address;
+          uiUrl = temporal.uiUrl;
+        }
+
+        const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, PORT: String(opts.port) });
+        const pool = createPool(config.DATABASE_URL, 1);
+        await migrate(pool).finally(() => pool.end());
+
+        parts.push(await startWorkerProcess(config));
+        const api = await startApi(config);
+        parts.push(api);
+        writeDevConnection({ databaseUrl, temporalAddress, apiUrl: api.url, pid: process.pid });
+        parts.push({ close: async () => fs.rmSync(devConnectionFile, { force: true }) });
+
+        process.stdout.write(
+          [
+            '',
+            'hooksync dev is running:',
+            `  API            ${api.url}   (webhooks: POST ${api.url}/v1/webhooks/<integrationId>; /healthz /readyz /metrics)`,
+            `  Temporal       ${temporalAddress}`,
+            ...(uiUrl ? [`  Temporal UI    ${uiUrl}   (each target is a workflow httpsync-<targetId>)`] : []),
+            `  PostgreSQL     ${hidePassword(databaseUrl)}${process.env.DATABASE_URL ? '' : '   (embedded)'}`,
+            `  Worker         task queue ${config.HOOKSYNC_TASK_QUEUE}`,
+            '',
+            'Next, in another terminal:  npx hooksync integrations create stripe_customer_v1',
+            'Ctrl-C stops everything; running `npm run dev` again resumes where it was.',
+            '',
+          ].join('\n'),
+        );
+        await untilSignal(parts);
+        say('stopped');
+        process.exit(0);
+      } catch (err) {
+        for (const p of parts.reverse()) await p.close().catch(() => {});
+        fail(err, false);
+      }
+    });
+}

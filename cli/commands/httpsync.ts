@@ -1,0 +1,164 @@
+import { Command, Option } from 'commander';
+import { input } from '@inquirer/prompts';
+import { createInterface } from 'node:readline/promises';
+import {
+  createTarget,
+  deleteTarget,
+  listTargetViews,
+  setPaused,
+  TARGET_DEFAULTS,
+  targetInfo,
+  triggerTarget,
+  updateTarget,
+  type TargetView,
+} from '../../src/services/targets';
+import type { ServiceDeps } from '../../src/services/deps';
+import type { SyncMode } from '../../src/workflows/types';
+import { fail, output, parseInteger, withServices } from '../context';
+import { renderInfo, renderTargets, scheduleSentence } from '../render';
+import { watchStatus } from '../watch';
+
+const PROMPT = 'Enter the HTTP endpoint that hooksync should sync data to:';
+
+/** Hides the password while it is typed and in the echoed answer. */
+const maskPassword = (v: string) => v.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+
+async function askForUrl(): Promise<string> {
+  if (process.stdin.isTTY) return input({ message: PROMPT, transformer: maskPassword, required: true });
+  // Not a terminal (a pipe): read one line, echo nothing.
+  process.stderr.write(`${PROMPT} `);
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  try {
+    for await (const line of rl) return line.trim();
+  } finally {
+    rl.close();
+  }
+  throw new Error('no URL given');
+}
+
+const json = () => new Option('--json', 'print JSON');
+
+function simple(name: string, description: string, run: (deps: ServiceDeps, id: string) => Promise<TargetView>, done: (t: TargetView) => string) {
+  return new Command(name)
+    .description(description)
+    .argument('<id>', 'target id (hst_…)')
+    .addOption(json())
+    .action(async (id: string, opts: { json?: boolean }) => {
+      try {
+        const t = await withServices((deps) => run(deps, id));
+        output(opts, t, () => done(t));
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+}
+
+export function httpsyncCommand(): Command {
+  const cmd = new Command('httpsync').description('deliver an integration\'s rows to your HTTPS endpoint, page by page, in order');
+
+  cmd
+    .command('create')
+    .description('create an HTTP Sync target; verifies the endpoint with an empty page first')
+    .argument('<integrationId>', 'integration id (svi_…)')
+    .option('--url <url>', 'https://user:password@host/path (Basic Auth required); prompted for when omitted')
+    .option('--period <seconds>', 'seconds between syncs', parseInteger('period'), TARGET_DEFAULTS.periodSeconds)
+    .option('--page-size <n>', 'rows per POST', parseInteger('page size'), TARGET_DEFAULTS.pageSize)
+    .option('--timeout <seconds>', 'seconds to wait for each POST', parseInteger('timeout'), TARGET_DEFAULTS.timeoutSeconds)
+    .option('--on-insert', 'also sync within a second or two of every change, not only every period')
+    .addOption(json())
+    .action(async (integrationId: string, opts: { url?: string; period: number; pageSize: number; timeout: number; onInsert?: boolean; json?: boolean }) => {
+      try {
+        const url = opts.url ?? (await askForUrl());
+        const t = await withServices((deps) =>
+          createTarget(deps, integrationId, {
+            url,
+            periodSeconds: opts.period,
+            pageSize: opts.pageSize,
+            timeoutSeconds: opts.timeout,
+            mode: opts.onInsert ? 'on_insert' : 'interval',
+          }),
+        );
+        output(opts, t, () =>
+          [
+            scheduleSentence(t),
+            `Target ${t.id} is running as Temporal workflow ${t.workflow_id}.`,
+            `Watch it with: hooksync httpsync status ${t.id} --watch`,
+          ].join('\n'),
+        );
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+
+  cmd
+    .command('list')
+    .description('list HTTP Sync targets')
+    .option('--integration <id>', 'only the targets of this integration')
+    .addOption(json())
+    .action(async (opts: { integration?: string; json?: boolean }) => {
+      try {
+        const all = await withServices((deps) => listTargetViews(deps, opts.integration));
+        output(opts, all, () => renderTargets(all));
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+
+  cmd
+    .command('info')
+    .description('settings, progress (cursor, rows and pages delivered, latency, throughput), errors and backlog of a target')
+    .argument('<id>', 'target id (hst_…)')
+    .addOption(json())
+    .action(async (id: string, opts: { json?: boolean }) => {
+      try {
+        const info = await withServices((deps) => targetInfo(deps, id));
+        output(opts, info, () => renderInfo(info));
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+
+  cmd
+    .command('status')
+    .description('like info; with --watch, redraws until Ctrl-C, with a progress bar while a backlog drains')
+    .argument('<id>', 'target id (hst_…)')
+    .option('--watch', 'redraw until Ctrl-C')
+    .option('--interval <seconds>', 'seconds between redraws', parseInteger('interval'), 1)
+    .addOption(json())
+    .action(async (id: string, opts: { watch?: boolean; interval: number; json?: boolean }) => {
+      try {
+        if (opts.watch && !opts.json) return await withServices((deps) => watchStatus(deps, id, opts.interval));
+        const info = await withServices((deps) => targetInfo(deps, id));
+        output(opts, info, () => renderInfo(info));
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+
+  cmd
+    .command('update')
+    .description('change a target\'s settings or credentials; the running workflow picks them up without a restart')
+    .argument('<id>', 'target id (hst_…)')
+    .option('--url <url>', 'new https://user:password@host/path (verified with an empty page first)')
+    .option('--period <seconds>', 'seconds between syncs', parseInteger('period'))
+    .option('--page-size <n>', 'rows per POST', parseInteger('page size'))
+    .option('--timeout <seconds>', 'seconds to wait for each POST', parseInteger('timeout'))
+    .addOption(new Option('--mode <mode>', 'interval, or on_insert (also sync on every change)').choices(['interval', 'on_insert']))
+    .addOption(json())
+    .action(async (id: string, opts: { url?: string; period?: number; pageSize?: number; timeout?: number; mode?: SyncMode; json?: boolean }) => {
+      try {
+        const t = await withServices((deps) =>
+          updateTarget(deps, id, { url: opts.url, periodSeconds: opts.period, pageSize: opts.pageSize, timeoutSeconds: opts.timeout, mode: opts.mode }),
+        );
+        output(opts, t, () => `Updated ${t.id}. ${scheduleSentence(t)}`);
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+
+  cmd.addCommand(simple('trigger', 'sync now (a `trigger` signal to the target\'s workflow)', triggerTarget, (t) => `Triggered a sync of ${t.id}.`));
+  cmd.addCommand(simple('pause', 'stop delivering until resumed; rows keep collecting', (d, id) => setPaused(d, id, true), (t) => `Paused ${t.id}.`));
+  cmd.addCommand(simple('resume', 'resume delivering, starting with what collected meanwhile', (d, id) => setPaused(d, id, false), (t) => `Resumed ${t.id}; it syncs now.`));
+  cmd.addCommand(simple('delete', 'delete a target: nothing more is sent to it', deleteTarget, (t) => `Deleted ${t.id}; nothing more is sent to ${t.url}.`));
+  return cmd;
+}

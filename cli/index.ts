@@ -1,0 +1,29 @@
+import { Command } from 'commander';
+import { devCommand } from './commands/dev';
+import { httpsyncCommand } from './commands/httpsync';
+import { integrationsCommand } from './commands/integrations';
+import { apiCommand, migrateCommand, workerCommand } from './commands/serve';
+
+const program = new Command('hooksync')
+  .description('Webhooks into PostgreSQL rows, delivered to your backend in order with HTTP Sync, on Temporal.')
+  .version(require('../package.json').version)
+  .addHelpText(
+    'after',
+    `
+Environment: DATABASE_URL, TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default default),
+PORT (API, default 8080), HOOKSYNC_ALLOW_HTTP=1 (allow plain-http targets, development only),
+HOOKSYNC_PUBLIC_URL (how upstreams reach the API), HOOKSYNC_API_TOKEN (enables the management API).
+Beside a running \`hooksync dev\`, the other commands find its database and Temporal by themselves.`,
+  );
+
+program.addCommand(devCommand());
+program.addCommand(integrationsCommand());
+program.addCommand(httpsyncCommand());
+program.addCommand(apiCommand());
+program.addCommand(workerCommand());
+program.addCommand(migrateCommand());
+
+program.parseAsync(process.argv).catch((err) => {
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+import { verifyStripeSignature } from './stripe-signature';
+import type { IntegrationDescriptor, Interpretation } from './types';
+
+// Seconds since 1970 that a timestamptz holds (years 1970 to 5138).
+const isEpochSeconds = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1e11;
+const epochSeconds = (v: unknown) => (isEpochSeconds(v) ? new Date(v * 1000).toISOString() : null);
+const str = (v: unknown) => (typeof v === 'string' ? v : null);
+
+const HANDLED: Record<string, 'upsert' | 'delete'> = {
+  'customer.created': 'upsert',
+  'customer.updated': 'upsert',
+  'customer.deleted': 'delete',
+};
+
+interface StripeEvent {
+  id?: unknown;
+  type?: unknown;
+  created?: unknown;
+  data?: { object?: Record<string, unknown> };
+}
+
+/**
+ * Stripe customers. A customer object has no "updated" field, so the event's `created` (when the
+ * change happened at Stripe) orders versions, as it does for every Stripe webhook.
+ */
+export const stripeCustomerV1: IntegrationDescriptor = {
+  service: 'stripe_customer_v1',
+  upstream: 'Stripe',
+  resource: 'customer',
+  remoteKeyColumn: 'stripe_id',
+  timestampColumn: 'updated',
+  columns: [
+    { name: 'balance', type: 'bigint', from: (c) => (Number.isSafeInteger(c.balance) ? c.balance : null) },
+    { name: 'created', type: 'timestamptz', from: (c) => epochSeconds(c.created) },
+    { name: 'email', type: 'text', from: (c) => str(c.email), index: true },
+    { name: 'name', type: 'text', from: (c) => str(c.name) },
+    { name: 'phone', type: 'text', from: (c) => str(c.phone) },
+  ],
+  secretExample: 'whsec_…',
+  verify: verifyStripeSignature,
+  interpret(body: unknown): Interpretation {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      return { kind: 'invalid', message: 'expected a Stripe event object' };
+    }
+    const event = body as StripeEvent;
+    if (typeof event.type !== 'string') return { kind: 'invalid', message: 'event has no "type"' };
+    const action = HANDLED[event.type];
+    if (!action) return { kind: 'ignored', eventType: event.type };
+    const object = event.data?.object;
+    if (!isEpochSeconds(event.created)) {
+      return { kind: 'invalid', message: 'event has no valid "created" timestamp' };
+    }
+    if (!object || typeof object !== 'object' || typeof object.id !== 'string' || object.id === '') {
+      return { kind: 'invalid', message: 'event has no data.object.id' };
+    }
+    return {
+      kind: 'record',
+      record: { key: object.id, ts: event.created * 1000, deleted: action === 'delete', resource: object },
+    };
+  },
+  setupSteps: (webhookUrl, id) => [
+    `In the Stripe Dashboard (Developers → Webhooks), add an endpoint with the URL ${webhookUrl}`,
+    'and select the events customer.created, customer.updated and customer.deleted.',
+    `Copy its signing secret (whsec_…) and run: hooksync integrations update ${id} --webhook-secret whsec_…`,
+    `Then send data on with: hooksync httpsync create ${id}`,
+  ],
+};

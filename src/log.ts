@@ -1,0 +1,19 @@
+import pino from 'pino';
+
+/**
+ * One structured logger. Logs go to stderr so `--json` output on stdout stays one clean document.
+ * The redact list is a second line of defence: secrets are not logged on purpose anywhere.
+ */
+export const logger = pino(
+  {
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { service: 'hooksync' },
+    redact: {
+      paths: ['url', '*.url', 'webhookSecret', '*.webhookSecret', 'webhook_secret', '*.webhook_secret', 'password', '*.password', 'headers.authorization', '*.headers.authorization'],
+      censor: '[redacted]',
+    },
+  },
+  pino.destination({ fd: 2, sync: false }),
+);
+
+export type Logger = typeof logger;

@@ -1,0 +1,64 @@
+import client from 'prom-client';
+
+/**
+ * Process-wide Prometheus metrics. The API serves them at /metrics; a separate worker serves its
+ * own on HOOKSYNC_WORKER_METRICS_PORT. `hooksync dev` runs both in one process, so one page.
+ */
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: 'hooksync_' });
+
+export const eventsReceived = new client.Counter({
+  name: 'hooksync_events_received_total',
+  help: 'Webhook requests received, per integration service',
+  labelNames: ['service'],
+  registers: [registry],
+});
+export const eventsAccepted = new client.Counter({
+  name: 'hooksync_events_accepted_total',
+  help: 'Webhook events durably handed to Temporal',
+  labelNames: ['service'],
+  registers: [registry],
+});
+export const eventsRejected = new client.Counter({
+  name: 'hooksync_events_rejected_total',
+  help: 'Webhook requests refused, by reason',
+  labelNames: ['reason'],
+  registers: [registry],
+});
+export const eventsIgnored = new client.Counter({
+  name: 'hooksync_events_ignored_total',
+  help: 'Verified events of a type the integration does not handle (acknowledged)',
+  labelNames: ['service'],
+  registers: [registry],
+});
+export const eventsApplied = new client.Counter({
+  name: 'hooksync_events_applied_total',
+  help: 'Ingested events by outcome of the conditional upsert',
+  labelNames: ['outcome'],
+  registers: [registry],
+});
+export const rowsDelivered = new client.Counter({
+  name: 'hooksync_rows_delivered_total',
+  help: 'Rows delivered to HTTP Sync targets (2xx)',
+  labelNames: ['target'],
+  registers: [registry],
+});
+export const pagesDelivered = new client.Counter({
+  name: 'hooksync_pages_delivered_total',
+  help: 'Pages delivered to HTTP Sync targets (2xx)',
+  labelNames: ['target'],
+  registers: [registry],
+});
+export const deliveryFailures = new client.Counter({
+  name: 'hooksync_delivery_failures_total',
+  help: 'Failed POST attempts to HTTP Sync targets; each is retried',
+  labelNames: ['target'],
+  registers: [registry],
+});
+export const postLatency = new client.Histogram({
+  name: 'hooksync_post_duration_seconds',
+  help: 'Duration of HTTP Sync POSTs, successful or not',
+  labelNames: ['target'],
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  registers: [registry],
+});

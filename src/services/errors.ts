@@ -1,0 +1,28 @@
+/** The one error shape of the service layer; the API sends it as `{code, detail}`, the CLI prints `detail`. */
+export type ServiceErrorCode = 'invalid' | 'not_found' | 'verification_failed' | 'unavailable' | 'conflict';
+
+const STATUS: Record<ServiceErrorCode, number> = {
+  invalid: 400,
+  not_found: 404,
+  verification_failed: 422,
+  unavailable: 503,
+  conflict: 409,
+};
+
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+  constructor(
+    readonly code: ServiceErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+  get status(): number {
+    return STATUS[this.code];
+  }
+}
+
+/** Database or Temporal unreachable: the caller may retry; nothing was changed. */
+export function unavailable(what: string, err: unknown): ServiceError {
+  return new ServiceError('unavailable', `${what} is unreachable: ${(err as Error)?.message ?? err}`);
+}

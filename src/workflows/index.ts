@@ -1,0 +1,3 @@
+// The worker's workflow bundle: workflow code only, no I/O.
+export { ingestWorkflow } from './ingest';
+export { httpSyncWorkflow } from './httpsync';

@@ -1,0 +1,124 @@
+/** Shapes that cross the workflow boundary. Plain data only: everything here lands in history. */
+
+/** Position in a table's change stream: the last delivered row's (_txid, _seq), as decimal strings. */
+export interface Cursor {
+  txid: string;
+  seq: string;
+}
+
+export const START_CURSOR: Cursor = { txid: '0', seq: '0' };
+
+export type SyncMode = 'interval' | 'on_insert';
+
+export interface TargetSettings {
+  periodSeconds: number;
+  pageSize: number;
+  timeoutSeconds: number;
+  mode: SyncMode;
+  paused: boolean;
+}
+
+/** Names for the UI. Never the URL's credentials: `maskedUrl` is `https://***:***@host/path`. */
+export interface TargetLabels {
+  integrationId: string;
+  service: string;
+  table: string;
+  maskedUrl: string;
+}
+
+export interface DeliveryProgress {
+  cursor: Cursor;
+  rowsDelivered: number;
+  pagesDelivered: number;
+  postCount: number;
+  postMsTotal: number;
+  syncs: number;
+  errorCount: number;
+  lastSuccessAt?: string;
+  lastError?: string;
+  lastErrorAt?: string;
+}
+
+export interface HttpSyncInput {
+  targetId: string;
+  settings: TargetSettings;
+  labels: TargetLabels;
+  /** Set by continue-as-new. */
+  progress?: DeliveryProgress;
+  /** Continue as new past this many history events (default in the workflow). */
+  historyLimit?: number;
+}
+
+export type SyncState = 'waiting' | 'delivering' | 'retrying' | 'paused' | 'deleted';
+
+export interface HttpSyncStatus {
+  targetId: string;
+  state: SyncState;
+  settings: TargetSettings;
+  progress: DeliveryProgress;
+  /** When the next sync starts if nothing wakes it earlier. */
+  nextSyncAt?: string;
+  /** While retrying: since when, how many attempts, when the next one starts. */
+  retry?: { since: string; attempts: number; nextAttemptAt: string; error: string };
+  /** Rows delivered in the last minute. */
+  rowsPerMinute: number;
+}
+
+/** What one delivery activity did: it may deliver many pages before returning. */
+export interface DeliverResult {
+  cursor: Cursor;
+  rows: number;
+  pages: number;
+  postCount: number;
+  postMsTotal: number;
+  /** False when no page was left; true when it stopped for its time budget. */
+  more: boolean;
+  /** The target was deleted or paused in the database while delivering. */
+  stopped?: 'deleted' | 'paused';
+}
+
+export interface DeliverInput {
+  targetId: string;
+  cursor: Cursor;
+  pageSize: number;
+  timeoutSeconds: number;
+  /** Page number of the first page this activity sends (for the page id and the UI). */
+  firstPage: number;
+}
+
+/** Failure details of a delivery activity: what got through before it failed. */
+export interface DeliverFailureDetails {
+  partial: DeliverResult;
+  /** The receiver's Retry-After, in ms, when it sent one. */
+  retryAfterMs?: number;
+}
+
+export interface IngestInput {
+  integrationId: string;
+  service: string;
+  shard: number;
+  shards: number;
+  /** Events received but not applied yet, carried across continue-as-new. */
+  pending?: import('../integrations/types').IngestRecord[];
+  totals?: IngestTotals;
+  /** Continue as new past this many history events (default in the workflow). */
+  historyLimit?: number;
+}
+
+export interface IngestTotals {
+  received: number;
+  applied: number;
+  discarded: number;
+  rejected: number;
+  batches: number;
+}
+
+export interface UpsertResult {
+  applied: number;
+  /** Older than (or the same as) what is stored, or superseded within the batch. */
+  discarded: number;
+  /** Records the database refused (bad data); logged and skipped so one cannot block a shard. */
+  rejected: number;
+  /** Targets in on-insert mode to wake, when rows changed. */
+  onInsertTargets: string[];
+}
