@@ -65,7 +65,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid environment: ${problems}`);
   }
   const cfg = parsed.data;
-  const dev = readDevConnection();
+  // All or nothing: a process given its own database never mixes in a dev server's settings.
+  const dev = cfg.DATABASE_URL ? undefined : readDevConnection();
   const databaseUrl = cfg.DATABASE_URL ?? dev?.databaseUrl;
   if (!databaseUrl) {
     throw new ConfigError('DATABASE_URL is not set (and no `hooksync dev` is running in this folder)');

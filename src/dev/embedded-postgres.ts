@@ -68,9 +68,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const args = ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories=', '-c', 'max_connections=200'];
   const setpriv = hasSetpriv();
   const dropRoot = runAs && setpriv ? ['--reuid', String(runAs.uid), '--regid', String(runAs.gid), '--clear-groups'] : [];
-  // SIGINT is PostgreSQL's fast shutdown; not detached, so a terminal's Ctrl-C reaches it too.
+  // SIGINT is PostgreSQL's fast shutdown. Its own process group: a terminal's Ctrl-C must not stop
+  // the database under the processes still finishing their work on it; stop() comes after them.
   const [command, argv] = withParentDeathSignal('SIGINT', bin.postgres, args, dropRoot);
   const child = spawn(command, argv, {
+    detached: true,
     stdio: ['ignore', logFd, logFd],
     ...(runAs && !setpriv ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });

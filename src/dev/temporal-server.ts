@@ -45,7 +45,7 @@ async function buildWithGo(go: string, target: string, log: (msg: string) => voi
   const ticker = setInterval(() => log(`  still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)…`), 15_000);
   try {
     const output: string[] = [];
-    const code = await new Promise<number | null>((resolve, reject) => {
+    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       const child = spawn(go, ['install', `${CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
         env: { ...process.env, GOBIN: buildDir },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -53,8 +53,10 @@ async function buildWithGo(go: string, target: string, log: (msg: string) => voi
       child.stdout.on('data', (c: Buffer) => appendTail(output, c));
       child.stderr.on('data', (c: Buffer) => appendTail(output, c));
       child.on('error', reject);
-      child.on('close', resolve);
+      child.on('close', (code, signal) => resolve({ code, signal }));
     });
+    // A Ctrl-C reached the build too: that is no reason to try elsewhere.
+    if (signal) throw new BuildInterrupted(`the Temporal CLI build was interrupted (${signal})`);
     const built = path.join(buildDir, 'temporal');
     if (code !== 0 || !isExecutable(built)) {
       log(`Building the Temporal CLI failed (exit ${code}):\n${output.join('').trim().split('\n').slice(-15).join('\n')}`);
@@ -64,12 +66,17 @@ async function buildWithGo(go: string, target: string, log: (msg: string) => voi
     log(`Built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);
     return target;
   } catch (err) {
+    if (err instanceof BuildInterrupted) throw err;
     log(`Could not run ${go}: ${(err as Error).message}`);
     return undefined;
   } finally {
     clearInterval(ticker);
     fs.rmSync(buildDir, { recursive: true, force: true });
   }
+}
+
+class BuildInterrupted extends Error {
+  override name = 'BuildInterrupted';
 }
 
 export interface TemporalServer {

@@ -22,6 +22,8 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
     // Core's own logs only when they matter; ours are pino JSON on stderr.
     Runtime.install({
       logger: temporalLogger(logger.child({ component: 'worker' })),
+      // Our processes decide what SIGINT/SIGTERM mean (finish, then close everything).
+      shutdownSignals: [],
       telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
     });
     runtimeInstalled = true;

@@ -34,7 +34,7 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
     cursor: START_CURSOR, rowsDelivered: 0, pagesDelivered: 0, postCount: 0, postMsTotal: 0, syncs: 0, errorCount: 0,
   };
   // A new target syncs at once; a continued one picks up where it was.
-  let wake = input.progress === undefined;
+  let wake = input.wake ?? input.progress === undefined;
   let deleted = false;
   let reconfigured = false;
   let state: SyncState = 'waiting';
@@ -112,7 +112,16 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
     lastSyncEndedAt = Date.now();
   }
 
+  const rollOverIfLong = async () => {
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.historyLimit ?? HISTORY_LIMIT)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof httpSyncWorkflow>({ ...input, settings, progress: { ...progress }, wake });
+    }
+  };
+
   while (!deleted) {
+    // Checked every round, so a paused or often reconfigured target stays bounded too.
+    await rollOverIfLong();
     if (settings.paused) {
       show('paused');
       await condition(() => !settings.paused || deleted);
@@ -130,10 +139,6 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
     }
     wake = false;
     await drain();
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.historyLimit ?? HISTORY_LIMIT)) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof httpSyncWorkflow>({ ...input, settings, progress: { ...progress } });
-    }
   }
   show('deleted');
   return progress;

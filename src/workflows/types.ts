@@ -47,6 +47,8 @@ export interface HttpSyncInput {
   progress?: DeliveryProgress;
   /** Continue as new past this many history events (default in the workflow). */
   historyLimit?: number;
+  /** A sync was asked for (trigger, new rows) when the previous run continued as new. */
+  wake?: boolean;
 }
 
 export type SyncState = 'waiting' | 'delivering' | 'retrying' | 'paused' | 'deleted';

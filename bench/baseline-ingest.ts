@@ -1,0 +1,85 @@
+/**
+ * The plain handler hooksync's ingest is compared with: a minimal Koa app that verifies the same
+ * Stripe signature with the same code, reduces the event with the same descriptor and runs the
+ * same conditional upsert, one event per request, straight into PostgreSQL, before answering 200.
+ * No Temporal, no grouping.
+ *
+ * Env: DATABASE_URL, PORT (0 = any), BENCH_TABLE (made with createTableSql), BENCH_SECRET,
+ * BENCH_POOL (connections, default 20 like the API's pool).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { createPool } from '../src/db/pool';
+import { readRawBody } from '../src/api/raw-body';
+import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
+import { upsertParams, upsertSql } from '../src/integrations/sql';
+
+const env = (name: string) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+
+async function main(): Promise<void> {
+  const descriptor = stripeCustomerV1;
+  const table = env('BENCH_TABLE');
+  const secret = env('BENCH_SECRET');
+  const pool = createPool(env('DATABASE_URL'), Number(process.env.BENCH_POOL ?? 20));
+  const sql = upsertSql(descriptor, table);
+
+  const app = new Koa();
+  const router = new Router();
+  router.post('/v1/webhooks/:integrationId', async (ctx) => {
+    const raw = await readRawBody(ctx);
+    const verified = descriptor.verify(raw, ctx.req.headers, secret);
+    if (!verified.ok) {
+      ctx.status = 401;
+      ctx.body = { code: verified.reason };
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      ctx.status = 400;
+      return;
+    }
+    const meaning = descriptor.interpret(body);
+    if (meaning.kind === 'invalid') {
+      ctx.status = 400;
+      ctx.body = { code: 'invalid_event' };
+      return;
+    }
+    if (meaning.kind === 'record') {
+      try {
+        await pool.query(sql, [upsertParams(descriptor, [meaning.record])]);
+      } catch {
+        ctx.status = 503;
+        return;
+      }
+    }
+    ctx.status = 200;
+    ctx.body = { received: true };
+  });
+  app.use(router.routes());
+
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve));
+  process.stdout.write(`baseline-ingest listening on ${(server.address() as AddressInfo).port}\n`);
+
+  const stop = () => {
+    server.close();
+    server.closeIdleConnections();
+    void pool.end().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`baseline-ingest: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

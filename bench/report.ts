@@ -1,0 +1,109 @@
+import Table from 'cli-table3';
+import type { DeliveryResult } from './delivery';
+import type { IngestLevel } from './ingest';
+import type { LatencyResult } from './latency';
+
+export interface MemoryFigure {
+  peakRssMb: number;
+  rssMb: number;
+}
+
+export interface TargetCheck {
+  name: string;
+  value: number;
+  goal: string;
+  pass: boolean;
+}
+
+export interface BenchResults {
+  mode: 'quick' | 'full';
+  startedAt: string;
+  durationSeconds: number;
+  machine: { cores: number; cpuModel: string; memoryGb: number; node: string; postgres: string; temporalCli: string };
+  settings: Record<string, unknown>;
+  ingest?: IngestLevel[];
+  delivery?: DeliveryResult[];
+  latency?: LatencyResult;
+  memory: Record<string, MemoryFigure | undefined>;
+  targets: TargetCheck[];
+}
+
+/** The issue's targets: ingest at 64 senders ≥ 0.5× the plain handler, delivery ≥ 0.8× the plain loop, on-insert p99 < 500 ms. */
+export function checkTargets(r: Pick<BenchResults, 'ingest' | 'delivery' | 'latency'>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const top = r.ingest?.reduce((a, b) => (b.senders > a.senders ? b : a));
+  if (top) checks.push({ name: `ingest at ${top.senders} senders vs plain handler`, value: top.ratio, goal: '≥ 0.5× (aim > 1.0×)', pass: top.ratio >= 0.5 });
+  for (const d of r.delivery ?? []) {
+    checks.push({ name: `delivery page ${d.pageSize} vs plain loop`, value: d.ratio, goal: '≥ 0.8×', pass: d.ratio >= 0.8 });
+  }
+  if (r.latency) checks.push({ name: 'on-insert end-to-end p99', value: r.latency.p99Ms, goal: '< 500 ms', pass: r.latency.missing === 0 && r.latency.p99Ms < 500 });
+  return checks;
+}
+
+const n0 = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '—');
+const ms = (v: number) => (!Number.isFinite(v) ? '—' : v < 10 ? `${v.toFixed(2)} ms` : v < 100 ? `${v.toFixed(1)} ms` : `${Math.round(v)} ms`);
+const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
+const verdict = (c: TargetCheck | undefined) => (c ? `${c.goal}\n${c.pass ? 'PASS' : 'FAIL'}` : '');
+
+export function renderTable(r: BenchResults): string {
+  const table = new Table({
+    head: ['', 'hooksync', 'plain baseline', 'ratio', 'target'],
+    style: { head: [], border: [], compact: false },
+    wordWrap: false,
+  });
+  const checks = r.targets;
+  for (const level of r.ingest ?? []) {
+    const h = level.hooksync;
+    const b = level.baseline;
+    const check = checks.find((c) => c.name === `ingest at ${level.senders} senders vs plain handler`);
+    const cell = (run: typeof h, showLag: boolean) =>
+      `${n0(run.appliedPerSecond)} ev/s accepted+upserted\n` +
+      `p50 ${ms(run.p50Ms)} · p99 ${ms(run.p99Ms)}` +
+      (showLag ? `\n(${n0(run.acceptedPerSecond)}/s 2xx, +${n0(run.applyLagMs)} ms to upsert)` : '') +
+      (run.failed ? `\n${run.failed} failed ${JSON.stringify(run.failures)}` : '');
+    table.push([`Ingest, ${level.senders} sender${level.senders === 1 ? '' : 's'}`, cell(h, true), cell(b, false), x(level.ratio), verdict(check)]);
+  }
+  for (const d of r.delivery ?? []) {
+    const check = checks.find((c) => c.name === `delivery page ${d.pageSize} vs plain loop`);
+    const cell = (run: typeof d.hooksync, first: string) =>
+      `${n0(run.rowsPerSecond)} rows/s\n${n0(run.rows)} rows in ${run.seconds.toFixed(2)} s\n${first} ${n0(run.firstPageMs)} ms`;
+    table.push([
+      `Delivery, page ${d.pageSize.toLocaleString('en-US')}\n(HTTPS, Basic Auth)`,
+      cell(d.hooksync, 'first page after'),
+      cell(d.baseline, 'first page after'),
+      x(d.ratio),
+      verdict(check),
+    ]);
+  }
+  if (r.latency) {
+    const l = r.latency;
+    const check = checks.find((c) => c.name === 'on-insert end-to-end p99');
+    table.push([
+      `On-insert end to end\n${l.ratePerSecond} ev/s for ${l.seconds} s`,
+      `p50 ${ms(l.p50Ms)} · p99 ${ms(l.p99Ms)}\nmax ${ms(l.maxMs)}; ${l.arrived}/${l.accepted} arrived` +
+        (l.missing ? `, ${l.missing} MISSING` : '') +
+        `\n(request alone: p50 ${ms(l.requestP50Ms)} · p99 ${ms(l.requestP99Ms)})`,
+      '',
+      '',
+      verdict(check),
+    ]);
+  }
+  const mem = (name: string) => {
+    const m = r.memory[name];
+    return m ? `${n0(m.peakRssMb)} MB` : '—';
+  };
+  table.push([
+    'Peak memory (VmHWM)',
+    `api ${mem('api')}\nworker ${mem('worker')}`,
+    `handler ${mem('baseline-ingest')}\nloop ${mem('baseline-delivery')}`,
+    '',
+    '',
+  ]);
+  const m = r.machine;
+  const header =
+    `hooksync bench (${r.mode}): ${m.cores} cores (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ` +
+    `PostgreSQL ${m.postgres}, Temporal CLI ${m.temporalCli} dev server (in memory); ${Math.round(r.durationSeconds)} s`;
+  const passed = checks.filter((c) => c.pass).length;
+  const footer = checks.length ? `Targets: ${passed} of ${checks.length} met.` : '';
+  return [header, table.toString(), footer].filter(Boolean).join('\n');
+}

@@ -1,0 +1,333 @@
+#!/usr/bin/env node
+'use strict';
+// `npm test [-- files or patterns…]`: starts the services every test file shares (one Temporal dev
+// server, one fresh database, a TLS certificate, the workflow bundle), runs the files with Node's
+// test runner, and stops it all again, also on Ctrl-C.
+require('tsx/cjs');
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '..');
+const WORK = path.join(ROOT, '.hooksync', 'test');
+const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
+const KEPT = 'kept by HOOKSYNC_KEEP_TEST_DB';
+let testsDone = false;
+let loggedAfterTests = false;
+const log = (msg) => {
+  if (testsDone) loggedAfterTests = true;
+  process.stderr.write(`[test] ${msg}\n`);
+};
+
+/** Stop functions of what has been started, run newest first. */
+const cleanups = [];
+let interrupted = false;
+let testRunner;
+
+async function main() {
+  const { flags, files } = selectTestFiles(process.argv.slice(2));
+  if (files.length === 0) {
+    log('no test files match');
+    return 1;
+  }
+  fs.mkdirSync(WORK, { recursive: true });
+  const started = Date.now();
+  // allSettled: when one fails, the others must still finish starting, so that cleanup stops them.
+  const settled = await Promise.allSettled([startTemporal(), prepareDatabase(), makeCertificate(), bundleWorkflows()]);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  if (interrupted) return 130;
+  const [temporal, databaseUrl, tls, bundle] = settled.map((s) => s.value);
+  log(`services ready in ${((Date.now() - started) / 1000).toFixed(1)} s; running ${files.length} test file(s)`);
+
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE || 'default',
+    NODE_EXTRA_CA_CERTS: tls.cert,
+    HOOKSYNC_TEST_TLS_CERT: tls.cert,
+    HOOKSYNC_TEST_TLS_KEY: tls.key,
+    HOOKSYNC_TEST_WORKFLOW_BUNDLE: bundle,
+    // Never the state of a `hooksync dev` running in this folder.
+    HOOKSYNC_HOME: path.join(WORK, 'home'),
+    LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
+  };
+  if (temporal.uiUrl) env.HOOKSYNC_TEST_TEMPORAL_UI = temporal.uiUrl;
+  // Tests deliver over HTTPS, as production does.
+  delete env.HOOKSYNC_ALLOW_HTTP;
+  if (process.stdout.isTTY && env.FORCE_COLOR === undefined) env.FORCE_COLOR = '1';
+  return runTests(files, flags, env);
+}
+
+function selectTestFiles(args) {
+  const flags = args.filter((a) => a.startsWith('-'));
+  const patterns = args.filter((a) => !a.startsWith('-'));
+  const all = walk(path.join(ROOT, 'test'))
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => path.relative(ROOT, f).split(path.sep).join('/'))
+    .sort();
+  if (patterns.length === 0) return { flags, files: all };
+  const files = new Set();
+  for (const pattern of patterns) {
+    const rel = path.relative(ROOT, path.resolve(pattern)).split(path.sep).join('/');
+    let matches = fs.existsSync(pattern) && fs.statSync(pattern).isDirectory()
+      ? all.filter((f) => f.startsWith(rel + '/'))
+      : all.filter((f) => f === rel || globToRegExp(rel).test(f));
+    // `npm test -- stack` as a shorthand for test/stack.test.ts.
+    if (matches.length === 0 && !/[*?/]/.test(pattern)) matches = all.filter((f) => path.basename(f).includes(pattern));
+    if (matches.length === 0) throw Object.assign(new Error(`no test file matches ${pattern}`), { usage: true });
+    matches.forEach((f) => files.add(f));
+  }
+  return { flags, files: [...files] };
+}
+
+function walk(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    return e.isDirectory() ? (e.name === 'node_modules' ? [] : walk(full)) : [full];
+  });
+}
+
+function globToRegExp(glob) {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*' && glob[i + 1] === '*') {
+      re += glob[i + 2] === '/' ? '(?:.*/)?' : '.*';
+      i += glob[i + 2] === '/' ? 2 : 1;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+async function startTemporal() {
+  const { ensureSearchAttributes } = require('../src/temporal/client.ts');
+  if (process.env.TEMPORAL_ADDRESS) {
+    const { Connection } = require('@temporalio/client');
+    const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS });
+    try {
+      await ensureSearchAttributes(connection, process.env.TEMPORAL_NAMESPACE || 'default');
+    } finally {
+      await connection.close();
+    }
+    log(`Temporal: ${process.env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS)`);
+    return { address: process.env.TEMPORAL_ADDRESS };
+  }
+  const { startTemporalDevServer } = require('../src/dev/temporal-server.ts');
+  const logFile = path.join(WORK, 'temporal.log');
+  fs.rmSync(logFile, { force: true });
+  const server = await startTemporalDevServer({ port: 0, uiPort: 0, ui: true, logFile, log });
+  cleanups.push(() => server.stop());
+  log(`Temporal: dev server at ${server.address}, UI ${server.uiUrl} (log: ${path.relative(ROOT, logFile)})`);
+  return server;
+}
+
+async function prepareDatabase() {
+  const pg = require('pg');
+  const { migrate } = require('../src/db/migrate.ts');
+  let adminUrl = process.env.DATABASE_URL;
+  let source = 'DATABASE_URL';
+  if (!adminUrl) {
+    if (process.env.HOOKSYNC_TEST_EMBEDDED_PG !== '1' && (await answers(pg, LOCAL_POSTGRES))) {
+      adminUrl = LOCAL_POSTGRES;
+      source = 'local server';
+    } else {
+      const { startEmbeddedPostgres } = require('../src/dev/embedded-postgres.ts');
+      const embedded = await startEmbeddedPostgres({ dir: path.join(ROOT, '.hooksync', 'test-pg'), log });
+      cleanups.push(() => embedded.stop());
+      adminUrl = embedded.url;
+      await dropStaleTestDatabases(pg, adminUrl);
+      source = 'embedded, in .hooksync/test-pg';
+    }
+  }
+  const name = `hooksync_test_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
+  cleanups.push(() => dropDatabase(pg, adminUrl, name));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+  log(`PostgreSQL: database ${name} on ${url.host} (${source})`);
+  return url.toString();
+}
+
+/** Only in the cluster the tests own: databases of runs that were killed before they could drop theirs. */
+async function dropStaleTestDatabases(pg, adminUrl) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query(
+      `SELECT datname FROM pg_database d
+        WHERE datname LIKE 'hooksync\\_test\\_%' AND shobj_description(oid, 'pg_database') IS DISTINCT FROM $1
+          AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`,
+      [KEPT],
+    );
+    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(datname)}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function answers(pg, url) {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function dropDatabase(pg, adminUrl, name) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    if (process.env.HOOKSYNC_KEEP_TEST_DB === '1') {
+      await admin.query(`COMMENT ON DATABASE ${name} IS '${KEPT}'`);
+      log(`keeping database ${name} on ${new URL(adminUrl).host} (HOOKSYNC_KEEP_TEST_DB=1)`);
+      return;
+    }
+    // Connections a killed test process left behind would block the drop.
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** One certificate for the test receivers; NODE_EXTRA_CA_CERTS makes the code under test trust it. */
+async function makeCertificate() {
+  const selfsigned = require('selfsigned');
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    notAfterDate: new Date(Date.now() + 7 * 24 * 3600 * 1000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
+    ],
+  });
+  const cert = path.join(WORK, 'tls-cert.pem');
+  const key = path.join(WORK, 'tls-key.pem');
+  fs.writeFileSync(cert, pems.cert);
+  fs.writeFileSync(key, pems.private, { mode: 0o600 });
+  return { cert, key };
+}
+
+/** Bundled once here instead of once per test file's worker (several seconds each). */
+async function bundleWorkflows() {
+  const { bundleWorkflowCode } = require('@temporalio/worker');
+  const { workflowsPath } = require('../src/temporal/worker.ts');
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m) => log(`bundler: ${m}`), error: (m) => log(`bundler: ${m}`) };
+  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quiet });
+  const file = path.join(WORK, 'workflow-bundle.js');
+  fs.writeFileSync(file, code);
+  return file;
+}
+
+function runTests(files, flags, env) {
+  const concurrency = Number(process.env.HOOKSYNC_TEST_CONCURRENCY) || 2;
+  const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...flags, ...files];
+  return new Promise((resolve) => {
+    // A process group of its own, so that at the end no test process can outlive the run.
+    testRunner = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    const group = testRunner.pid;
+    const summary = new SummaryCatcher();
+    testRunner.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      summary.feed(chunk);
+    });
+    testRunner.on('close', (code) => {
+      testRunner = undefined;
+      testsDone = true;
+      killGroup(group, 'SIGKILL');
+      resolve({ code: code ?? 1, summary: summary.lines(), summaryLast: summary.isLast() });
+    });
+  });
+}
+
+const SUMMARY_LINE = /^\s*[ℹ#] (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /;
+const plain = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+/** Catches the runner's closing summary (ℹ tests … ℹ duration_ms …) as it streams by, to repeat it last. */
+class SummaryCatcher {
+  constructor() {
+    this.partial = '';
+    this.summary = [];
+    this.lastLine = '';
+  }
+  feed(chunk) {
+    const lines = (this.partial + chunk.toString()).split('\n');
+    this.partial = lines.pop();
+    for (const line of lines) {
+      const text = plain(line);
+      if (/^\s*[ℹ#] tests /.test(text)) this.summary = [];
+      if (SUMMARY_LINE.test(text)) this.summary.push(line);
+      if (text.trim() !== '') this.lastLine = text;
+    }
+  }
+  lines() {
+    return this.summary;
+  }
+  isLast() {
+    return SUMMARY_LINE.test(plain(this.partial).trim() || this.lastLine);
+  }
+}
+
+function killGroup(pgid, signal) {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function cleanup() {
+  for (const stop of cleanups.splice(0).reverse()) {
+    try {
+      await stop();
+    } catch (err) {
+      log(`cleanup: ${err.message}`);
+    }
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (interrupted) {
+      log('interrupted twice: exiting without cleanup');
+      process.exit(130);
+    }
+    interrupted = true;
+    log(`${signal}: stopping the tests and the services…`);
+    if (testRunner) killGroup(testRunner.pid, signal);
+  });
+}
+
+main()
+  .then(async (result) => {
+    const { code, summary, summaryLast } = typeof result === 'number' ? { code: result, summary: [] } : result;
+    await cleanup();
+    // The runner's summary is the last thing printed, even after a long list of failures.
+    if ((loggedAfterTests || !summaryLast) && summary.length > 0) process.stdout.write('\n' + summary.join('\n') + '\n');
+    process.exit(interrupted && code === 0 ? 130 : code);
+  })
+  .catch(async (err) => {
+    log(`could not run the tests: ${interrupted || err.usage ? err.message : err.stack || err.message}`);
+    await cleanup();
+    process.exit(interrupted ? 130 : 1);
+  });

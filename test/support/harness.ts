@@ -1,0 +1,167 @@
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import type pg from 'pg';
+import { createApp } from '../../src/api/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createPool } from '../../src/db/pool';
+import type { ServiceDeps } from '../../src/services/deps';
+import { connectTemporal, type TemporalHandle } from '../../src/temporal/client';
+import { createWorker } from '../../src/temporal/worker';
+
+/**
+ * One test file's hooksync: its own pool, Temporal client, API and worker, against the services
+ * bin/run-tests.js shares between files. Each stack has its own task queue, so concurrent test
+ * files never run each other's workflows or activities.
+ */
+export interface Stack {
+  pool: pg.Pool;
+  temporal: TemporalHandle;
+  config: Config;
+  deps: ServiceDeps;
+  /** http://127.0.0.1:<port> of the API; throws when the stack was started with `api: false`. */
+  apiUrl: string;
+  /** Starts the worker if it is not running (e.g. again after stopWorker, to play a restart). */
+  startWorker(): Promise<void>;
+  /** Shuts the worker down and waits until it has stopped; rejects if it had failed. */
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  worker?: boolean;
+  api?: boolean;
+  /** Overrides for the environment the config is read from, e.g. HOOKSYNC_INGEST_SHARDS. */
+  env?: Record<string, string>;
+}
+
+const NEEDED = ['DATABASE_URL', 'TEMPORAL_ADDRESS'] as const;
+const openStacks = new Set<Stack>();
+let signalsHooked = false;
+
+/**
+ * The Temporal runtime catches SIGINT/SIGTERM to shut workers down, so a test process would keep
+ * running after Ctrl-C; close what is open (briefly) and exit instead.
+ */
+function exitOnSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      const closing = Promise.allSettled([...openStacks].map((s) => s.close()));
+      void Promise.race([closing, new Promise((r) => setTimeout(r, 3_000))]).then(() => process.exit(130));
+    });
+  }
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const missing = NEEDED.filter((name) => !process.env[name]);
+  if (missing.length > 0) {
+    throw new Error(`${missing.join(' and ')} not set: run the tests with \`npm test\` (or \`npm test -- <file>\`), which starts the services`);
+  }
+  const taskQueue = `test-${crypto.randomBytes(6).toString('hex')}`;
+  const config = loadConfig({ ...process.env, HOOKSYNC_TASK_QUEUE: taskQueue, ...opts.env });
+  const pool = createPool(config.DATABASE_URL, 20);
+  const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const deps: ServiceDeps = { pool, temporal, config };
+
+  let server: http.Server | undefined;
+  let apiUrl: string | undefined;
+  if (opts.api !== false) {
+    server = http.createServer(createApp(deps).callback());
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(0, '127.0.0.1', resolve);
+    });
+    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  type RunningWorker = { worker: Worker; connection: NativeConnection; done: Promise<void>; failure?: Error };
+  let running: RunningWorker | undefined;
+  const startWorker = async () => {
+    if (running) return;
+    const { worker, connection } = await createWorker({
+      pool,
+      address: config.TEMPORAL_ADDRESS,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue,
+      workflowBundlePath: process.env.HOOKSYNC_TEST_WORKFLOW_BUNDLE,
+    });
+    const entry: RunningWorker = { worker, connection, done: Promise.resolve() };
+    entry.done = worker.run().catch((err: Error) => {
+      // Loud at once: a test waiting on a dead worker would otherwise only time out.
+      console.error(`[harness] the worker of task queue ${taskQueue} failed:`, err);
+      entry.failure = err;
+    });
+    running = entry;
+  };
+  const stopWorker = async () => {
+    const r = running;
+    if (!r) return;
+    running = undefined;
+    if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
+    await r.done;
+    await r.connection.close().catch(() => {});
+    if (r.failure) throw r.failure;
+  };
+
+  const stack: Stack = {
+    pool,
+    temporal,
+    config,
+    deps,
+    get apiUrl(): string {
+      if (!apiUrl) throw new Error('this stack was started with api: false');
+      return apiUrl;
+    },
+    startWorker,
+    stopWorker,
+    async close() {
+      openStacks.delete(stack);
+      const failures: unknown[] = [];
+      await stopWorker().catch((err) => failures.push(err));
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server!.close(() => resolve()));
+      }
+      await temporal.close().catch(() => {});
+      await pool.end().catch(() => {});
+      if (failures.length > 0) throw failures[0];
+    },
+  };
+  exitOnSignals();
+  openStacks.add(stack);
+  try {
+    if (opts.worker !== false) await startWorker();
+  } catch (err) {
+    await stack.close().catch(() => {});
+    throw err;
+  }
+  return stack;
+}
+
+/** Polls `fn` until it returns something other than undefined or false; errors it throws are retried. */
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const intervalMs = opts.intervalMs ?? 100;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined && value !== false) return value;
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastError ? `; the last attempt threw: ${(lastError as Error).message ?? String(lastError)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
+  }
+}

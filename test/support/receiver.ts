@@ -1,0 +1,172 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+/** One POST as the receiver saw it. */
+export interface ReceivedRequest {
+  /** Date.now() when the request arrived. */
+  at: number;
+  headers: IncomingHttpHeaders;
+  /** The parsed JSON body, or the raw text when it is not JSON. */
+  body: any;
+  pageId: string | undefined;
+  authorized: boolean;
+  /** What the receiver answered (0 when it destroyed the socket or has not answered yet). */
+  status: number;
+  /** A 2xx that reached the client: the sender may count the page as delivered. */
+  accepted: boolean;
+}
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  /** Sent as JSON; default `{}`. */
+  body?: unknown;
+  /** Wait before answering, e.g. past the sender's timeout. */
+  delayMs?: number;
+  /** Destroy the socket instead of answering. */
+  destroy?: boolean;
+}
+
+export type Behaviour = (req: ReceivedRequest) => Reply | Promise<Reply>;
+
+export interface Receiver {
+  /** https://user:password@127.0.0.1:<port>/sync */
+  url: string;
+  /** The same without credentials. */
+  endpoint: string;
+  user: string;
+  password: string;
+  /** Every POST, in arrival order, including unauthorized and failed ones. */
+  requests: ReceivedRequest[];
+  /** The most requests that were in flight at once. */
+  readonly maxConcurrent: number;
+  respondWith(fn: Behaviour): void;
+  /** Requests answered 2xx that reached the client, in arrival order. */
+  accepted(): ReceivedRequest[];
+  /** All rows of accepted pages, in order. */
+  rows(): any[];
+  /** key → the last accepted row with that value in `keyColumn`. */
+  state(keyColumn: string): Map<string, any>;
+  close(): Promise<void>;
+}
+
+const OK: Behaviour = () => ({ status: 200 });
+
+/** A real HTTPS endpoint for HTTP Sync to deliver to, with the certificate bin/run-tests.js made. */
+export async function startReceiver(opts: { user?: string; password?: string } = {}): Promise<Receiver> {
+  const certFile = process.env.HOOKSYNC_TEST_TLS_CERT;
+  const keyFile = process.env.HOOKSYNC_TEST_TLS_KEY;
+  if (!certFile || !keyFile) throw new Error('HOOKSYNC_TEST_TLS_CERT/KEY not set: run the tests with `npm test`');
+  const user = opts.user ?? 'hooksync';
+  const password = opts.password ?? crypto.randomBytes(12).toString('hex');
+  const expected = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+
+  const requests: ReceivedRequest[] = [];
+  let behaviour = OK;
+  let inFlight = 0;
+  let maxConcurrent = 0;
+  const timers = new Set<NodeJS.Timeout>();
+
+  const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, (req, res) => {
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    inFlight++;
+    maxConcurrent = Math.max(maxConcurrent, inFlight);
+    res.once('close', () => inFlight--);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // kept as text
+      }
+      const pageId = req.headers['hooksync-page-id'];
+      const record: ReceivedRequest = {
+        at: Date.now(),
+        headers: req.headers,
+        body,
+        pageId: Array.isArray(pageId) ? pageId[0] : pageId,
+        authorized: req.headers.authorization === expected,
+        status: 0,
+        accepted: false,
+      };
+      requests.push(record);
+      if (!record.authorized) {
+        record.status = 401;
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="receiver"', 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+        return;
+      }
+      let reply: Reply;
+      try {
+        reply = await behaviour(record);
+      } catch (err) {
+        reply = { status: 500, body: { error: (err as Error).message } };
+      }
+      if (reply.delayMs) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            timers.delete(t);
+            resolve();
+          }, reply.delayMs);
+          timers.add(t);
+          res.once('close', () => {
+            clearTimeout(t);
+            timers.delete(t);
+            resolve();
+          });
+        });
+      }
+      if (res.destroyed) return;
+      if (reply.destroy) {
+        req.socket.destroy();
+        return;
+      }
+      record.status = reply.status;
+      res.once('finish', () => {
+        record.accepted = reply.status >= 200 && reply.status < 300;
+      });
+      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers }).end(JSON.stringify(reply.body ?? {}));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const accepted = () => requests.filter((r) => r.accepted);
+  const rows = () => accepted().flatMap((r) => (Array.isArray(r.body?.rows) ? r.body.rows : []));
+  return {
+    url: `https://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/sync`,
+    endpoint: `https://127.0.0.1:${port}/sync`,
+    user,
+    password,
+    requests,
+    get maxConcurrent() {
+      return maxConcurrent;
+    },
+    respondWith(fn) {
+      behaviour = fn;
+    },
+    accepted,
+    rows,
+    state(keyColumn) {
+      const map = new Map<string, any>();
+      for (const row of rows()) map.set(String(row[keyColumn]), row);
+      return map;
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
