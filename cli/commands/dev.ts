@@ -2,11 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { devConnectionFile, loadConfig, readDevConnection, stateDir, writeDevConnection } from '../../src/config';
-import { migrate } from '../../src/db/migrate';
-import { createPool } from '../../src/db/pool';
-import { startEmbeddedPostgres } from '../../src/dev/embedded-postgres';
-import { startTemporalDevServer } from '../../src/dev/temporal-server';
-import { startApi, startWorkerProcess, type Running } from '../../src/processes';
+import type { Running } from '../../src/processes';
 import { fail, parseInteger } from '../context';
 import { untilSignal } from './serve';
 
@@ -33,6 +29,12 @@ export function devCommand(): Command {
     .action(async (opts: { port: number; temporalPort: number; uiPort: number }) => {
       const parts: Running[] = [];
       try {
+        // Loaded here, not at start-up, so that the other commands stay quick.
+        const { migrate } = require('../../src/db/migrate') as typeof import('../../src/db/migrate');
+        const { createPool } = require('../../src/db/pool') as typeof import('../../src/db/pool');
+        const { startEmbeddedPostgres } = require('../../src/dev/embedded-postgres') as typeof import('../../src/dev/embedded-postgres');
+        const { startTemporalDevServer } = require('../../src/dev/temporal-server') as typeof import('../../src/dev/temporal-server');
+        const { startApi, startWorkerProcess } = require('../../src/processes') as typeof import('../../src/processes');
         const other = alreadyRunning();
         if (other) throw new Error(`hooksync dev is already running here (pid ${other}); stop it first`);
         fs.mkdirSync(stateDir, { recursive: true });

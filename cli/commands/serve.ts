@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { loadConfig } from '../../src/config';
-import { migrate } from '../../src/db/migrate';
-import { createPool } from '../../src/db/pool';
 import { logger } from '../../src/log';
-import { registerSearchAttributes, startApi, startWorkerProcess, type Running } from '../../src/processes';
+import type { Running } from '../../src/processes';
 import { fail } from '../context';
+
+// The worker and the servers load only when one of these commands runs: the other commands stay quick.
+const processes = () => require('../../src/processes') as typeof import('../../src/processes');
 
 /** Runs until SIGINT/SIGTERM, then closes what it started. */
 export function untilSignal(parts: Running[]): Promise<void> {
@@ -24,7 +25,7 @@ export function apiCommand(): Command {
     .description('run the HTTP API (webhooks, management API, /healthz, /readyz, /metrics) on PORT, against DATABASE_URL and TEMPORAL_ADDRESS')
     .action(async () => {
       try {
-        const api = await startApi(loadConfig());
+        const api = await processes().startApi(loadConfig());
         await untilSignal([api]);
       } catch (err) {
         fail(err, false);
@@ -37,7 +38,7 @@ export function workerCommand(): Command {
     .description('run the Temporal worker (ingest and HTTP Sync workflows and their activities) against DATABASE_URL and TEMPORAL_ADDRESS')
     .action(async () => {
       try {
-        const worker = await startWorkerProcess(loadConfig());
+        const worker = await processes().startWorkerProcess(loadConfig());
         await Promise.race([untilSignal([worker]), worker.done]);
       } catch (err) {
         fail(err, false);
@@ -51,6 +52,8 @@ export function migrateCommand(): Command {
     .action(async () => {
       try {
         const config = loadConfig();
+        const { migrate } = require('../../src/db/migrate') as typeof import('../../src/db/migrate');
+        const { createPool } = require('../../src/db/pool') as typeof import('../../src/db/pool');
         const pool = createPool(config.DATABASE_URL, 1);
         try {
           const applied = await migrate(pool);
@@ -58,7 +61,7 @@ export function migrateCommand(): Command {
         } finally {
           await pool.end();
         }
-        await registerSearchAttributes(config);
+        await processes().registerSearchAttributes(config);
       } catch (err) {
         fail(err, false);
       }

@@ -59,8 +59,7 @@ export const stripeCustomerV1: IntegrationDescriptor = {
     };
   },
   setupSteps: (webhookUrl, id) => [
-    `In the Stripe Dashboard (Developers → Webhooks), add an endpoint with the URL ${webhookUrl}`,
-    'and select the events customer.created, customer.updated and customer.deleted.',
+    `In the Stripe Dashboard (Developers → Webhooks), add an endpoint with the URL ${webhookUrl} for the events customer.created, customer.updated and customer.deleted.`,
     `Copy its signing secret (whsec_…) and run: hooksync integrations update ${id} --webhook-secret whsec_…`,
     `Then send data on with: hooksync httpsync create ${id}`,
   ],
