@@ -1,9 +1,12 @@
 import fs from 'node:fs';
+import type pg from 'pg';
 
 /**
  * Where the CPU goes during a measurement: user+system time of each process of the stack (from
- * /proc/<pid>/stat) and how busy the whole machine was (/proc/stat). PostgreSQL is every process
- * named postgres, so on a shared server it includes other clients' work.
+ * /proc/<pid>/stat), of the PostgreSQL backends serving each of them (found by application_name
+ * in pg_stat_activity; each bench process connects with its own), of the Temporal dev server, and
+ * how busy the whole machine was (/proc/stat, which includes whatever else runs on it).
+ * Unlike throughput, CPU per event hardly depends on what else the machine is doing.
  */
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
@@ -14,18 +17,11 @@ function readStat(pid: number): { comm: string; ppid: number; cpuMs: number } | 
     const close = s.lastIndexOf(')');
     const comm = s.slice(s.indexOf('(') + 1, close);
     const f = s.slice(close + 2).split(' ');
-    // After "(comm) ": state ppid … utime is field 14 overall, i.e. index 11 here; stime index 12.
+    // After "(comm) ": state, ppid, …; utime and stime are fields 14 and 15, i.e. 11 and 12 here.
     return { comm, ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS };
   } catch {
     return undefined;
   }
-}
-
-function allPids(): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number);
 }
 
 function machine(): { busy: number; total: number } {
@@ -35,27 +31,53 @@ function machine(): { busy: number; total: number } {
   return { busy: (total - idle) * TICK_MS, total: total * TICK_MS };
 }
 
+/** The Temporal dev server is a child of this process (setpriv execs into it). */
+function temporalPids(): number[] {
+  const pids: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = readStat(Number(d));
+    if (s && s.ppid === process.pid && s.comm === 'temporal') pids.push(Number(d));
+  }
+  return pids;
+}
+
 export interface CpuSnapshot {
+  /** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles, for cutting them to this window. */
+  atUs: number;
   perProcess: Record<string, number>;
   machine: { busy: number; total: number };
 }
 
 export interface CpuUsage {
-  /** CPU ms used by each process group over the interval. */
+  /** CPU ms used by each process (group) over the interval; `pg:<name>` are the backends serving <name>. */
   ms: Record<string, number>;
-  /** Share of the machine's capacity (all cores) in use, 0..1. */
+  /** Share of the machine's capacity (all cores) in use, 0..1, by anything. */
   machineBusy: number;
+  /** The interval on CLOCK_MONOTONIC, µs (see profile-summary --window). */
+  window: { fromUs: number; toUs: number };
 }
+
+/** The application_name a bench process connects with, so its backends can be told apart. */
+export const withApplicationName = (url: string, name: string) => {
+  const u = new URL(url);
+  u.searchParams.set('application_name', `bench:${name}`);
+  return u.toString();
+};
 
 export class CpuMeter {
   private readonly named = new Map<string, number>();
+  private temporal: number[] | undefined;
+
+  /** `pool` is a connection to the bench database, to find the backends in pg_stat_activity. */
+  constructor(private readonly pool: pg.Pool) {}
 
   /** A process to follow by name (the API, the worker, a baseline…). */
   track(name: string, pid: number): void {
     this.named.set(name, pid);
   }
 
-  snapshot(): CpuSnapshot {
+  async snapshot(): Promise<CpuSnapshot> {
     const perProcess: Record<string, number> = {};
     const self = readStat(process.pid);
     if (self) perProcess.bench = self.cpuMs;
@@ -63,24 +85,40 @@ export class CpuMeter {
       const s = readStat(pid);
       if (s) perProcess[name] = s.cpuMs;
     }
-    let postgres = 0;
-    for (const pid of allPids()) {
+    this.temporal ??= temporalPids();
+    for (const pid of this.temporal) {
       const s = readStat(pid);
-      if (!s) continue;
-      if (s.comm === 'postgres' || s.comm.startsWith('postgres')) postgres += s.cpuMs;
-      // The Temporal dev server is our child (setpriv execs it).
-      else if (s.ppid === process.pid && s.comm === 'temporal') perProcess.temporal = (perProcess.temporal ?? 0) + s.cpuMs;
+      if (s) perProcess.temporal = (perProcess.temporal ?? 0) + s.cpuMs;
     }
-    perProcess.postgres = postgres;
-    return { perProcess, machine: machine() };
+    try {
+      const { rows } = await this.pool.query<{ pid: number; app: string }>(
+        `SELECT pid, application_name AS app FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'bench:%'`,
+      );
+      for (const r of rows) {
+        const s = readStat(r.pid);
+        const key = `pg:${r.app.slice('bench:'.length)}`;
+        if (s) perProcess[key] = (perProcess[key] ?? 0) + s.cpuMs;
+      }
+    } catch {
+      // PostgreSQL elsewhere, or unreachable: no backend figures
+    }
+    return { atUs: Number(process.hrtime.bigint() / 1000n), perProcess, machine: machine() };
   }
 
   static since(a: CpuSnapshot, b: CpuSnapshot): CpuUsage {
     const ms: Record<string, number> = {};
-    for (const [name, v] of Object.entries(b.perProcess)) ms[name] = Math.max(0, v - (a.perProcess[name] ?? v));
+    // A backend that appeared meanwhile counts from its start (0 before).
+    for (const [name, v] of Object.entries(b.perProcess)) ms[name] = Math.max(0, v - (a.perProcess[name] ?? (name.startsWith('pg:') ? 0 : v)));
     const total = b.machine.total - a.machine.total;
-    return { ms, machineBusy: total > 0 ? (b.machine.busy - a.machine.busy) / total : NaN };
+    return { ms, machineBusy: total > 0 ? (b.machine.busy - a.machine.busy) / total : NaN, window: { fromUs: a.atUs, toUs: b.atUs } };
   }
+}
+
+/** CPU ms of the named processes (and their PostgreSQL backends), per unit of work. */
+export function cpuPer(u: CpuUsage, names: string[], units: number): number {
+  let ms = 0;
+  for (const n of names) ms += (u.ms[n] ?? 0) + (u.ms[`pg:${n}`] ?? 0);
+  return units > 0 ? ms / units : NaN;
 }
 
 /** "api 210, worker 120, temporal 300 …" CPU ms per `per` units of work. */
@@ -89,5 +127,5 @@ export function describeCpu(u: CpuUsage, units: number, per: number, unitName: s
     .filter(([, v]) => v > 0)
     .sort((x, y) => y[1] - x[1])
     .map(([name, v]) => `${name} ${Math.round((v / units) * per)}`);
-  return `CPU ms per ${per.toLocaleString('en-US')} ${unitName}: ${parts.join(', ')}; machine ${Math.round(u.machineBusy * 100)}% busy`;
+  return `CPU ms per ${per.toLocaleString('en-US')} ${unitName}: ${parts.join(', ')}; machine ${Math.round(u.machineBusy * 100)}% busy (all processes)`;
 }

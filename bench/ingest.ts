@@ -6,7 +6,8 @@ import { createTableSql } from '../src/integrations/sql';
 import { createIntegration } from '../src/services/integrations';
 import type { ServiceDeps } from '../src/services/deps';
 import { spawnNode, type Child } from './children';
-import { CpuMeter, describeCpu, type CpuUsage } from './cpu';
+import { CpuMeter, cpuPer, describeCpu, withApplicationName, type CpuUsage } from './cpu';
+import { ingestHistoryStats, type IngestHistoryStats } from './history';
 import { closedLoop, summarize, webhookClient } from './load';
 import { childEnv, type Resources } from './stack';
 import { CustomerStream } from './stripe-events';
@@ -23,14 +24,21 @@ export interface IngestRun {
   acceptedPerSecond: number;
   /** Accepted events per second from the first request until the table reflected all of them. */
   appliedPerSecond: number;
-  /** From the last answer until the table reflected everything, ms (Temporal's backlog). */
+  /** From the last answer until the table reflected everything, ms (Temporal's backlog); the mean over segments. */
   applyLagMs: number;
   p50Ms: number;
   p99Ms: number;
   /** Events of this run by kind (created, updated, deleted, stale = out of order). */
   mix: Record<string, number>;
-  /** CPU used by each process from the first request until the table reflected everything. */
-  cpu: CpuUsage;
+  /** CPU ms per process over the run (the sum of its segments). */
+  cpu: CpuUsage['ms'];
+  machineBusy: number;
+  /** CPU ms per event of this system's processes and their PostgreSQL backends (hooksync: api, worker, Temporal). */
+  cpuMsPerEvent: number;
+  /** hooksync only: what Temporal did, from the ingest workflows' histories. */
+  temporal?: IngestHistoryStats;
+  /** The measured intervals: CLOCK_MONOTONIC µs (for profiles) and wall-clock ms. */
+  windows: Array<{ fromUs: number; toUs: number; fromMs: number; toMs: number }>;
 }
 
 export interface IngestLevel {
@@ -39,10 +47,13 @@ export interface IngestLevel {
   baseline: IngestRun;
   /** hooksync / baseline, events per second accepted and upserted. */
   ratio: number;
+  /** baseline / hooksync CPU per event: above 1, hooksync spends less CPU per event. */
+  cpuEfficiency: number;
 }
 
 export interface IngestOptions {
   levels: number[];
+  /** Per system and level, split into two segments (order A B B A, to cancel drift in the machine's load). */
   seconds: number;
   warmupSeconds: number;
   customers: number;
@@ -56,21 +67,36 @@ export interface IngestOptions {
 
 interface System {
   name: 'hooksync' | 'baseline';
-  origin: string;
   path: string;
   table: string;
   stream: CustomerStream;
   client: ReturnType<typeof webhookClient>;
+  /** Processes whose CPU (and PostgreSQL backends') counts for this system. */
+  processes: string[];
+}
+
+interface Segment {
+  sent: number;
+  accepted: number;
+  failures: Record<string, number>;
+  sendMs: number;
+  /** First request until the table reflected everything. */
+  spanMs: number;
+  lagMs: number;
+  latencies: Float64Array;
+  mix: Record<string, number>;
+  cpu: CpuUsage;
+  fromMs: number;
+  toMs: number;
 }
 
 /** Polls until the table holds exactly what the accepted events say: every customer at its newest accepted version. */
 async function waitReflected(pool: pg.Pool, sys: System, timeoutMs: number): Promise<number> {
   const sql = `SELECT count(*)::int AS rows, coalesce(sum(extract(epoch FROM updated)), 0)::float8 AS sum FROM "${sys.table}"`;
   const deadline = performance.now() + timeoutMs;
-  let last = { rows: 0, sum: 0 };
   for (;;) {
     const { rows } = await pool.query<{ rows: number; sum: number }>(sql);
-    last = rows[0]!;
+    const last = rows[0]!;
     const now = performance.now();
     const want = sys.stream.expected();
     if (last.rows === want.rows && last.sum === want.sumTs) return now;
@@ -81,43 +107,94 @@ async function waitReflected(pool: pg.Pool, sys: System, timeoutMs: number): Pro
   }
 }
 
-async function runLevel(pool: pg.Pool, sys: System, senders: number, seconds: number, meter: CpuMeter): Promise<IngestRun> {
+async function runSegment(pool: pg.Pool, sys: System, senders: number, seconds: number, meter: CpuMeter): Promise<Segment> {
   const before = { ...sys.stream.counts };
-  const cpuBefore = meter.snapshot();
-  const r = await closedLoop({
-    client: sys.client,
-    path: sys.path,
-    senders,
-    durationMs: seconds * 1000,
-    next: () => sys.stream.next(),
-  });
+  const cpuBefore = await meter.snapshot();
+  const fromMs = Date.now();
+  const r = await closedLoop({ client: sys.client, path: sys.path, senders, durationMs: seconds * 1000, next: () => sys.stream.next() });
   const started = performance.now() - r.elapsedMs;
   const sendEnd = performance.now();
   const reflected = await waitReflected(pool, sys, 120_000);
-  const cpu = CpuMeter.since(cpuBefore, meter.snapshot());
-  const lat = summarize(r.latencies);
-  const mix = Object.fromEntries(Object.entries(sys.stream.counts).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
+  const cpu = CpuMeter.since(cpuBefore, await meter.snapshot());
   return {
-    senders,
     sent: r.sent,
     accepted: r.accepted,
-    failed: r.failed,
     failures: r.failures,
-    sendSeconds: r.elapsedMs / 1000,
-    acceptedPerSecond: r.accepted / (r.elapsedMs / 1000),
-    appliedPerSecond: r.accepted / ((reflected - started) / 1000),
-    applyLagMs: Math.max(0, reflected - sendEnd),
+    sendMs: r.elapsedMs,
+    spanMs: reflected - started,
+    lagMs: Math.max(0, reflected - sendEnd),
+    latencies: r.latencies,
+    mix: Object.fromEntries(Object.entries(sys.stream.counts).map(([k, v]) => [k, v - before[k as keyof typeof before]])),
+    cpu,
+    fromMs,
+    toMs: Date.now(),
+  };
+}
+
+function combine(sys: System, senders: number, segments: Segment[]): IngestRun {
+  const sum = (f: (s: Segment) => number) => segments.reduce((a, s) => a + f(s), 0);
+  const accepted = sum((s) => s.accepted);
+  const sent = sum((s) => s.sent);
+  const failures: Record<string, number> = {};
+  const mix: Record<string, number> = {};
+  const cpu: Record<string, number> = {};
+  for (const s of segments) {
+    for (const [k, v] of Object.entries(s.failures)) failures[k] = (failures[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.mix)) mix[k] = (mix[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.cpu.ms)) cpu[k] = (cpu[k] ?? 0) + v;
+  }
+  const all = new Float64Array(sum((s) => s.latencies.length));
+  let at = 0;
+  for (const s of segments) {
+    all.set(s.latencies, at);
+    at += s.latencies.length;
+  }
+  const lat = summarize(all);
+  const usage: CpuUsage = { ms: cpu, machineBusy: NaN, window: segments[0]!.cpu.window };
+  return {
+    senders,
+    sent,
+    accepted,
+    failed: sent - accepted,
+    failures,
+    sendSeconds: sum((s) => s.sendMs) / 1000,
+    acceptedPerSecond: accepted / (sum((s) => s.sendMs) / 1000),
+    appliedPerSecond: accepted / (sum((s) => s.spanMs) / 1000),
+    applyLagMs: sum((s) => s.lagMs) / segments.length,
     p50Ms: lat.p50,
     p99Ms: lat.p99,
     mix,
     cpu,
+    machineBusy: sum((s) => s.cpu.machineBusy * s.spanMs) / sum((s) => s.spanMs),
+    cpuMsPerEvent: cpuPer(usage, sys.processes, accepted),
+    windows: segments.map((s) => ({ ...s.cpu.window, fromMs: s.fromMs, toMs: s.toMs })),
   };
+}
+
+async function historyStats(deps: ServiceDeps, integrationId: string, run: IngestRun, log: (msg: string) => void): Promise<IngestHistoryStats | undefined> {
+  try {
+    const parts = await Promise.all(run.windows.map((w) => ingestHistoryStats(deps.temporal.client, integrationId, w.fromMs, w.toMs)));
+    const total = parts.reduce((a, p) => ({
+      signals: a.signals + p.signals,
+      eventsSignaled: a.eventsSignaled + p.eventsSignaled,
+      upserts: a.upserts + p.upserts,
+      workflowTasks: a.workflowTasks + p.workflowTasks,
+      historyEvents: a.historyEvents + p.historyEvents,
+      runs: a.runs + p.runs,
+      eventsPerSignal: 0,
+      eventsPerUpsert: 0,
+    }));
+    return { ...total, eventsPerSignal: total.eventsSignaled / total.signals, eventsPerUpsert: total.eventsSignaled / total.upserts };
+  } catch (err) {
+    log(`ingest: could not read the ingest workflows' histories: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 /**
  * Signed Stripe events at 1, 16 and 64 closed-loop senders into hooksync's API and into the plain
- * handler, alternating per level, each into its own identically shaped table; a level ends when
- * the table reflects every accepted event.
+ * handler, each into its own identically shaped table. Per level the two alternate A B B A in
+ * half-length segments; a segment ends when its table reflects every accepted event.
  */
 export async function ingestPhase(deps: ServiceDeps, res: Resources, opts: IngestOptions): Promise<{ levels: IngestLevel[]; baselineChild: Child }> {
   const secret = `whsec_${crypto.randomBytes(24).toString('base64url')}`;
@@ -128,58 +205,76 @@ export async function ingestPhase(deps: ServiceDeps, res: Resources, opts: Inges
   const baselineChild = spawnNode({
     name: 'baseline-ingest',
     args: [...opts.nodeFlags, '--import', 'tsx', path.join(__dirname, 'baseline-ingest.ts')],
-    env: childEnv({ DATABASE_URL: opts.databaseUrl, BENCH_TABLE: baselineTable, BENCH_SECRET: secret, PORT: '0' }),
+    env: childEnv({
+      DATABASE_URL: withApplicationName(opts.databaseUrl, 'baseline-ingest'),
+      BENCH_TABLE: baselineTable,
+      BENCH_SECRET: secret,
+      PORT: '0',
+    }),
     logDir: opts.logDir,
   });
   res.add('baseline-ingest', () => baselineChild.stop());
   opts.cpu.track('baseline-ingest', baselineChild.pid);
   const line = await baselineChild.waitForOutput(/baseline-ingest listening on \d+/, 60_000);
-  const baselinePort = Number(/on (\d+)/.exec(line)![1]);
+  const baselineOrigin = `http://127.0.0.1:${/on (\d+)/.exec(line)![1]}`;
 
   const maxSenders = Math.max(...opts.levels);
-  const systems: System[] = [
-    {
-      name: 'baseline',
-      origin: `http://127.0.0.1:${baselinePort}`,
-      path: '/v1/webhooks/baseline',
-      table: baselineTable,
-      stream: new CustomerStream({ name: `baseline-${integration.id}`, customers: opts.customers, secret }),
-      client: webhookClient(`http://127.0.0.1:${baselinePort}`, maxSenders),
-    },
-    {
-      name: 'hooksync',
-      origin: opts.apiUrl,
-      path: `/v1/webhooks/${integration.id}`,
-      table: integration.table,
-      stream: new CustomerStream({ name: `hooksync-${integration.id}`, customers: opts.customers, secret }),
-      client: webhookClient(opts.apiUrl, maxSenders),
-    },
-  ];
+  const baseline: System = {
+    name: 'baseline',
+    path: '/v1/webhooks/baseline',
+    table: baselineTable,
+    stream: new CustomerStream({ name: `baseline-${integration.id}`, customers: opts.customers, secret }),
+    client: webhookClient(baselineOrigin, maxSenders),
+    processes: ['baseline-ingest'],
+  };
+  const hooksync: System = {
+    name: 'hooksync',
+    path: `/v1/webhooks/${integration.id}`,
+    table: integration.table,
+    stream: new CustomerStream({ name: `hooksync-${integration.id}`, customers: opts.customers, secret }),
+    client: webhookClient(opts.apiUrl, maxSenders),
+    processes: ['api', 'worker', 'temporal'],
+  };
   res.add('webhook clients', async () => {
-    await Promise.allSettled(systems.map((s) => s.client.destroy()));
+    await Promise.allSettled([baseline.client.destroy(), hooksync.client.destroy()]);
   });
 
-  // Warm-up (JIT, connections, ingest workflows started), not measured.
-  for (const sys of systems) {
+  // Warm-up (JIT, connections, the ingest workflows started), not measured.
+  for (const sys of [baseline, hooksync]) {
     opts.log(`ingest: warming up ${sys.name} (${opts.warmupSeconds} s at ${maxSenders} senders)…`);
-    await runLevel(deps.pool, sys, maxSenders, opts.warmupSeconds, opts.cpu);
+    await runSegment(deps.pool, sys, maxSenders, opts.warmupSeconds, opts.cpu);
   }
 
   const levels: IngestLevel[] = [];
   for (const senders of opts.levels) {
-    const runs = {} as Record<System['name'], IngestRun>;
-    for (const sys of systems) {
-      const r = await runLevel(deps.pool, sys, senders, opts.seconds, opts.cpu);
-      runs[sys.name] = r;
+    const segments = new Map<System, Segment[]>([
+      [baseline, []],
+      [hooksync, []],
+    ]);
+    for (const sys of [baseline, hooksync, hooksync, baseline]) {
+      segments.get(sys)!.push(await runSegment(deps.pool, sys, senders, opts.seconds / 2, opts.cpu));
+      // A breath between segments (connections settle, autovacuum may start), shorter in a quick run.
+      await new Promise((r) => setTimeout(r, Math.min(200, opts.seconds * 40)));
+    }
+    const h = combine(hooksync, senders, segments.get(hooksync)!);
+    const b = combine(baseline, senders, segments.get(baseline)!);
+    h.temporal = await historyStats(deps, integration.id, h, opts.log);
+    for (const [name, r] of [['baseline', b], ['hooksync', h]] as const) {
       opts.log(
-        `ingest: ${sys.name.padEnd(8)} ${String(senders).padStart(2)} senders: ${Math.round(r.appliedPerSecond)} ev/s accepted+upserted ` +
+        `ingest: ${name.padEnd(8)} ${String(senders).padStart(2)} senders: ${Math.round(r.appliedPerSecond)} ev/s accepted+upserted ` +
           `(${Math.round(r.acceptedPerSecond)}/s accepted, lag ${Math.round(r.applyLagMs)} ms), p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms` +
           (r.failed ? `, ${r.failed} failed ${JSON.stringify(r.failures)}` : ''),
       );
-      opts.log(`        ${describeCpu(r.cpu, r.accepted, 1000, 'events')}`);
-      await new Promise((r) => setTimeout(r, 250));
+      opts.log(`        ${describeCpu({ ms: r.cpu, machineBusy: r.machineBusy, window: r.windows[0]! }, r.accepted, 1000, 'events')}`);
+      const t = r.temporal;
+      if (t) {
+        opts.log(
+          `        Temporal: ${t.signals} signals of ${t.eventsPerSignal.toFixed(1)} events, ${t.upserts} upserts of ${t.eventsPerUpsert.toFixed(1)}, ` +
+            `${t.workflowTasks} workflow tasks, ${t.historyEvents} history events`,
+        );
+      }
     }
-    levels.push({ senders, hooksync: runs.hooksync, baseline: runs.baseline, ratio: runs.hooksync.appliedPerSecond / runs.baseline.appliedPerSecond });
+    levels.push({ senders, hooksync: h, baseline: b, ratio: h.appliedPerSecond / b.appliedPerSecond, cpuEfficiency: b.cpuMsPerEvent / h.cpuMsPerEvent });
   }
   return { levels, baselineChild };
 }

@@ -4,8 +4,12 @@ import type { IngestLevel } from './ingest';
 import type { LatencyResult } from './latency';
 
 export interface MemoryFigure {
+  /** VmHWM at the end of the run. */
   peakRssMb: number;
+  /** VmRSS at the end of the run. */
   rssMb: number;
+  /** VmHWM once the process was ready, before any load (API and worker only). */
+  readyPeakRssMb?: number;
 }
 
 export interface TargetCheck {
@@ -19,7 +23,7 @@ export interface BenchResults {
   mode: 'quick' | 'full';
   startedAt: string;
   durationSeconds: number;
-  machine: { cores: number; cpuModel: string; memoryGb: number; node: string; postgres: string; temporalCli: string };
+  machine: { cores: number; cpuModel: string; memoryGb: number; node: string; postgres: string; temporalCli: string; loadAverage: string };
   settings: Record<string, unknown>;
   ingest?: IngestLevel[];
   delivery?: DeliveryResult[];
@@ -58,20 +62,28 @@ export function renderTable(r: BenchResults): string {
     const check = checks.find((c) => c.name === `ingest at ${level.senders} senders vs plain handler`);
     const cell = (run: typeof h, showLag: boolean) =>
       `${n0(run.appliedPerSecond)} ev/s accepted+upserted\n` +
-      `p50 ${ms(run.p50Ms)} · p99 ${ms(run.p99Ms)}` +
+      `p50 ${ms(run.p50Ms)} · p99 ${ms(run.p99Ms)}\n` +
+      `CPU ${run.cpuMsPerEvent.toFixed(2)} ms/event` +
       (showLag ? `\n(${n0(run.acceptedPerSecond)}/s 2xx, +${n0(run.applyLagMs)} ms to upsert)` : '') +
       (run.failed ? `\n${run.failed} failed ${JSON.stringify(run.failures)}` : '');
-    table.push([`Ingest, ${level.senders} sender${level.senders === 1 ? '' : 's'}`, cell(h, true), cell(b, false), x(level.ratio), verdict(check)]);
+    table.push([
+      `Ingest, ${level.senders} sender${level.senders === 1 ? '' : 's'}`,
+      cell(h, true),
+      cell(b, false),
+      `${x(level.ratio)}\n\nCPU ${x(level.cpuEfficiency)}`,
+      verdict(check),
+    ]);
   }
   for (const d of r.delivery ?? []) {
     const check = checks.find((c) => c.name === `delivery page ${d.pageSize} vs plain loop`);
     const cell = (run: typeof d.hooksync, first: string) =>
-      `${n0(run.rowsPerSecond)} rows/s\n${n0(run.rows)} rows in ${run.seconds.toFixed(2)} s\n${first} ${n0(run.firstPageMs)} ms`;
+      `${n0(run.rowsPerSecond)} rows/s\n${n0(run.rows)} rows in ${run.seconds.toFixed(2)} s\n${first} ${n0(run.firstPageMs)} ms\n` +
+      `CPU ${n0(run.cpuMsPer10kRows)} ms/10k rows`;
     table.push([
       `Delivery, page ${d.pageSize.toLocaleString('en-US')}\n(HTTPS, Basic Auth)`,
       cell(d.hooksync, 'first page after'),
       cell(d.baseline, 'first page after'),
-      x(d.ratio),
+      `${x(d.ratio)}\n\n\nCPU ${x(d.cpuEfficiency)}`,
       verdict(check),
     ]);
   }
@@ -82,7 +94,9 @@ export function renderTable(r: BenchResults): string {
       `On-insert end to end\n${l.ratePerSecond} ev/s for ${l.seconds} s`,
       `p50 ${ms(l.p50Ms)} · p99 ${ms(l.p99Ms)}\nmax ${ms(l.maxMs)}; ${l.arrived}/${l.accepted} arrived` +
         (l.missing ? `, ${l.missing} MISSING` : '') +
-        `\n(request alone: p50 ${ms(l.requestP50Ms)} · p99 ${ms(l.requestP99Ms)})`,
+        `\n(request alone: p50 ${ms(l.requestP50Ms)} · p99 ${ms(l.requestP99Ms)})` +
+        `\nsend → upsert p50 ${ms(l.legs.toUpsertP50Ms)} · p99 ${ms(l.legs.toUpsertP99Ms)}` +
+        `\nupsert → receiver p50 ${ms(l.legs.upsertToReceiverP50Ms)} · p99 ${ms(l.legs.upsertToReceiverP99Ms)}`,
       '',
       '',
       verdict(check),
@@ -90,7 +104,7 @@ export function renderTable(r: BenchResults): string {
   }
   const mem = (name: string) => {
     const m = r.memory[name];
-    return m ? `${n0(m.peakRssMb)} MB` : '—';
+    return m ? `${n0(m.peakRssMb)} MB` + (m.readyPeakRssMb ? ` (${n0(m.readyPeakRssMb)} MB when ready)` : '') : '—';
   };
   table.push([
     'Peak memory (VmHWM)',
@@ -104,6 +118,10 @@ export function renderTable(r: BenchResults): string {
     `hooksync bench (${r.mode}): ${m.cores} cores (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ` +
     `PostgreSQL ${m.postgres}, Temporal CLI ${m.temporalCli} dev server (in memory); ${Math.round(r.durationSeconds)} s`;
   const passed = checks.filter((c) => c.pass).length;
-  const footer = checks.length ? `Targets: ${passed} of ${checks.length} met.` : '';
+  const footer =
+    (checks.length ? `Targets: ${passed} of ${checks.length} met. ` : '') +
+    'CPU: ms per event (per 10k rows) of hooksync\'s API, worker, Temporal server and their PostgreSQL backends, or of the ' +
+    'baseline and its backends; "CPU n×" = baseline CPU / hooksync CPU (above 1, hooksync needs less). ' +
+    `Load average ${r.machine.loadAverage}, on ${r.machine.cores} cores.`;
   return [header, table.toString(), footer].filter(Boolean).join('\n');
 }

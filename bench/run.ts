@@ -38,7 +38,8 @@ import { makeTls, tlsFromDir } from './tls';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(ROOT, 'bench-results');
-const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+const t0 = performance.now();
+const log = (msg: string) => process.stderr.write(`bench [${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s]: ${msg}\n`);
 
 const { values: args } = parseArgs({
   options: {
@@ -92,19 +93,20 @@ async function bench(): Promise<number> {
   const only = new Set((args.only ?? 'ingest,delivery,latency').split(',').map((s) => s.trim()));
   const settings = {
     levels: numbers(args.levels, [1, 16, 64]),
-    ingestSeconds: Number(args.seconds ?? (quick ? 2 : 8)),
-    warmupSeconds: quick ? 1 : 2,
+    ingestSeconds: Number(args.seconds ?? (quick ? 1.5 : 8)),
+    warmupSeconds: quick ? 0.75 : 2,
     customers: quick ? 20_000 : 50_000,
     rows: Number(args.rows ?? (quick ? 20_000 : 100_000)),
     pageSizes: numbers(args['page-sizes'], [200, 1000]),
     latencyRate: 50,
     latencySeconds: quick ? 5 : 10,
-    latencyWarmupSeconds: 1,
+    latencyWarmupSeconds: quick ? 0.5 : 1,
     shards: args.shards ? Number(args.shards) : undefined,
     profile: args.profile!,
   };
   const started = Date.now();
   const startedAt = new Date().toISOString();
+  const loadAtStart = os.loadavg()[0]!.toFixed(1);
   const runId = startedAt.replace(/[:.]/g, '-');
   const logDir = path.join(RESULTS_DIR, 'logs', runId);
   fs.mkdirSync(logDir, { recursive: true });
@@ -146,10 +148,10 @@ async function bench(): Promise<number> {
       env: settings.shards ? { HOOKSYNC_INGEST_SHARDS: String(settings.shards) } : {},
     });
     children.push(hs.api, hs.worker);
-    const cpu = new CpuMeter();
+    const deps = serviceDeps(res, db.url, temporalAddress, taskQueue);
+    const cpu = new CpuMeter(deps.pool);
     cpu.track('api', hs.api.pid);
     cpu.track('worker', hs.worker.pid);
-    const deps = serviceDeps(res, db.url, temporalAddress, taskQueue);
 
     let ingest: IngestLevel[] | undefined;
     let delivery: DeliveryResult[] | undefined;
@@ -185,14 +187,41 @@ async function bench(): Promise<number> {
         cpu,
         log,
       });
-      log(`latency: p50 ${latency.p50Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms, ${latency.missing} missing`);
+      const l = latency.legs;
+      log(
+        `latency: p50 ${latency.p50Ms.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms, ${latency.missing} missing; ` +
+          `send → upsert p50 ${l.toUpsertP50Ms.toFixed(1)} / p99 ${l.toUpsertP99Ms.toFixed(1)} ms, ` +
+          `upsert → receiver p50 ${l.upsertToReceiverP50Ms.toFixed(1)} / p99 ${l.upsertToReceiverP99Ms.toFixed(1)} ms (${l.samples} rows)`,
+      );
     }
     if (receiver.refused) log(`the receiver refused ${receiver.refused} requests (bad credentials or body)`);
 
+    if (settings.profile) {
+      fs.mkdirSync(profileDir, { recursive: true });
+      fs.writeFileSync(path.join(profileDir, 'pids.json'), JSON.stringify(Object.fromEntries(children.map((c) => [c.pid, c.name])), null, 2));
+      // The measured intervals, to cut the profiles to one of them (profile-summary --window).
+      type Window = { fromUs: number; toUs: number };
+      const windows: Record<string, Window[]> = {};
+      for (const l of ingest ?? []) {
+        windows[`ingest-hooksync-${l.senders}`] = l.hooksync.windows;
+        windows[`ingest-baseline-${l.senders}`] = l.baseline.windows;
+      }
+      for (const d of delivery ?? []) {
+        windows[`delivery-hooksync-${d.pageSize}`] = [d.hooksync.cpu.window];
+        windows[`delivery-baseline-${d.pageSize}`] = [d.baseline.cpu.window];
+      }
+      if (latency) windows.latency = [latency.cpu.window];
+      fs.writeFileSync(path.join(profileDir, 'windows.json'), JSON.stringify(windows, null, 2));
+    }
     const memory: Record<string, MemoryFigure | undefined> = {};
     for (const c of children) {
       const m = c.memory();
-      memory[c.name] = m && { peakRssMb: m.peakRss / 1024 / 1024, rssMb: m.rss / 1024 / 1024 };
+      const ready = c === hs.api ? hs.readyPeakRss.api : c === hs.worker ? hs.readyPeakRss.worker : undefined;
+      memory[c.name] = m && {
+        peakRssMb: m.peakRss / 1024 / 1024,
+        rssMb: m.rss / 1024 / 1024,
+        ...(ready ? { readyPeakRssMb: ready / 1024 / 1024 } : {}),
+      };
     }
 
     const cpus = os.cpus();
@@ -207,6 +236,8 @@ async function bench(): Promise<number> {
         node: process.version,
         postgres: `${db.version} (${db.server})`,
         temporalCli,
+        // Other work on the machine skews throughput (CPU per event much less): the 1/5/15-minute load at the end.
+        loadAverage: `${loadAtStart} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end (1-minute)`,
       },
       settings,
       ingest,
@@ -218,17 +249,21 @@ async function bench(): Promise<number> {
     results.targets = checkTargets(results);
 
     // Stop the stack before printing, so the table ends the output (and profiles get written).
-    if (stopping) return 130;
+    if (stopping) return res.close(log).then(() => 130);
     await res.close(log);
     results.durationSeconds = (Date.now() - started) / 1000;
     const out = args.out ? path.resolve(args.out) : path.join(RESULTS_DIR, 'latest.json');
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+    // And a copy per run, to compare runs later.
+    const copy = path.join(RESULTS_DIR, 'runs', `${runId}-${results.mode}.json`);
+    fs.mkdirSync(path.dirname(copy), { recursive: true });
+    fs.writeFileSync(copy, JSON.stringify(results, null, 2) + '\n');
     process.stdout.write(renderTable(results) + '\n');
     log(`results in ${path.relative(process.cwd(), out)}` + (settings.profile ? `; CPU profiles in ${path.relative(process.cwd(), profileDir)}` : ''));
     return 0;
   } catch (err) {
-    if (stopping) return 130;
+    if (stopping) return res.close(log).then(() => 130);
     log(`failed: ${(err as Error).stack ?? err}`);
     await res.close(log);
     return 1;

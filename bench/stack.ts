@@ -10,36 +10,48 @@ import { startTemporalDevServer } from '../src/dev/temporal-server';
 import type { ServiceDeps } from '../src/services/deps';
 import { connectTemporal } from '../src/temporal/client';
 import { spawnNode, type Child } from './children';
+import { withApplicationName } from './cpu';
 
 /** What the bench runs against, started as `hooksync dev` does, and everything needed to stop it. */
 
-type Cleanup = { what: string; run: () => Promise<void> };
+/**
+ * Stops happen in stages, each stage's steps at once: 1 the bench's own processes and clients,
+ * 2 what they used (service connections, the Temporal server, the database), 3 the embedded
+ * PostgreSQL the database lived in.
+ */
+type Stage = 1 | 2 | 3;
+type Cleanup = { what: string; run: () => Promise<void>; stage: Stage };
 
 export class Resources {
-  private readonly stack: Cleanup[] = [];
+  private readonly steps: Cleanup[] = [];
   private closing?: Promise<void>;
 
-  add(what: string, run: () => Promise<void>): void {
-    this.stack.push({ what, run });
+  add(what: string, run: () => Promise<void>, stage: Stage = 1): void {
+    this.steps.push({ what, run, stage });
   }
 
-  /** Stops everything, newest first; each step gets a bounded time. */
+  /** Stops everything; each step gets a bounded time. */
   close(log: (msg: string) => void): Promise<void> {
     this.closing ??= (async () => {
-      while (this.stack.length > 0) {
-        const { what, run } = this.stack.pop()!;
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          await Promise.race([
-            run(),
-            new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out after 30 s')), 30_000))),
-          ]);
-        } catch (err) {
-          log(`stopping ${what} failed: ${(err as Error).message}`);
-        } finally {
-          clearTimeout(timer);
-        }
+      for (const stage of [1, 2, 3] as const) {
+        const steps = this.steps.filter((s) => s.stage === stage).reverse();
+        await Promise.all(
+          steps.map(async ({ what, run }) => {
+            let timer: NodeJS.Timeout | undefined;
+            try {
+              await Promise.race([
+                run(),
+                new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out after 30 s')), 30_000))),
+              ]);
+            } catch (err) {
+              log(`stopping ${what} failed: ${(err as Error).message}`);
+            } finally {
+              clearTimeout(timer);
+            }
+          }),
+        );
       }
+      this.steps.length = 0;
     })();
     return this.closing;
   }
@@ -68,6 +80,29 @@ async function reachable(url: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * Databases of earlier runs that could not drop theirs (killed with SIGKILL, say): unused and
+ * over an hour old. Needs the right to read the data directory (pg_stat_file); skipped without.
+ */
+async function dropStaleDatabases(admin: pg.Client, log: (msg: string) => void): Promise<void> {
+  let stale: string[];
+  try {
+    const { rows } = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database d
+        WHERE datname LIKE 'hooksync\\_bench\\_%'
+          AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
+          AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '1 hour'`,
+    );
+    stale = rows.map((r) => r.datname);
+  } catch {
+    return;
+  }
+  for (const name of stale) {
+    log(`dropping ${name}, left by an earlier run`);
+    await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(name)} WITH (FORCE)`).catch(() => {});
+  }
+}
+
 const withDatabase = (url: string, name: string) => {
   const u = new URL(url);
   u.pathname = `/${name}`;
@@ -90,7 +125,7 @@ export async function benchDatabase(res: Resources, log: (msg: string) => void):
   } else {
     log('no PostgreSQL at DATABASE_URL or 127.0.0.1:5432; starting an embedded one…');
     const embedded = await startEmbeddedPostgres({ dir: path.join(stateDir, 'bench-postgres'), log });
-    res.add('embedded PostgreSQL', embedded.stop);
+    res.add('embedded PostgreSQL', embedded.stop, 3);
     adminUrl = embedded.url;
     server = 'embedded';
     version = (await reachable(adminUrl)) ?? '?';
@@ -99,11 +134,12 @@ export async function benchDatabase(res: Resources, log: (msg: string) => void):
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
+    await dropStaleDatabases(admin, log);
     await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
   } finally {
     await admin.end();
   }
-  res.add(`database ${name}`, async () => {
+  const dropDatabase = async () => {
     const c = new pg.Client({ connectionString: adminUrl });
     await c.connect();
     try {
@@ -111,7 +147,8 @@ export async function benchDatabase(res: Resources, log: (msg: string) => void):
     } finally {
       await c.end();
     }
-  });
+  };
+  res.add(`database ${name}`, dropDatabase, 2);
   const url = withDatabase(adminUrl, name);
   const pool = createPool(url, 1);
   await migrate(pool).finally(() => pool.end());
@@ -121,7 +158,7 @@ export async function benchDatabase(res: Resources, log: (msg: string) => void):
 export async function benchTemporal(res: Resources, logDir: string, log: (msg: string) => void): Promise<string> {
   // In memory (no dbFile), on free ports, headless; with hooksync's search attributes.
   const server = await startTemporalDevServer({ port: 0, ui: false, logFile: path.join(logDir, 'temporal.log'), log });
-  res.add('Temporal dev server', server.stop);
+  res.add('Temporal dev server', server.stop, 2);
   return server.address;
 }
 
@@ -129,6 +166,8 @@ export interface HooksyncProcesses {
   api: Child;
   worker: Child;
   apiUrl: string;
+  /** Peak RSS (bytes) once ready, before any load: start-up's own share (the worker bundles its workflows). */
+  readyPeakRss: { api?: number; worker?: number };
 }
 
 export interface ProcessOptions {
@@ -166,14 +205,25 @@ export async function startHooksync(res: Resources, opts: ProcessOptions): Promi
     ...opts.env,
   });
   const cli = path.join(__dirname, '..', 'bin', 'hooksync.js');
-  const worker = spawnNode({ name: 'worker', args: [...opts.nodeFlags, cli, 'worker'], env, logDir: opts.logDir });
+  // Each process connects under its own application_name, so its PostgreSQL backends can be measured.
+  const worker = spawnNode({
+    name: 'worker',
+    args: [...opts.nodeFlags, cli, 'worker'],
+    env: { ...env, DATABASE_URL: withApplicationName(opts.databaseUrl, 'worker') },
+    logDir: opts.logDir,
+  });
   res.add('worker', () => worker.stop());
-  const api = spawnNode({ name: 'api', args: [...opts.nodeFlags, cli, 'api'], env: { ...env, PORT: String(port) }, logDir: opts.logDir });
+  const api = spawnNode({
+    name: 'api',
+    args: [...opts.nodeFlags, cli, 'api'],
+    env: { ...env, PORT: String(port), DATABASE_URL: withApplicationName(opts.databaseUrl, 'api') },
+    logDir: opts.logDir,
+  });
   res.add('api', () => api.stop());
   await Promise.all([worker.waitForOutput(/worker running/, 120_000), api.waitForOutput(/api listening/, 60_000)]);
   const apiUrl = `http://127.0.0.1:${port}`;
   await waitReady(`${apiUrl}/readyz`, 30_000);
-  return { api, worker, apiUrl };
+  return { api, worker, apiUrl, readyPeakRss: { api: api.memory()?.peakRss, worker: worker.memory()?.peakRss } };
 }
 
 async function waitReady(url: string, timeoutMs: number): Promise<void> {
@@ -202,10 +252,14 @@ export function serviceDeps(res: Resources, databaseUrl: string, temporalAddress
     HOOKSYNC_TASK_QUEUE: taskQueue,
     HOOKSYNC_ALLOW_HTTP: '0',
   });
-  const pool = createPool(databaseUrl, 4);
+  const pool = createPool(withApplicationName(databaseUrl, 'bench'), 4);
   const temporal = connectTemporal(temporalAddress, 'default');
-  res.add('service layer connections', async () => {
-    await Promise.allSettled([pool.end(), temporal.close()]);
-  });
+  res.add(
+    'service layer connections',
+    async () => {
+      await Promise.allSettled([pool.end(), temporal.close()]);
+    },
+    2,
+  );
   return { pool, temporal, config };
 }

@@ -11,6 +11,9 @@ const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
 const WORK = path.join(ROOT, '.hooksync', 'test');
+// This run's own files (certificate, workflow bundle, Temporal's log): runs started side by side in
+// one folder must not overwrite each other's (a test process trusts the certificate it read at start).
+const RUN = path.join(WORK, `run-${process.pid}`);
 const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 const KEPT = 'kept by HOOKSYNC_KEEP_TEST_DB';
 let testsDone = false;
@@ -32,6 +35,8 @@ async function main() {
     return 1;
   }
   fs.mkdirSync(WORK, { recursive: true });
+  removeStaleRunDirs();
+  fs.mkdirSync(RUN, { recursive: true });
   const started = Date.now();
   // allSettled: when one fails, the others must still finish starting, so that cleanup stops them.
   const settled = await Promise.allSettled([startTemporal(), prepareDatabase(), makeCertificate(), bundleWorkflows()]);
@@ -83,6 +88,19 @@ function selectTestFiles(args) {
   return { flags, files: [...files] };
 }
 
+/** Run directories of earlier runs whose process is gone (kept after a failure, or killed). */
+function removeStaleRunDirs() {
+  for (const name of fs.readdirSync(WORK)) {
+    const pid = Number(/^run-(\d+)$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if (err.code === 'ESRCH') fs.rmSync(path.join(WORK, name), { recursive: true, force: true });
+    }
+  }
+}
+
 function walk(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const full = path.join(dir, e.name);
@@ -118,7 +136,7 @@ async function startTemporal() {
     return { address: process.env.TEMPORAL_ADDRESS };
   }
   const { startTemporalDevServer } = require('../src/dev/temporal-server.ts');
-  const logFile = path.join(WORK, 'temporal.log');
+  const logFile = path.join(RUN, 'temporal.log');
   fs.rmSync(logFile, { force: true });
   const server = await startTemporalDevServer({ port: 0, uiPort: 0, ui: true, logFile, log });
   cleanups.push(() => server.stop());
@@ -221,8 +239,8 @@ async function makeCertificate() {
       { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
     ],
   });
-  const cert = path.join(WORK, 'tls-cert.pem');
-  const key = path.join(WORK, 'tls-key.pem');
+  const cert = path.join(RUN, 'tls-cert.pem');
+  const key = path.join(RUN, 'tls-key.pem');
   fs.writeFileSync(cert, pems.cert);
   fs.writeFileSync(key, pems.private, { mode: 0o600 });
   return { cert, key };
@@ -234,7 +252,7 @@ async function bundleWorkflows() {
   const { workflowsPath } = require('../src/temporal/worker.ts');
   const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m) => log(`bundler: ${m}`), error: (m) => log(`bundler: ${m}`) };
   const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quiet });
-  const file = path.join(WORK, 'workflow-bundle.js');
+  const file = path.join(RUN, 'workflow-bundle.js');
   fs.writeFileSync(file, code);
   return file;
 }
@@ -322,6 +340,8 @@ main()
   .then(async (result) => {
     const { code, summary, summaryLast } = typeof result === 'number' ? { code: result, summary: [] } : result;
     await cleanup();
+    // Kept after a failure, for Temporal's log; the next run removes it.
+    if (code === 0) fs.rmSync(RUN, { recursive: true, force: true });
     // The runner's summary is the last thing printed, even after a long list of failures.
     if ((loggedAfterTests || !summaryLast) && summary.length > 0) process.stdout.write('\n' + summary.join('\n') + '\n');
     process.exit(interrupted && code === 0 ? 130 : code);

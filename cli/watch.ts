@@ -1,52 +1,177 @@
 import { SingleBar } from 'cli-progress';
+import { getTarget } from '../src/db/targets';
+import { backlogSql } from '../src/integrations/sql';
 import type { ServiceDeps } from '../src/services/deps';
-import { targetInfo } from '../src/services/targets';
+import { ServiceError } from '../src/services/errors';
+import { targetInfo, type TargetInfo } from '../src/services/targets';
+import { formatDuration } from '../src/workflows/httpsync-view';
 import { renderInfo } from './render';
 
+const CSI = '\x1b[';
+const HIDE_CURSOR = `${CSI}?25l`;
+const SHOW_CURSOR = `${CSI}?25h`;
+const HOME = `${CSI}H`;
+const CLEAR_SCREEN = `${CSI}2J`;
+const CLEAR_LINE_END = `${CSI}K`;
+const CLEAR_SCREEN_END = `${CSI}J`;
+
 /**
- * `httpsync status --watch`: redraws the info view every interval; while a backlog drains, a
- * progress bar shows how much of it has been delivered. Ctrl-C stops cleanly.
+ * Progress as the database has it, page by page. The workflow's figures (what `info` shows) move
+ * when a delivery activity returns, every few seconds while a backlog drains; the activity records
+ * each 2xx page in the database at once, so the bar follows these.
  */
-export async function watchStatus(deps: ServiceDeps, id: string, intervalSeconds: number): Promise<void> {
+async function liveProgress(deps: ServiceDeps, id: string): Promise<{ delivered: number; waiting: number } | undefined> {
+  const t = await getTarget(deps.pool, id);
+  if (!t || t.deleted_at) return undefined;
+  const { rows } = await deps.pool.query<{ waiting: string }>(backlogSql(t.table_name), [t.cursor_txid, t.cursor_seq]);
+  return { delivered: Number(t.rows_delivered), waiting: Number(rows[0]!.waiting) };
+}
+
+/** Rows per minute over the samples (the last 15 s of this drain); undefined until there are a few seconds of them. */
+function rateOf(samples: Array<[number, number]>): number | undefined {
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  if (!first || !last || last[0] - first[0] < 2_000) return undefined;
+  return Math.max(0, ((last[1] - first[1]) / (last[0] - first[0])) * 60_000);
+}
+
+/** The bar's last field: how long the backlog still takes, or why it does not move. */
+function timeLeft(waiting: number, rate: number | undefined, info: TargetInfo): string {
+  if (waiting === 0) return 'done';
+  if (info.paused) return 'paused';
+  if (info.state === 'retrying') return 'retrying';
+  if (rate) return `about ${formatDuration((waiting / rate) * 60_000)} left`;
+  return info.state === 'waiting' ? 'waiting for the next sync' : 'starting';
+}
+
+/**
+ * `httpsync status --watch`: redraws the info view every interval (in place on a terminal; one
+ * view after another through a pipe) and, while rows are waiting, a cli-progress bar of the
+ * backlog draining. Ctrl-C (SIGINT) or SIGTERM ends it cleanly: the cursor is shown again and the
+ * command exits 0. A target deleted meanwhile ends it with an error.
+ */
+export async function watchStatus(deps: ServiceDeps, id: string, everySeconds: number): Promise<void> {
+  // --interval 0 would query as fast as it can; once a second is as fresh as anyone reads.
+  const intervalSeconds = Math.max(1, everySeconds);
+  const out = process.stdout;
+  const tty = Boolean(out.isTTY);
   let stopped = false;
   let wake: () => void = () => {};
   const stop = () => {
     stopped = true;
     wake();
   };
+  // A closed pipe (`… | head`) ends the watch as quietly as Ctrl-C.
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') stop();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const out = process.stdout;
-  const bar = new SingleBar(
-    { format: 'backlog  [{bar}] {percentage}% | {value}/{total} rows | {rate} rows/min', hideCursor: true, clearOnComplete: false, stream: out, noTTYOutput: true, notTTYSchedule: intervalSeconds * 1000 },
-  );
-  // The bar's total is the backlog when draining started plus what arrived since.
+  out.on('error', onOutputError);
+
+  const bar = new SingleBar({
+    // {rate} and {left} are ours: the rate from the database's page-by-page progress, not from
+    // the bar's updates, which come once per redraw.
+    format: 'backlog [{bar}] {percentage}% | {value}/{total} rows | {rate} | {left}',
+    barCompleteChar: '█',
+    barIncompleteChar: '░',
+    barsize: 30,
+    stream: out,
+    // The frame is ours: the bar draws when we say (forceRedraw, after each view), never on its own
+    // timer in a pipe, and leaves the cursor and line wrapping to us.
+    forceRedraw: true,
+    noTTYOutput: true,
+    notTTYSchedule: 3_600_000,
+    hideCursor: false,
+    linewrap: true,
+    gracefulExit: false,
+    clearOnComplete: false,
+  });
+  let barActive = false;
+  // The bar's 100% is the backlog when draining started plus whatever arrived since.
   let drain: { startDelivered: number; total: number } | undefined;
+  const samples: Array<[number, number]> = [];
+
+  const write = (text: string) => {
+    if (!out.writable) return;
+    out.write(text);
+  };
+  const draw = (lines: string[]) => {
+    // Over the previous frame: each line cleared to its end, and whatever is below it, so a
+    // shorter frame leaves nothing of the last one behind.
+    if (tty) write(HOME + lines.join('\n').split('\n').map((l) => l + CLEAR_LINE_END).join('\n') + '\n' + CLEAR_SCREEN_END);
+    else write(lines.join('\n') + '\n');
+  };
+
+  if (tty) write(HIDE_CURSOR + CLEAR_SCREEN);
   try {
     while (!stopped) {
-      const info = await targetInfo(deps, id);
-      const delivered = info.rows_delivered;
-      if (info.rows_waiting > 0 && !drain) drain = { startDelivered: delivered, total: info.rows_waiting };
-      if (drain) drain.total = Math.max(drain.total, delivered - drain.startDelivered + info.rows_waiting);
-      out.write(out.isTTY ? '\x1b[H\x1b[2J' : '\n');
-      out.write(`hooksync httpsync status ${id}: ${new Date().toISOString()} (Ctrl-C to stop)\n`);
-      out.write(renderInfo(info) + '\n');
-      if (drain) {
-        const done = delivered - drain.startDelivered;
-        bar.start(drain.total, done, { rate: info.rows_per_minute ?? '–' });
-        bar.update(done, { rate: info.rows_per_minute ?? '–' });
-        bar.render();
-        bar.stop();
-        if (info.rows_waiting === 0) drain = undefined;
+      const header = `hooksync httpsync status ${id} · ${new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} · every ${intervalSeconds} s · Ctrl-C to stop`;
+      let info: TargetInfo | undefined;
+      let live: Awaited<ReturnType<typeof liveProgress>>;
+      let problem: string | undefined;
+      try {
+        [info, live] = await Promise.all([targetInfo(deps, id), liveProgress(deps, id)]);
+      } catch (err) {
+        // Gone for good: end with the error. Anything else (the database restarting): keep trying.
+        if (err instanceof ServiceError && err.code === 'not_found') throw err;
+        problem = (err as Error).message;
+      }
+      if (stopped) break;
+      if (!info || problem) {
+        draw([header, '', `could not read the target (${problem ?? 'unknown error'}); trying again in ${intervalSeconds} s`]);
+      } else {
+        draw([header, '', renderInfo(info, { width: tty ? out.columns : undefined })]);
+        if (live) {
+          if (live.waiting > 0 && !drain) {
+            drain = { startDelivered: live.delivered, total: live.waiting };
+            // The rate of this drain: not diluted by the idle time before it.
+            samples.length = 0;
+          }
+          samples.push([Date.now(), live.delivered]);
+          while (samples.length > 2 && samples[0]![0] < Date.now() - 15_000) samples.shift();
+          if (drain) {
+            const done = Math.max(0, live.delivered - drain.startDelivered);
+            drain.total = Math.max(drain.total, done + live.waiting, 1);
+            const rate = rateOf(samples) ?? info.rows_per_minute ?? undefined;
+            const payload = {
+              rate: rate === undefined ? '– rows/min' : `${Math.round(rate).toLocaleString('en-US')} rows/min`,
+              left: timeLeft(live.waiting, rate, info),
+            };
+            if (!barActive) {
+              bar.start(drain.total, Math.min(done, drain.total), payload);
+              barActive = true;
+            } else {
+              bar.setTotal(drain.total);
+              bar.update(Math.min(done, drain.total), payload);
+              bar.render();
+            }
+            if (live.waiting === 0) {
+              // Drained: the bar ends at 100% and the next view goes without it.
+              bar.update(drain.total, payload);
+              bar.stop();
+              barActive = false;
+              drain = undefined;
+              if (tty) write(HIDE_CURSOR);
+            }
+          }
+        }
       }
       await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, intervalSeconds * 1000);
+        const timer = setTimeout(resolve, intervalSeconds * 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (stopped) wake();
       });
     }
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    out.write('\n');
+    if (barActive) bar.stop();
+    if (tty) write(SHOW_CURSOR);
+    write('\n');
+    out.off('error', onOutputError);
   }
 }

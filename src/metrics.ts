@@ -39,26 +39,32 @@ export const eventsApplied = new client.Counter({
 });
 export const rowsDelivered = new client.Counter({
   name: 'hooksync_rows_delivered_total',
-  help: 'Rows delivered to HTTP Sync targets (2xx)',
-  labelNames: ['target'],
+  help: 'Rows delivered to HTTP Sync targets (answered 2xx)',
+  labelNames: ['target', 'integration'],
   registers: [registry],
 });
 export const pagesDelivered = new client.Counter({
   name: 'hooksync_pages_delivered_total',
-  help: 'Pages delivered to HTTP Sync targets (2xx)',
-  labelNames: ['target'],
+  help: 'Pages delivered to HTTP Sync targets (answered 2xx)',
+  labelNames: ['target', 'integration'],
   registers: [registry],
 });
 export const deliveryFailures = new client.Counter({
   name: 'hooksync_delivery_failures_total',
-  help: 'Failed POST attempts to HTTP Sync targets; each is retried',
-  labelNames: ['target'],
+  help: 'Failed POST attempts to HTTP Sync targets, by reason (http_<status>, timeout, network); each one is retried',
+  labelNames: ['target', 'integration', 'reason'],
   registers: [registry],
 });
 export const postLatency = new client.Histogram({
   name: 'hooksync_post_duration_seconds',
   help: 'Duration of HTTP Sync POSTs, successful or not',
-  labelNames: ['target'],
+  labelNames: ['target', 'integration'],
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   registers: [registry],
 });
+
+/** The `reason` label of a failed POST: a bounded set, never the (free-text) error message. */
+export function failureReason(outcome: { status?: number; error?: string }): string {
+  if (outcome.status) return `http_${outcome.status}`;
+  return /^no response/.test(outcome.error ?? '') ? 'timeout' : 'network';
+}

@@ -1,9 +1,9 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { integrationRef } from '../db/integration-tables';
 import { getTarget, recordDelivered, recordFailure } from '../db/targets';
-import { pageSql } from '../integrations/sql';
-import { deliveryFailures, pagesDelivered, postLatency, rowsDelivered } from '../metrics';
+import { heldBackSql, pageSql } from '../integrations/sql';
+import { deliveryFailures, failureReason, pagesDelivered, postLatency, rowsDelivered } from '../metrics';
 import { postPage } from '../http/post-page';
 import { parseTargetUrl, type TargetUrl } from '../http/target-url';
 import type { Cursor, DeliverFailureDetails, DeliverInput, DeliverResult } from '../workflows/types';
@@ -17,6 +17,7 @@ export const DRAIN_BUDGET_MS = 10_000;
 
 interface Page {
   rows: string[];
+  first?: Cursor;
   last?: Cursor;
 }
 
@@ -58,8 +59,13 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
       const query = pageSql(ref.descriptor, ref.table);
       const fetchPage = async (after: Cursor): Promise<Page> => {
         const { rows } = await db.query<{ txid: string; seq: string; json: string }>(query, [after.txid, after.seq, input.pageSize]);
+        const first = rows[0];
         const last = rows[rows.length - 1];
-        return { rows: rows.map((r) => r.json), last: last && { txid: last.txid, seq: last.seq } };
+        return {
+          rows: rows.map((r) => r.json),
+          first: first && { txid: first.txid, seq: first.seq },
+          last: last && { txid: last.txid, seq: last.seq },
+        };
       };
       const envelope = (rows: string[]) =>
         `{"rows":[${rows.join(',')}],"integration_id":${JSON.stringify(ref.id)},"integration_service":${JSON.stringify(ref.service)},` +
@@ -68,7 +74,7 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
       const deadline = Date.now() + DRAIN_BUDGET_MS;
       let page = await fetchPage(result.cursor);
       while (page.last) {
-        const from = result.cursor;
+        const from = page.first!;
         const to = page.last;
         // Read the next page while this one is in flight; it is used only after a 2xx.
         const next = page.rows.length === input.pageSize ? fetchPage(to) : undefined;
@@ -77,7 +83,9 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
           url,
           envelope(page.rows),
           {
-            // The same page is the same rows: the id depends only on the cursors around it.
+            // The same page is the same rows: the id is the positions of its first and last row
+            // (a row version's position is unique, and rows only ever leave that range), so it
+            // does not depend on where the sender resumed, e.g. after a worker crash.
             'hooksync-page-id': `${input.targetId}:${from.txid}.${from.seq}-${to.txid}.${to.seq}`,
             'hooksync-target-id': input.targetId,
           },
@@ -86,9 +94,13 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
         );
         result.postCount += 1;
         result.postMsTotal += outcome.ms;
-        postLatency.observe({ target: input.targetId }, outcome.ms / 1000);
+        // Ids, numbers and the error text only: never the URL (its credentials) or the rows.
+        const labels = { target: input.targetId, integration: ref.id };
+        const logged = { targetId: input.targetId, integrationId: ref.id, page: input.firstPage + result.pages, rows: page.rows.length, ms: Math.round(outcome.ms) };
+        postLatency.observe(labels, outcome.ms / 1000);
         if (!outcome.ok) {
-          deliveryFailures.inc({ target: input.targetId });
+          deliveryFailures.inc({ ...labels, reason: failureReason(outcome) });
+          log.warn('POST failed; the page is retried', { ...logged, status: outcome.status, error: outcome.error, retryAfterMs: outcome.retryAfterMs });
           await next?.catch(() => {});
           await recordFailure(db, input.targetId, outcome.error!, outcome.ms).catch(() => {});
           throw fail(outcome.error!, outcome.retryAfterMs);
@@ -96,8 +108,9 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
         result.cursor = to;
         result.rows += page.rows.length;
         result.pages += 1;
-        rowsDelivered.inc({ target: input.targetId }, page.rows.length);
-        pagesDelivered.inc({ target: input.targetId });
+        rowsDelivered.inc(labels, page.rows.length);
+        pagesDelivered.inc(labels);
+        log.info('page delivered', { ...logged, status: outcome.status, cursor: `${to.txid}/${to.seq}` });
         ctx.heartbeat(result);
         const now = await recordDelivered(db, input.targetId, { cursor: to, rows: page.rows.length, postMs: outcome.ms });
         if (!now || now.deleted) {
@@ -117,6 +130,12 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
           result.more = true;
           break;
         }
+      }
+      if (!result.more) {
+        // Nothing left to read, but rows an older open transaction holds back: the workflow looks
+        // again soon (they become readable when it ends, and no signal says when).
+        const held = await db.query<{ held: boolean }>(heldBackSql(ref.table), [result.cursor.txid, result.cursor.seq]);
+        if (held.rows[0]?.held) result.heldBack = true;
       }
       return result;
     } finally {

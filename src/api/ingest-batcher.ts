@@ -70,7 +70,27 @@ export class IngestBatcher {
     }
     const l = lane;
     return new Promise<void>((resolve, reject) => {
-      l.queue.push({ record, bytes, resolve, reject });
+      // Each request is answered within timeoutMs of its arrival, not of its signal's start: it may
+      // first wait for the signal in flight before it (with Temporal down, up to twice as long).
+      const timer = setTimeout(() => {
+        // Not sent yet: it never will be, since the request is answered 503.
+        const queued = l.queue.indexOf(waiting);
+        if (queued >= 0) l.queue.splice(queued, 1);
+        reject(new Error(`Temporal did not take the event within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      const waiting: Waiting = {
+        record,
+        bytes,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      l.queue.push(waiting);
       if (!l.sending) void this.send(l);
     });
   }

@@ -120,6 +120,17 @@ export function pageSql(d: IntegrationDescriptor, table: string): string {
 }
 
 /**
+ * Whether committed rows after a cursor are held back by an older transaction that is still open
+ * (the page query skips them until it ends), so that the sync looks again soon instead of
+ * leaving them for its next period.
+ */
+export function heldBackSql(table: string): string {
+  return `SELECT EXISTS (SELECT 1 FROM ${ident(table)}
+                WHERE (_txid, _seq) > ($1::xid8, $2::bigint)
+                  AND _txid >= pg_snapshot_xmin(pg_current_snapshot())) AS held`;
+}
+
+/**
  * What is still to be delivered after a cursor: rows waiting, how many of them an open
  * transaction holds back, and how long the oldest has waited.
  */

@@ -8,6 +8,7 @@ import { integrationIdKey, targetIdKey } from '../temporal/client';
 import { configureSignal, deleteSignal, pauseSignal, resumeSignal, statusQuery, triggerSignal } from '../workflows/messages';
 import { httpSyncWorkflowId } from '../workflows/names';
 import { httpSyncWorkflow } from '../workflows/httpsync';
+import { summaryMarkdown } from '../workflows/httpsync-view';
 import type { HttpSyncStatus, SyncMode, TargetSettings } from '../workflows/types';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
@@ -109,7 +110,7 @@ async function loadTarget(deps: ServiceDeps, id: string): Promise<TargetRow> {
 }
 
 async function startWorkflow(deps: ServiceDeps, t: TargetRow): Promise<void> {
-  const masked = maskUrl(t.url);
+  const labels = { integrationId: t.integration_id, service: t.service, table: t.table_name, maskedUrl: maskUrl(t.url) };
   await deps.temporal.client.workflow.start(httpSyncWorkflow, {
     workflowId: httpSyncWorkflowId(t.id),
     taskQueue: deps.config.HOOKSYNC_TASK_QUEUE,
@@ -117,7 +118,7 @@ async function startWorkflow(deps: ServiceDeps, t: TargetRow): Promise<void> {
       {
         targetId: t.id,
         settings: settingsOf(t),
-        labels: { integrationId: t.integration_id, service: t.service, table: t.table_name, maskedUrl: masked },
+        labels,
         historyLimit: deps.config.HOOKSYNC_HISTORY_LIMIT,
       },
     ],
@@ -125,7 +126,8 @@ async function startWorkflow(deps: ServiceDeps, t: TargetRow): Promise<void> {
       { key: targetIdKey, value: t.id },
       { key: integrationIdKey, value: t.integration_id },
     ],
-    staticSummary: `HTTP Sync ${t.service} ${t.table_name} → ${masked}`,
+    // Markdown, as the UI renders it: the masked URL's *** must not turn into bold.
+    staticSummary: summaryMarkdown(labels),
     staticDetails: `Target \`${t.id}\` of integration \`${t.integration_id}\`. Signals: trigger, pause, resume, configure, delete; query: status.`,
   });
 }
@@ -216,7 +218,8 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
     pages_delivered: p?.pagesDelivered ?? Number(t.pages_delivered),
     syncs: p?.syncs ?? null,
     avg_post_ms: postCount ? Math.round((postMs / postCount) * 10) / 10 : null,
-    rows_per_minute: status?.rowsPerMinute ?? null,
+    // By this process's clock: in a query, an idle workflow's Date.now() is the time of its last task.
+    rows_per_minute: status ? (status.recentDeliveries?.filter(([at]) => at > Date.now() - 60_000).reduce((sum, [, n]) => sum + n, 0) ?? status.rowsPerMinute) : null,
     error_count: p?.errorCount ?? Number(t.error_count),
     last_error: p?.lastError ?? t.last_error,
     last_error_at: p?.lastErrorAt ?? t.last_error_at?.toISOString() ?? null,
@@ -247,9 +250,23 @@ export async function triggerTarget(deps: ServiceDeps, id: string): Promise<Targ
 
 export async function setPaused(deps: ServiceDeps, id: string, paused: boolean): Promise<TargetView> {
   const t = await loadTarget(deps, id);
-  // Signal first: if Temporal is down, nothing changes anywhere.
-  await signal(deps, id, (h) => h.signal(paused ? pauseSignal : resumeSignal));
-  await deps.pool.query('UPDATE sync_targets SET paused = $2 WHERE id = $1', [id, paused]);
+  const store = (value: boolean) => deps.pool.query('UPDATE sync_targets SET paused = $2 WHERE id = $1', [id, value]);
+  if (paused) {
+    // Signal first: if Temporal is down, nothing changes anywhere.
+    await signal(deps, id, (h) => h.signal(pauseSignal));
+    await store(true);
+  } else {
+    // The database first: the resumed workflow drains at once, and its delivery activity stops
+    // on a target the database still says is paused, which would leave the rows that collected
+    // meanwhile waiting for the next period. If Temporal is down, the change is undone.
+    await store(false);
+    try {
+      await signal(deps, id, (h) => h.signal(resumeSignal));
+    } catch (err) {
+      await store(t.paused).catch(() => {});
+      throw err;
+    }
+  }
   return view({ ...t, paused });
 }
 

@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { addDelivery, detailsMarkdown, retryDelayMs } from './httpsync-view';
+import { addDelivery, deliverySummary, detailsMarkdown, retryDelayMs, waitSummary } from './httpsync-view';
 import { configureSignal, deleteSignal, pauseSignal, resumeSignal, rowsChangedSignal, statusQuery, triggerSignal } from './messages';
 import type { DeliverFailureDetails, DeliverResult, DeliveryProgress, HttpSyncInput, HttpSyncStatus, SyncState } from './types';
 import { START_CURSOR } from './types';
@@ -25,6 +25,12 @@ const { deliverPages } = proxyActivities<Activities>({
 });
 
 const HISTORY_LIMIT = 2000;
+/**
+ * Rows held back by an older open transaction become readable when it ends, and nothing signals
+ * that: look again after 1 s, doubling up to 15 s (or the period, if shorter).
+ */
+const HELD_BACK_RECHECK_MS = 1_000;
+const HELD_BACK_RECHECK_MAX_MS = 15_000;
 
 /** One long-running workflow per HTTP Sync target: wait, drain page after page, repeat. */
 export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryProgress> {
@@ -40,6 +46,8 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
   let state: SyncState = 'waiting';
   let lastSyncEndedAt = Date.now();
   let retry: HttpSyncStatus['retry'];
+  // Set after a drain that left rows held back: how long to wait before looking again.
+  let recheckMs: number | undefined;
   // (time, rows) of recent deliveries, for the rows-per-minute figure; not carried across runs.
   const recent: Array<[number, number]> = [];
 
@@ -47,6 +55,7 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
     targetId, state, settings: { ...settings }, progress: { ...progress }, retry,
     nextSyncAt: new Date(lastSyncEndedAt + settings.periodSeconds * 1000).toISOString(),
     rowsPerMinute: recent.filter(([at]) => at > Date.now() - 60_000).reduce((sum, [, rows]) => sum + rows, 0),
+    recentDeliveries: recent.map(([at, rows]): [number, number] => [at, rows]),
   });
   const show = (s: SyncState) => {
     state = s;
@@ -78,7 +87,7 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
       try {
         const r = await deliverPages.executeWithOptions(
           {
-            summary: `POST page ${firstPage}…: up to ${settings.pageSize} rows each`,
+            summary: deliverySummary(firstPage, settings.pageSize),
             startToCloseTimeout: `${60 + 3 * settings.timeoutSeconds} seconds`,
           },
           [{ targetId, cursor: progress.cursor, pageSize: settings.pageSize, timeoutSeconds: settings.timeoutSeconds, firstPage }],
@@ -89,6 +98,11 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
         progress.lastSuccessAt = new Date().toISOString();
         retry = undefined;
         more = r.more && !r.stopped;
+        if (!more) {
+          recheckMs = r.heldBack
+            ? Math.min(recheckMs === undefined ? HELD_BACK_RECHECK_MS : recheckMs * 2, HELD_BACK_RECHECK_MAX_MS, settings.periodSeconds * 1000)
+            : undefined;
+        }
       } catch (err) {
         const failure = describeFailure(err);
         if (failure.partial) addDelivery(progress, failure.partial);
@@ -115,7 +129,8 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
   const rollOverIfLong = async () => {
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.historyLimit ?? HISTORY_LIMIT)) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof httpSyncWorkflow>({ ...input, settings, progress: { ...progress }, wake });
+      // Rows held back at the end of this run are looked for at the start of the next.
+      await continueAsNew<typeof httpSyncWorkflow>({ ...input, settings, progress: { ...progress }, wake: wake || recheckMs !== undefined });
     }
   };
 
@@ -130,9 +145,10 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
     if (!wake) {
       reconfigured = false;
       show('waiting');
-      const waitMs = Math.max(0, lastSyncEndedAt + settings.periodSeconds * 1000 - Date.now());
+      const untilPeriod = Math.max(0, lastSyncEndedAt + settings.periodSeconds * 1000 - Date.now());
+      const waitMs = recheckMs === undefined ? untilPeriod : Math.min(untilPeriod, recheckMs);
       const woken = await condition(() => wake || reconfigured || interrupted(), waitMs, {
-        summary: `wait ${settings.periodSeconds} s for the next sync` + (settings.mode === 'on_insert' ? ', new rows' : '') + ' or a trigger',
+        summary: waitSummary(waitMs, settings.mode),
       });
       if (!woken) wake = true;
       continue;

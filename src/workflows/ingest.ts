@@ -11,6 +11,7 @@ import {
 import type { Activities } from '../activities';
 import type { IngestRecord } from '../integrations/types';
 import { ingestEventsSignal, rowsChangedSignal } from './messages';
+import { forTemporalUi } from './httpsync-view';
 import { httpSyncWorkflowId } from './names';
 import type { IngestInput, IngestTotals } from './types';
 
@@ -35,12 +36,17 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
     totals.received += records.length;
   });
   const shouldRollOver = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > (input.historyLimit ?? HISTORY_LIMIT);
+  // Details from the start of every run: the static summary (set by the API's signalWithStart) is
+  // the first run's only, continue-as-new cannot carry it, so a continued run names its
+  // integration, shard, totals and last batch here before any batch of its own.
+  let lastBatch = input.lastBatch ?? 'none yet';
+  setCurrentDetails(ingestDetails(input, totals, lastBatch));
 
   for (;;) {
     await condition(() => pending.length > 0 || shouldRollOver());
     if (pending.length > 0) {
       const batch = pending.splice(0, MAX_BATCH);
-      const result = await upsertEvents.executeWithOptions({ summary: `upsert ${batch.length} events` }, [
+      const result = await upsertEvents.executeWithOptions({ summary: `upsert ${events(batch.length)}` }, [
         { integrationId: input.integrationId, records: batch },
       ]);
       totals.applied += result.applied;
@@ -51,20 +57,22 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
       for (const targetId of result.onInsertTargets) {
         getExternalWorkflowHandle(httpSyncWorkflowId(targetId)).signal(rowsChangedSignal).catch(() => {});
       }
-      setCurrentDetails(
-        ingestDetails(input, totals, `upsert ${batch.length} events: ${result.applied} applied, ${result.discarded} older discarded` +
-          (result.rejected ? `, ${result.rejected} rejected` : '')),
-      );
+      lastBatch =
+        `upsert ${events(batch.length)}: ${result.applied} applied, ${result.discarded} older discarded` +
+        (result.rejected ? `, ${result.rejected} rejected` : '');
+      setCurrentDetails(ingestDetails(input, totals, lastBatch));
     }
     if (shouldRollOver()) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof ingestWorkflow>({ ...input, pending, totals });
+      await continueAsNew<typeof ingestWorkflow>({ ...input, pending, totals, lastBatch });
     }
   }
 }
 
+const events = (n: number) => (n === 1 ? '1 event' : `${n} events`);
+
 function ingestDetails(input: IngestInput, t: IngestTotals, lastBatch: string): string {
-  return [
+  return forTemporalUi([
     `**Ingest** for \`${input.service}\` \`${input.integrationId}\`, shard ${input.shard + 1} of ${input.shards}`,
     '',
     `Last batch: ${lastBatch}`,
@@ -72,5 +80,5 @@ function ingestDetails(input: IngestInput, t: IngestTotals, lastBatch: string): 
     '| received | applied | older discarded | rejected | batches |',
     '|---:|---:|---:|---:|---:|',
     `| ${t.received} | ${t.applied} | ${t.discarded} | ${t.rejected} | ${t.batches} |`,
-  ].join('\n');
+  ].join('\n'));
 }

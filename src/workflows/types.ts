@@ -62,8 +62,13 @@ export interface HttpSyncStatus {
   nextSyncAt?: string;
   /** While retrying: since when, how many attempts, when the next one starts. */
   retry?: { since: string; attempts: number; nextAttemptAt: string; error: string };
-  /** Rows delivered in the last minute. */
+  /** Rows delivered in the last minute, by the workflow's clock (in a query: the time of its last task). */
   rowsPerMinute: number;
+  /**
+   * [epoch ms, rows] of the deliveries of about the last minute, so that a client can count the
+   * rows per minute by its own clock: an idle workflow's clock stands still.
+   */
+  recentDeliveries?: Array<[number, number]>;
 }
 
 /** What one delivery activity did: it may deliver many pages before returning. */
@@ -77,6 +82,8 @@ export interface DeliverResult {
   more: boolean;
   /** The target was deleted or paused in the database while delivering. */
   stopped?: 'deleted' | 'paused';
+  /** No page was left, but committed rows after the cursor wait for an older open transaction to end. */
+  heldBack?: boolean;
 }
 
 export interface DeliverInput {
@@ -103,6 +110,8 @@ export interface IngestInput {
   /** Events received but not applied yet, carried across continue-as-new. */
   pending?: import('../integrations/types').IngestRecord[];
   totals?: IngestTotals;
+  /** The previous run's last batch, for the details of a continued run. */
+  lastBatch?: string;
   /** Continue as new past this many history events (default in the workflow). */
   historyLimit?: number;
 }

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 export interface ReceivedRequest {
   /** Date.now() when the request arrived. */
   at: number;
+  /** The request target as sent on the wire (path and query). */
+  url?: string;
   headers: IncomingHttpHeaders;
   /** The parsed JSON body, or the raw text when it is not JSON. */
   body: any;
@@ -91,6 +93,7 @@ export async function startReceiver(opts: { user?: string; password?: string } =
       const pageId = req.headers['hooksync-page-id'];
       const record: ReceivedRequest = {
         at: Date.now(),
+        url: req.url,
         headers: req.headers,
         body,
         pageId: Array.isArray(pageId) ? pageId[0] : pageId,
