@@ -134,7 +134,10 @@ async function bench(): Promise<number> {
     log('starting the Temporal dev server and PostgreSQL…');
     const [temporalAddress, db] = await Promise.all([benchTemporal(res, logDir, log), benchDatabase(res, log)]);
     const cli = await findTemporalCli(log);
-    const temporalCli = cli ? execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim().replace(/^temporal version\s*/, '') : 'SDK download';
+    let temporalCli = cli ? execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim().replace(/^temporal version\s*/, '') : 'SDK download';
+    // A CLI built from source (go install) calls itself 0.0.0-DEV; its cache path names the version.
+    const pinned = cli && /temporal-cli-(v[\d.]+)/.exec(cli)?.[1];
+    if (pinned) temporalCli = temporalCli.replace(/^0\.0\.0-DEV/, pinned);
     log(`database ${db.name} on ${db.server} (PostgreSQL ${db.version}); Temporal at ${temporalAddress}`);
 
     const taskQueue = `bench-${crypto.randomBytes(4).toString('hex')}`;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,6 +9,7 @@ import { createIntegration, type IntegrationView } from '../src/services/integra
 import { createTarget, triggerTarget, type TargetView } from '../src/services/targets';
 import { httpSyncWorkflowId } from '../src/workflows/names';
 import { startStack, waitFor, type Stack } from './support/harness';
+import { closedPort } from './support/ingest';
 import { startReceiver, type Receiver } from './support/receiver';
 import { customerEvent, postEvent } from './support/stripe';
 
@@ -23,18 +23,6 @@ const ROOT = path.join(__dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'hooksync.js');
 const SECRET = 'whsec_observability_0123456789abcdef';
 const run = promisify(execFile);
-
-/** A TCP port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
 

@@ -14,7 +14,13 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
  * (workflowId, activityType, …) becomes fields, so a target's lines carry its workflow id.
  */
 export function temporalLogger(log: Logger): TemporalLogger {
-  const write = (level: LogLevel, message: string, meta?: LogMetadata) => log[LEVELS[level]]({ ...meta }, message);
+  const write = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    const pinoLevel = LEVELS[level];
+    if (!log.isLevelEnabled(pinoLevel)) return;
+    // The task token is an opaque credential for completing the activity: of no use in a log line.
+    const { taskToken: _token, ...fields } = meta ?? {};
+    log[pinoLevel](fields, message);
+  };
   return {
     log: write,
     trace: (m, meta) => write('TRACE', m, meta),
