@@ -231,7 +231,12 @@ describe('hooksync httpsync CLI', () => {
     try {
       await insertCustomers(stack.pool, integration.table, keysOf('cus_cli', 3, 5));
       await triggerTarget(stack.deps, targetId);
-      await explained(stack, targetId, waitFor(async () => (await targetInfo(stack.deps, targetId)).last_error, { what: 'the error to show' }));
+      // Rows may be held back a moment by a transaction of another test file: wait for the 500 itself.
+      await explained(
+        stack,
+        targetId,
+        waitFor(async () => /HTTP 500/.test((await targetInfo(stack.deps, targetId)).last_error ?? ''), { what: 'the HTTP 500 to show' }),
+      );
       const [json, text] = await Promise.all([infoJson(targetId), cli(['info', targetId])]);
       assert.match(String(json.last_error), /HTTP 500/, `info --json: ${JSON.stringify(json)}\nreceiver: ${JSON.stringify(syncPages(receiver).map((p) => [p.status, p.pageId]))}`);
       assert.ok(json.error_count >= 1);

@@ -221,9 +221,10 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
     // By this process's clock: in a query, an idle workflow's Date.now() is the time of its last task.
     rows_per_minute: status ? (status.recentDeliveries?.filter(([at]) => at > Date.now() - 60_000).reduce((sum, [, n]) => sum + n, 0) ?? status.rowsPerMinute) : null,
     error_count: p?.errorCount ?? Number(t.error_count),
-    last_error: p?.lastError ?? t.last_error,
-    last_error_at: p?.lastErrorAt ?? t.last_error_at?.toISOString() ?? null,
-    last_success_at: p?.lastSuccessAt ?? t.last_success_at?.toISOString() ?? null,
+    // From one source: the workflow when it answers, else the database's record.
+    last_error: p ? (p.lastError ?? null) : t.last_error,
+    last_error_at: p ? (p.lastErrorAt ?? null) : (t.last_error_at?.toISOString() ?? null),
+    last_success_at: p ? (p.lastSuccessAt ?? null) : (t.last_success_at?.toISOString() ?? null),
     next_sync_at: status?.state === 'waiting' ? (status.nextSyncAt ?? null) : null,
     retry: status?.retry ?? null,
     rows_waiting: Number(backlog.waiting),
