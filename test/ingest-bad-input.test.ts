@@ -20,21 +20,8 @@ interface Answer {
 }
 
 /** POSTs raw bytes with the given Stripe-Signature (or none) and returns status, headers and parsed body. */
-async function post(apiUrl: string, integrationId: string, payload: string | Buffer, signature: string | null): Promise<Answer> {
-  const res = await fetch(`${apiUrl}/v1/webhooks/${integrationId}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'stripe-signature': signature }) },
-    body: payload,
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // kept as text
-  }
-  return { status: res.status, headers: res.headers, body };
-}
+const post = (apiUrl: string, integrationId: string, payload: string | Buffer, signature: string | null): Promise<Answer> =>
+  postEvent(apiUrl, integrationId, undefined, SECRET, { rawBody: payload, signature });
 
 /** A clear error: exactly {code, detail}, both non-empty strings. */
 function assertError(answer: { status: number; body: any }, status: number, code: string, detail?: RegExp): void {

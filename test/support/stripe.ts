@@ -78,7 +78,7 @@ export interface PostEventOptions {
   /** Send this Stripe-Signature instead of a valid one; null sends none. */
   signature?: string | null;
   /** Send these bytes instead of JSON.stringify(event), e.g. malformed JSON. */
-  rawBody?: string;
+  rawBody?: string | Buffer;
   headers?: Record<string, string>;
 }
 
@@ -89,9 +89,9 @@ export async function postEvent(
   event: unknown,
   secret: string,
   opts: PostEventOptions = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; headers: Headers; body: any }> {
   const payload = opts.rawBody ?? JSON.stringify(event);
-  const signature = opts.signature === undefined ? stripeSignature(payload, secret, opts.timestamp) : opts.signature;
+  const signature = opts.signature === undefined ? stripeSignature(payload.toString(), secret, opts.timestamp) : opts.signature;
   const res = await fetch(`${apiUrl}/v1/webhooks/${integrationId}`, {
     method: 'POST',
     headers: {
@@ -109,5 +109,5 @@ export async function postEvent(
   } catch {
     // kept as text
   }
-  return { status: res.status, body };
+  return { status: res.status, headers: res.headers, body };
 }
