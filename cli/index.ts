@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { packageVersion } from '../src/package-info';
 import { devCommand } from './commands/dev';
 import { httpsyncCommand } from './commands/httpsync';
 import { integrationsCommand } from './commands/integrations';
@@ -6,7 +7,7 @@ import { apiCommand, migrateCommand, workerCommand } from './commands/serve';
 
 const program = new Command('hooksync')
   .description('Webhooks into PostgreSQL rows, delivered to your backend in order with HTTP Sync, on Temporal.')
-  .version(require('../package.json').version)
+  .version(packageVersion)
   .addHelpText(
     'after',
     `
