@@ -19,6 +19,10 @@ export interface ReceivedRequest {
   status: number;
   /** A 2xx that reached the client: the sender may count the page as delivered. */
   accepted: boolean;
+  /** The sender's port of the connection, to tell which process sent it. */
+  remotePort?: number;
+  /** Date.now() when the request was over (answered, or its connection closed). */
+  endedAt?: number;
 }
 
 export interface Reply {
@@ -100,7 +104,9 @@ export async function startReceiver(opts: { user?: string; password?: string } =
         authorized: req.headers.authorization === expected,
         status: 0,
         accepted: false,
+        remotePort: req.socket.remotePort,
       };
+      res.once('close', () => (record.endedAt = Date.now()));
       requests.push(record);
       if (!record.authorized) {
         record.status = 401;
