@@ -9,7 +9,7 @@ import { startTemporalCluster, type TemporalCluster } from '../src/dev/temporal-
 import { waitFor } from './support/harness';
 import { assertVersionsInOrder, ROOT, syncPages } from './support/httpsync';
 import { cliJson, ownerOfConnection, postgresAccess, spawnHooksync, startApiProcess, waitUntilPolling } from './support/cluster';
-import { startReceiver, type Receiver } from './support/receiver';
+import { startReceiver, type InFlightSpan, type Receiver } from './support/receiver';
 import { customerEvent, stripeSignature } from './support/stripe';
 
 // The production topology on Temporal's own server (PostgreSQL-backed, its schema set up by its
@@ -268,11 +268,11 @@ describe('a real Temporal cluster under faults', { timeout: 15 * 60_000 }, () =>
 
     // Never two POSTs to one target at once; per row, versions never go back.
     for (const [i, receiver] of receivers.entries()) {
-      const overlaps = receiver.requests.flatMap((a, j) =>
-        receiver.requests.slice(j + 1).filter((b) => b.at < (a.endedAt ?? Infinity) && a.at < (b.endedAt ?? Infinity)).map((b) => [a, b]),
-      );
-      const describe = (r: (typeof receiver.requests)[number]) =>
-        `{at +${((r.at - testStart) / 1000).toFixed(2)} s, ended +${(((r.endedAt ?? NaN) - testStart) / 1000).toFixed(2)} s, status ${r.status}, port ${r.remotePort}, page ${r.pageId}}`;
+      const overlaps = receiver.overlaps();
+      const at = (ms?: number) => (ms === undefined ? 'never' : `+${((ms - testStart) / 1000).toFixed(3)} s`);
+      const describe = (r: InFlightSpan) =>
+        `{from ${at(r.startedAt)} to ${at(r.endedAt)}, port ${r.remotePort}, ` +
+        (r.request ? `status ${r.request.status}, page ${r.request.pageId}, body at ${at(r.request.at)}}` : 'body never complete}');
       assert.equal(
         receiver.maxConcurrent,
         1,
