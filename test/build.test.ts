@@ -56,8 +56,9 @@ describe('the build and the compiled processes', { timeout: 10 * 60_000 }, () =>
     }
     assert.ok(!fs.existsSync(path.join(COPY, 'dist', 'test')), 'tests are not compiled into dist/');
     assert.match(fs.readFileSync(path.join(COPY, 'dist', 'workflow-bundle.js'), 'utf8'), /httpSyncWorkflow/);
-    // Marks the compiled CLI, to tell below which code ran.
-    fs.appendFileSync(path.join(COPY, 'dist', 'cli', 'index.js'), `\nprocess.stderr.write(${JSON.stringify(MARK + '\n')});\n`);
+    // Marks the compiled CLI, to tell below which code ran (first: --version exits while parsing).
+    const entry = path.join(COPY, 'dist', 'cli', 'index.js');
+    fs.writeFileSync(entry, `process.stderr.write(${JSON.stringify(MARK + '\n')});\n` + fs.readFileSync(entry, 'utf8'));
   });
 
   test('bin/hooksync.js runs dist/ only while it matches the sources', () => {

@@ -142,7 +142,7 @@ describe('graceful, bounded shutdown of hooksync api and hooksync worker', () =>
     assert.equal(acceptedPages(receiver).filter((p) => p.pageId === page.pageId).length, 1);
   });
 
-  test('past the grace period the worker cancels its activity and exits 1; the page is delivered later', async () => {
+  test('within a short grace period the worker cancels its activity, hands it back and exits; the page is delivered later', async () => {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGTERM');
     await Promise.all(workers.map((w) => w.exited));
     const other = await startReceiver();
@@ -157,8 +157,8 @@ describe('graceful, bounded shutdown of hooksync api and hooksync worker', () =>
       first.child.kill('SIGTERM');
       const exit = await first.exited;
       const took = Date.now() - stoppedAt;
-      assert.ok(took < 10_000, `the worker stopped ${took} ms after SIGTERM`);
-      assert.equal(exit.code, 1, first.stderr());
+      assert.ok(took < 2_000 + 5_000, `the worker stopped ${took} ms after SIGTERM (grace 2 s)`);
+      assert.equal(exit.code, 0, first.stderr());
       await waitFor(async () => page.endedAt !== undefined, { what: 'the cut POST to end' });
       assert.equal(page.accepted, false);
 
