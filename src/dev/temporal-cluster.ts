@@ -245,9 +245,10 @@ async function writeConfig(tools: TemporalServerTools, opts: TemporalClusterOpti
       config.global.tls = {
         frontend: {
           server: { certFile: opts.tls.certFile, keyFile: opts.tls.keyFile, requireClientAuth: true, clientCaFiles: [opts.tls.caFile] },
-          // The server's own services (its system workers) reach the frontend with the same certificate.
           client: { serverName, rootCaFiles: [opts.tls.caFile] },
         },
+        // The server's own system workers reach the frontend like any client: with a certificate.
+        systemWorker: { certFile: opts.tls.certFile, keyFile: opts.tls.keyFile, client: { serverName, rootCaFiles: [opts.tls.caFile] } },
       };
     }
     // The server reads this path relative to its working directory, not to --root.
