@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from '../src/config';
 import { createPool } from '../src/db/pool';
+import { temporalAccess } from '../src/temporal/access';
 import { connectTemporal } from '../src/temporal/client';
 import type { ServiceDeps } from '../src/services/deps';
 import { ServiceError } from '../src/services/errors';
@@ -8,7 +9,7 @@ import { ServiceError } from '../src/services/errors';
 export async function withServices<T>(fn: (deps: ServiceDeps) => Promise<T>): Promise<T> {
   const config: Config = loadConfig();
   const pool = createPool(config.DATABASE_URL, 2);
-  const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
   try {
     return await fn({ pool, temporal, config });
   } finally {

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { packageVersion } from '../src/package-info';
 import { devCommand } from './commands/dev';
 import { httpsyncCommand } from './commands/httpsync';
 import { integrationsCommand } from './commands/integrations';
@@ -6,13 +7,16 @@ import { apiCommand, migrateCommand, workerCommand } from './commands/serve';
 
 const program = new Command('hooksync')
   .description('Webhooks into PostgreSQL rows, delivered to your backend in order with HTTP Sync, on Temporal.')
-  .version(require('../package.json').version)
+  .version(packageVersion)
   .addHelpText(
     'after',
     `
 Environment: DATABASE_URL, TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE (default default),
 PORT (API, default 8080), HOOKSYNC_ALLOW_HTTP=1 (allow plain-http targets, development only),
-HOOKSYNC_PUBLIC_URL (how upstreams reach the API), HOOKSYNC_API_TOKEN (enables the management API).
+HOOKSYNC_PUBLIC_URL (how upstreams reach the API), HOOKSYNC_API_TOKEN (enables the management API),
+TEMPORAL_TLS=1, TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY / TEMPORAL_TLS_CA (paths or PEM), TEMPORAL_TLS_SERVER_NAME,
+TEMPORAL_API_KEY (Temporal Cloud), HOOKSYNC_WORKER_METRICS_PORT (worker /metrics and /healthz),
+HOOKSYNC_SHUTDOWN_GRACE_SECONDS (default 30: how long a stop lets work in hand finish).
 Beside a running \`hooksync dev\`, the other commands find its database and Temporal by themselves.`,
   );
 

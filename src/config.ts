@@ -15,6 +15,16 @@ const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** TLS to Temporal (mTLS with cert and key; a private CA): each a file path or the PEM text itself. */
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  /** TLS with the system's CAs and no client certificate; implied by any TLS_* variable and by an API key. */
+  TEMPORAL_TLS: flag,
+  /** The name the server's certificate is checked against, when it is not the host of TEMPORAL_ADDRESS. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** An API key (Temporal Cloud), sent as a bearer token over TLS. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOOKSYNC_ALLOW_HTTP: flag,
   /** The address upstreams reach the API at; used to print webhook URLs. */
@@ -26,11 +36,17 @@ const EnvSchema = z.object({
   HOOKSYNC_INGEST_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
   /** History length at which long-running workflows continue as new (lower it to exercise roll-over). */
   HOOKSYNC_HISTORY_LIMIT: z.coerce.number().int().min(50).max(40000).optional(),
+  /** The worker's /metrics (its own and the Temporal SDK's) and /healthz. */
   HOOKSYNC_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** On SIGTERM/SIGINT: how long in-flight requests and activities may take before the process exits anyway. */
+  HOOKSYNC_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Config = z.infer<typeof EnvSchema> & { DATABASE_URL: string };
+
+/** Every environment variable the configuration reads (deployment files are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(EnvSchema.shape));
 
 interface DevConnection {
   databaseUrl: string;
@@ -65,6 +81,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid environment: ${problems}`);
   }
   const cfg = parsed.data;
+  if (!cfg.TEMPORAL_TLS_CERT !== !cfg.TEMPORAL_TLS_KEY) {
+    throw new ConfigError('invalid environment: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (a client certificate and its key)');
+  }
   // All or nothing: a process given its own database never mixes in a dev server's settings.
   const dev = cfg.DATABASE_URL ? undefined : readDevConnection();
   const databaseUrl = cfg.DATABASE_URL ?? dev?.databaseUrl;

@@ -3,22 +3,38 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
 import type { Config } from './config';
 import { createPool } from './db/pool';
+import { freePort } from './dev/processes';
 import { logger } from './log';
 import { registry } from './metrics';
+import { temporalAccess } from './temporal/access';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
-import { createWorker } from './temporal/worker';
+import { createWorker, installRuntime } from './temporal/worker';
 
 /** The long-running parts, shared by `hooksync api`, `hooksync worker`, `hooksync dev` and the benchmarks. */
 
 export interface Running {
-  close(): Promise<void>;
+  /**
+   * Stops taking work, lets the work in hand finish within the grace period, then releases
+   * everything. Resolves with what had to be cut short, if anything.
+   */
+  close(): Promise<string | void>;
 }
+
+const graceMs = (config: Config) => config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS * 1000;
 
 export async function startApi(config: Config, opts: { host?: string } = {}): Promise<Running & { url: string }> {
   const pool = createPool(config.DATABASE_URL, 20);
-  const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
-  const app = createApp({ pool, temporal, config });
-  const server = http.createServer(app.callback());
+  const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
+  const handle = createApp({ pool, temporal, config }).callback();
+  let closing = false;
+  const inFlight = new Set<http.ServerResponse>();
+  const server = http.createServer((req, res) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    // While stopping, every answer closes its connection, so keep-alive clients go elsewhere.
+    if (closing) res.setHeader('connection', 'close');
+    void handle(req, res);
+  });
   // Upstreams reuse connections; keep them longer than common proxies' idle timeouts.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -30,43 +46,76 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
   return {
     url: `http://localhost:${port}`,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      closing = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let cutOff: string | undefined;
+      if (inFlight.size > 0) logger.info({ requests: inFlight.size }, 'api: no new connections; finishing the requests in flight');
+      const timer = setTimeout(() => {
+        cutOff = `${inFlight.size} request(s) still unanswered after ${config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS} s`;
+        logger.warn({ requests: inFlight.size }, 'api: grace period over, closing the connections of unfinished requests');
+        server.closeAllConnections();
+      }, graceMs(config));
+      await closed;
+      clearTimeout(timer);
       await Promise.allSettled([pool.end(), temporal.close()]);
+      return cutOff;
     },
   };
 }
 
 export async function startWorkerProcess(config: Config, opts: { workflowBundlePath?: string } = {}): Promise<Running & { done: Promise<void> }> {
+  const metricsPort = config.HOOKSYNC_WORKER_METRICS_PORT;
+  // The SDK serves its metrics on a private port; ours merges them into one page on metricsPort.
+  const sdkMetrics = metricsPort === undefined ? undefined : `127.0.0.1:${await freePort('127.0.0.1')}`;
+  installRuntime({ sdkMetrics });
   const pool = createPool(config.DATABASE_URL, 60);
   await registerSearchAttributes(config);
+  const grace = graceMs(config);
   const { worker, connection } = await createWorker({
     pool,
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.HOOKSYNC_TASK_QUEUE,
+    access: temporalAccess(config),
     workflowBundlePath: opts.workflowBundlePath,
+    // Activities first get most of the grace period to finish; then they are cancelled (a delivery
+    // stops at its last 2xx and the workflow goes on from there), and at its end the worker gives up.
+    shutdownGraceMs: Math.max(grace - 5_000, grace / 2),
+    shutdownForceMs: grace,
   });
-  const metricsServer = config.HOOKSYNC_WORKER_METRICS_PORT ? await serveMetrics(config.HOOKSYNC_WORKER_METRICS_PORT) : undefined;
-  const done = worker.run().finally(async () => {
-    metricsServer?.close();
-    await Promise.allSettled([connection.close(), pool.end()]);
-  });
+  const metricsServer =
+    metricsPort === undefined ? undefined : await serveWorkerMetrics(metricsPort, sdkMetrics!, () => worker.getState() === 'RUNNING');
+  let cutOff: string | undefined;
+  const done = worker
+    .run()
+    .catch((err: Error) => {
+      if (err.name !== 'GracefulShutdownPeriodExpiredError') throw err;
+      cutOff = `activities still running after ${config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS} s`;
+      logger.warn('worker: grace period over with activities still running; Temporal hands them to another worker');
+    })
+    .finally(async () => {
+      metricsServer?.close();
+      await Promise.allSettled([connection.close(), pool.end()]);
+    });
   logger.info({ taskQueue: config.HOOKSYNC_TASK_QUEUE }, 'worker running');
   return {
     done,
     async close() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (worker.getState() === 'RUNNING') {
+        logger.info('worker: no new tasks; letting the activities in hand finish');
+        worker.shutdown();
+      }
       await done.catch(() => {});
+      return cutOff;
     },
   };
 }
 
 /** Best effort: a namespace where we may not add attributes (Temporal Cloud) gets them from its admin. */
 export async function registerSearchAttributes(config: Config): Promise<void> {
-  const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
   try {
     await ensureSearchAttributes(temporal.connection, config.TEMPORAL_NAMESPACE);
   } catch (err) {
@@ -76,15 +125,30 @@ export async function registerSearchAttributes(config: Config): Promise<void> {
   }
 }
 
-async function serveMetrics(port: number): Promise<http.Server> {
+/** /metrics: hooksync's own metrics, then the Temporal SDK's (temporal_*); /healthz: 200 while the worker runs. */
+async function serveWorkerMetrics(port: number, sdkMetrics: string, running: () => boolean): Promise<http.Server> {
   const server = http.createServer(async (req, res) => {
+    if (req.url === '/healthz') {
+      const ok = running();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'stopping' }));
+      return;
+    }
     if (req.url !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+    const [own, sdk] = await Promise.all([
+      registry.metrics(),
+      fetch(`http://${sdkMetrics}/metrics`, { signal: AbortSignal.timeout(5_000) })
+        .then((r) => (r.ok ? r.text() : ''))
+        .catch(() => ''),
+    ]);
+    res.writeHead(200, { 'content-type': registry.contentType }).end(own + '\n' + sdk);
   });
-  await new Promise<void>((resolve) => server.listen(port, resolve));
-  logger.info({ port }, 'worker metrics at /metrics');
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, resolve);
+  });
+  logger.info({ port }, 'worker metrics at /metrics (hooksync and Temporal SDK), health at /healthz');
   return server;
 }

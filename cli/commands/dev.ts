@@ -89,8 +89,9 @@ export function devCommand(): Command {
             '',
           ].join('\n'),
         );
-        await untilSignal(parts);
-        say('stopped');
+        // The grace period for the API and the worker, then time for Temporal and PostgreSQL to stop.
+        const cutOff = await untilSignal(parts, { hardLimitMs: config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS * 1000 + 40_000 });
+        say(cutOff.length > 0 ? `stopped (cut short: ${cutOff.join('; ')})` : 'stopped');
         process.exit(0);
       } catch (err) {
         for (const p of parts.reverse()) await p.close().catch(() => {});

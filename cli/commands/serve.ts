@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadConfig } from '../../src/config';
+import { loadConfig, type Config } from '../../src/config';
 import { logger } from '../../src/log';
 import type { Running } from '../../src/processes';
 import { fail } from '../context';
@@ -7,17 +7,47 @@ import { fail } from '../context';
 // The worker and the servers load only when one of these commands runs: the other commands stay quick.
 const processes = () => require('../../src/processes') as typeof import('../../src/processes');
 
-/** Runs until SIGINT/SIGTERM, then closes what it started. */
-export function untilSignal(parts: Running[]): Promise<void> {
+/**
+ * Runs until SIGINT/SIGTERM, then closes what it started, newest first, and resolves with what had
+ * to be cut short. A second signal, or the hard limit (a stop that hangs), exits at once with code 1.
+ */
+export function untilSignal(parts: Running[], opts: { hardLimitMs: number }): Promise<string[]> {
   return new Promise((resolve) => {
+    let stopping = false;
     const stop = async (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
       logger.info({ signal }, 'stopping');
-      for (const p of [...parts].reverse()) await p.close().catch((err) => logger.error({ err }, 'stop failed'));
-      resolve();
+      setTimeout(() => {
+        logger.error({ limitMs: opts.hardLimitMs }, 'stopping took too long: exiting now');
+        process.exit(1);
+      }, opts.hardLimitMs).unref();
+      const cutOff: string[] = [];
+      for (const p of [...parts].reverse()) {
+        const what = await p.close().catch((err: Error) => {
+          logger.error({ err }, 'stop failed');
+          return `stop failed: ${err.message}`;
+        });
+        if (what) cutOff.push(what);
+      }
+      resolve(cutOff);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
+}
+
+/** The api and worker commands: stop within the grace period (plus a margin for closing connections). */
+async function serveUntilSignal(part: Running, config: Config): Promise<never> {
+  const cutOff = await untilSignal([part], { hardLimitMs: config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS * 1000 + 5_000 });
+  if (cutOff.length > 0) logger.warn({ cutOff }, 'stopped; work in hand was cut short (it is retried, nothing is lost)');
+  else logger.info('stopped');
+  // pino writes asynchronously: let the last lines out before exiting.
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  process.exit(cutOff.length > 0 ? 1 : 0);
 }
 
 export function apiCommand(): Command {
@@ -25,8 +55,9 @@ export function apiCommand(): Command {
     .description('run the HTTP API (webhooks, management API, /healthz, /readyz, /metrics) on PORT, against DATABASE_URL and TEMPORAL_ADDRESS')
     .action(async () => {
       try {
-        const api = await processes().startApi(loadConfig());
-        await untilSignal([api]);
+        const config = loadConfig();
+        const api = await processes().startApi(config);
+        await serveUntilSignal(api, config);
       } catch (err) {
         fail(err, false);
       }
@@ -38,8 +69,11 @@ export function workerCommand(): Command {
     .description('run the Temporal worker (ingest and HTTP Sync workflows and their activities) against DATABASE_URL and TEMPORAL_ADDRESS')
     .action(async () => {
       try {
-        const worker = await processes().startWorkerProcess(loadConfig());
-        await Promise.race([untilSignal([worker]), worker.done]);
+        const config = loadConfig();
+        const worker = await processes().startWorkerProcess(config);
+        // A worker that fails on its own (e.g. its namespace is gone) exits non-zero, for a restart.
+        worker.done.catch((err: Error) => fail(err, false));
+        await serveUntilSignal(worker, config);
       } catch (err) {
         fail(err, false);
       }

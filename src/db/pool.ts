@@ -7,6 +7,9 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor one checked out between two queries (an activity holding its client): without a listener
+  // its 'error' event would crash the process; its next query fails instead, and is retried.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

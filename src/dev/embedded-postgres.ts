@@ -19,6 +19,8 @@ import { fileTail, freePort, hasSetpriv, portInUseMessage, probePort, withParent
 export interface EmbeddedPostgresServer {
   /** postgres://postgres:…@127.0.0.1:<port>/hooksync */
   url: string;
+  /** The cluster's files (inside `dir`, or elsewhere when the user postgres runs as cannot reach `dir`). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -96,7 +98,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await stop();
     throw err;
   }
-  return { url: `postgres://${SUPERUSER}:${encodeURIComponent(password)}@${HOST}:${port}/${DATABASE}`, stop };
+  return { url: `postgres://${SUPERUSER}:${encodeURIComponent(password)}@${HOST}:${port}/${DATABASE}`, dataDir, stop };
 }
 
 /** initdb and postgres refuse to run as root: use the system's `postgres` user, or create one of our own. */

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../workflows/names';
+import { findGo, goInstall } from './go-build';
 import { appendTail, fileTail, findOnPath, freePort, isExecutable, portInUseMessage, probePort, withParentDeathSignal } from './processes';
 
 /** The CLI version hooksync is tested with; the cache path carries it so an upgrade rebuilds. */
@@ -30,53 +31,25 @@ export async function findTemporalCli(log: (msg: string) => void): Promise<strin
   if (onPath) return onPath;
   const cached = cachedCliPath();
   if (isExecutable(cached)) return cached;
-  const go = findOnPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = findGo();
   if (!go) return undefined;
   return buildWithGo(go, cached, log);
 }
 
 async function buildWithGo(go: string, target: string, log: (msg: string) => void): Promise<string | undefined> {
-  // Build into a private directory and rename at the end: an interrupted or concurrent build
-  // never leaves a half-written binary at the cached path.
+  // Built into a private directory, then renamed: an interrupted or concurrent build never leaves
+  // a half-written binary at the cached path.
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const buildDir = fs.mkdtempSync(path.join(path.dirname(target), '.build-'));
   log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${path.dirname(target)} (the first build takes a few minutes)…`);
-  const started = Date.now();
-  const ticker = setInterval(() => log(`  still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)…`), 15_000);
   try {
-    const output: string[] = [];
-    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(go, ['install', `${CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
-        env: { ...process.env, GOBIN: buildDir },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout.on('data', (c: Buffer) => appendTail(output, c));
-      child.stderr.on('data', (c: Buffer) => appendTail(output, c));
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal }));
-    });
-    // A Ctrl-C reached the build too: that is no reason to try elsewhere.
-    if (signal) throw new BuildInterrupted(`the Temporal CLI build was interrupted (${signal})`);
     const built = path.join(buildDir, 'temporal');
-    if (code !== 0 || !isExecutable(built)) {
-      log(`Building the Temporal CLI failed (exit ${code}):\n${output.join('').trim().split('\n').slice(-15).join('\n')}`);
-      return undefined;
-    }
+    if (!(await goInstall(go, [`${CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], buildDir, 'the Temporal CLI', log)) || !isExecutable(built)) return undefined;
     fs.renameSync(built, target);
-    log(`Built the Temporal CLI in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);
     return target;
-  } catch (err) {
-    if (err instanceof BuildInterrupted) throw err;
-    log(`Could not run ${go}: ${(err as Error).message}`);
-    return undefined;
   } finally {
-    clearInterval(ticker);
     fs.rmSync(buildDir, { recursive: true, force: true });
   }
-}
-
-class BuildInterrupted extends Error {
-  override name = 'BuildInterrupted';
 }
 
 export interface TemporalServer {
@@ -167,7 +140,7 @@ async function choosePort(ip: string, wanted: number, what: string): Promise<num
   return wanted;
 }
 
-function exitPromise(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }> {
+export function exitPromise(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }> {
   return new Promise((resolve) => {
     child.once('error', (error) => resolve({ code: null, signal: null, error }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -206,7 +179,7 @@ async function waitUntilServing(
   throw new Error(`the Temporal dev server did not answer on ${address} within ${READY_TIMEOUT_MS / 1000} s (${lastError}); its last output:\n${outputTail()}`);
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);

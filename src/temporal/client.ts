@@ -1,6 +1,7 @@
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../workflows/names';
+import type { TemporalAccess } from './access';
 
 export const targetIdKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.targetId, SearchAttributeType.KEYWORD);
 export const integrationIdKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.integrationId, SearchAttributeType.KEYWORD);
@@ -15,9 +16,9 @@ export interface TemporalHandle {
  * A lazy connection: a process (the API above all) starts even while Temporal is down, and each
  * call fails fast instead, which the API turns into 503.
  */
-export function connectTemporal(address: string, namespace: string): TemporalHandle {
+export function connectTemporal(address: string, namespace: string, access: TemporalAccess = {}): TemporalHandle {
   const retries = new DeadlineAwareRetries();
-  const connection = Connection.lazy({ address, interceptors: [retries.interceptor] });
+  const connection = Connection.lazy({ address, tls: access.tls, apiKey: access.apiKey, interceptors: [retries.interceptor] });
   const client = new Client({ connection, namespace });
   return {
     client,

@@ -1,8 +1,11 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../activities';
 import { logger } from '../log';
+import { compiled } from '../package-info';
+import type { TemporalAccess } from './access';
 import { temporalLogger } from './logger';
 
 export interface WorkerOptions {
@@ -10,41 +13,74 @@ export interface WorkerOptions {
   address: string;
   namespace: string;
   taskQueue: string;
-  /** A prebuilt workflow bundle (tests build one per run); otherwise the sources are bundled at start. */
+  access?: TemporalAccess;
+  /** A prebuilt workflow bundle; otherwise dist/'s (compiled code), or else the sources are bundled at start. */
   workflowBundlePath?: string;
+  /** After shutdown() is called: how long activities may finish before they are cancelled (default 5 s). */
+  shutdownGraceMs?: number;
+  /** After shutdown(): when run() gives up waiting and rejects (default: none). */
+  shutdownForceMs?: number;
 }
 
-let runtimeInstalled = false;
+let runtimeInstalled: { sdkMetrics?: string } | undefined;
+
+/**
+ * The process-wide Temporal runtime, installed once and before any connection. With `sdkMetrics`,
+ * the SDK's Prometheus metrics are served at that address (the worker's metrics server merges them
+ * into its own page).
+ */
+export function installRuntime(opts: { sdkMetrics?: string } = {}): void {
+  if (runtimeInstalled) {
+    if (opts.sdkMetrics && runtimeInstalled.sdkMetrics !== opts.sdkMetrics) {
+      throw new Error('the Temporal runtime is already installed without SDK metrics');
+    }
+    return;
+  }
+  Runtime.install({
+    logger: temporalLogger(logger.child({ component: 'worker' })),
+    // Our processes decide what SIGINT/SIGTERM mean (finish, then close everything).
+    shutdownSignals: [],
+    telemetryOptions: {
+      // Core's own logs only when they matter; ours are pino JSON on stderr.
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(opts.sdkMetrics ? { metrics: { prometheus: { bindAddress: opts.sdkMetrics, useSecondsForDurations: true } } } : {}),
+    },
+  });
+  runtimeInstalled = { sdkMetrics: opts.sdkMetrics };
+}
 
 /** The worker: runs the workflows of src/workflows and the activities of src/activities. */
 export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
-  if (!runtimeInstalled) {
-    // Core's own logs only when they matter; ours are pino JSON on stderr.
-    Runtime.install({
-      logger: temporalLogger(logger.child({ component: 'worker' })),
-      // Our processes decide what SIGINT/SIGTERM mean (finish, then close everything).
-      shutdownSignals: [],
-      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  installRuntime();
+  const connection = await NativeConnection.connect({ address: opts.address, tls: opts.access?.tls, apiKey: opts.access?.apiKey });
+  const bundle = opts.workflowBundlePath ?? prebuiltBundlePath();
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: opts.namespace,
+      taskQueue: opts.taskQueue,
+      activities: createActivities({ pool: opts.pool }),
+      ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: workflowsPath() }),
+      // Deliveries hold a connection each; keep them below the pool size.
+      maxConcurrentActivityTaskExecutions: 50,
+      maxConcurrentLocalActivityExecutions: 50,
+      shutdownGraceTime: opts.shutdownGraceMs ?? 5_000,
+      ...(opts.shutdownForceMs !== undefined ? { shutdownForceTime: opts.shutdownForceMs } : {}),
     });
-    runtimeInstalled = true;
+    return { worker, connection };
+  } catch (err) {
+    await connection.close().catch(() => {});
+    throw err;
   }
-  const connection = await NativeConnection.connect({ address: opts.address });
-  const worker = await Worker.create({
-    connection,
-    namespace: opts.namespace,
-    taskQueue: opts.taskQueue,
-    activities: createActivities({ pool: opts.pool }),
-    ...(opts.workflowBundlePath
-      ? { workflowBundle: { codePath: opts.workflowBundlePath } }
-      : { workflowsPath: workflowsPath() }),
-    // Deliveries hold a connection each; keep them below the pool size.
-    maxConcurrentActivityTaskExecutions: 50,
-    maxConcurrentLocalActivityExecutions: 50,
-    shutdownGraceTime: '5 seconds',
-  });
-  return { worker, connection };
 }
 
 export function workflowsPath(): string {
-  return path.join(__dirname, '..', 'workflows', 'index.ts');
+  return path.join(__dirname, '..', 'workflows', compiled ? 'index.js' : 'index.ts');
+}
+
+/** `npm run build` bundles the workflows into dist/; the compiled worker loads that in a moment. */
+export function prebuiltBundlePath(): string | undefined {
+  if (!compiled) return undefined;
+  const file = path.join(__dirname, '..', '..', 'workflow-bundle.js');
+  return fs.existsSync(file) ? file : undefined;
 }

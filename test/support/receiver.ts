@@ -19,6 +19,10 @@ export interface ReceivedRequest {
   status: number;
   /** A 2xx that reached the client: the sender may count the page as delivered. */
   accepted: boolean;
+  /** The sender's port of the connection, to tell which process sent it. */
+  remotePort?: number;
+  /** Date.now() when the request was over (answered, or its connection closed). */
+  endedAt?: number;
 }
 
 export interface Reply {
@@ -46,6 +50,11 @@ export interface Receiver {
   /** The most requests that were in flight at once. */
   readonly maxConcurrent: number;
   respondWith(fn: Behaviour): void;
+  /**
+   * Pairs of POSTs that were in flight at the same time (from their first byte to their
+   * connection's end), including those whose body never fully arrived (`request` undefined).
+   */
+  overlaps(): Array<[InFlightSpan, InFlightSpan]>;
   /** Requests answered 2xx that reached the client, in arrival order. */
   accepted(): ReceivedRequest[];
   /** All rows of accepted pages, in order. */
@@ -53,6 +62,13 @@ export interface Receiver {
   /** key → the last accepted row with that value in `keyColumn`. */
   state(keyColumn: string): Map<string, any>;
   close(): Promise<void>;
+}
+
+export interface InFlightSpan {
+  startedAt: number;
+  endedAt?: number;
+  remotePort?: number;
+  request?: ReceivedRequest;
 }
 
 const OK: Behaviour = () => ({ status: 200 });
@@ -67,6 +83,8 @@ export async function startReceiver(opts: { user?: string; password?: string } =
   const expected = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
   const requests: ReceivedRequest[] = [];
+  const spans: InFlightSpan[] = [];
+  const previousOnSocket = new WeakMap<import('node:net').Socket, () => void>();
   let behaviour = OK;
   let inFlight = 0;
   let maxConcurrent = 0;
@@ -77,9 +95,22 @@ export async function startReceiver(opts: { user?: string; password?: string } =
       res.writeHead(405).end();
       return;
     }
+    // A request is over when its response's connection closes, or when the next request arrives on
+    // the same keep-alive connection (HTTP/1.1 without pipelining: the client had the answer by
+    // then; Node may emit the response's 'close' only after that next request was parsed).
+    previousOnSocket.get(req.socket)?.();
     inFlight++;
     maxConcurrent = Math.max(maxConcurrent, inFlight);
-    res.once('close', () => inFlight--);
+    const span: InFlightSpan = { startedAt: Date.now(), remotePort: req.socket.remotePort };
+    spans.push(span);
+    const over = () => {
+      if (span.endedAt !== undefined) return;
+      inFlight--;
+      span.endedAt = Date.now();
+      if (span.request) span.request.endedAt = span.endedAt;
+    };
+    previousOnSocket.set(req.socket, over);
+    res.once('close', over);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
@@ -100,7 +131,9 @@ export async function startReceiver(opts: { user?: string; password?: string } =
         authorized: req.headers.authorization === expected,
         status: 0,
         accepted: false,
+        remotePort: req.socket.remotePort,
       };
+      span.request = record;
       requests.push(record);
       if (!record.authorized) {
         record.status = 401;
@@ -158,6 +191,14 @@ export async function startReceiver(opts: { user?: string; password?: string } =
     },
     respondWith(fn) {
       behaviour = fn;
+    },
+    overlaps() {
+      return spans.flatMap((a, i) =>
+        spans
+          .slice(i + 1)
+          .filter((b) => b.startedAt < (a.endedAt ?? Infinity) && a.startedAt < (b.endedAt ?? Infinity))
+          .map((b): [InFlightSpan, InFlightSpan] => [a, b]),
+      );
     },
     accepted,
     rows,
