@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { AllowListError, parseAllowList, type AllowList } from './http/address-guard';
+import { parseListen, type Listen } from './metrics-server';
 
 /** Where `hooksync dev` keeps its state: embedded PostgreSQL, Temporal's database, the connection file. */
 export const stateDir = path.resolve(process.env.HOOKSYNC_HOME ?? '.hooksync');
@@ -19,23 +21,66 @@ const EnvSchema = z.object({
   HOOKSYNC_ALLOW_HTTP: flag,
   /** The address upstreams reach the API at; used to print webhook URLs. */
   HOOKSYNC_PUBLIC_URL: z.string().url().optional(),
-  /** Bearer token for the management API; without it only webhooks and health are served. */
-  HOOKSYNC_API_TOKEN: z.string().min(16).optional(),
+  /**
+   * Bearer tokens for the management API, comma-separated (several, so that one can be rotated);
+   * without any, only webhooks and health are served.
+   */
+  HOOKSYNC_API_TOKEN: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || apiTokens(v).length > 0, 'no token given')
+    .refine((v) => v === undefined || apiTokens(v).every((t) => /^[\x21-\x7e]{16,}$/.test(t)), 'each token needs at least 16 characters, without spaces'),
   /** Workers and clients of one deployment share it; tests give each run its own. */
   HOOKSYNC_TASK_QUEUE: z.string().min(1).default('hooksync'),
   HOOKSYNC_INGEST_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
   /** History length at which long-running workflows continue as new (lower it to exercise roll-over). */
   HOOKSYNC_HISTORY_LIMIT: z.coerce.number().int().min(50).max(40000).optional(),
   HOOKSYNC_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Where the API process serves /metrics: `port` (on 127.0.0.1) or `host:port`; unset, nowhere. */
+  HOOKSYNC_METRICS_PORT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseListen(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Hosts, addresses and CIDR ranges targets may use although they are not public (see README). */
+  HOOKSYNC_ALLOWED_TARGET_HOSTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseAllowList(v);
+      } catch (err) {
+        if (!(err instanceof AllowListError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+        return z.NEVER;
+      }
+    }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Config = z.infer<typeof EnvSchema> & { DATABASE_URL: string };
+export type { AllowList, Listen };
+
+/** HOOKSYNC_API_TOKEN's tokens: comma-separated, blanks around them ignored. */
+export function apiTokens(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+}
 
 interface DevConnection {
   databaseUrl: string;
   temporalAddress: string;
   apiUrl: string;
+  /** What `hooksync dev` lets targets reach, so that the CLI beside it verifies targets alike. */
+  allowedTargetHosts?: string;
   /** The `hooksync dev` process, so a second one in the same folder can refuse to start. */
   pid: number;
 }
@@ -76,6 +121,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS ? cfg.TEMPORAL_ADDRESS : (dev?.temporalAddress ?? cfg.TEMPORAL_ADDRESS),
     HOOKSYNC_PUBLIC_URL: cfg.HOOKSYNC_PUBLIC_URL ?? dev?.apiUrl,
+    HOOKSYNC_ALLOWED_TARGET_HOSTS:
+      env.HOOKSYNC_ALLOWED_TARGET_HOSTS === undefined && dev?.allowedTargetHosts ? parseAllowList(dev.allowedTargetHosts) : cfg.HOOKSYNC_ALLOWED_TARGET_HOSTS,
   };
 }
 

@@ -1,10 +1,13 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
+import { apiMetrics } from './api/backlog-metrics';
+import { createApiServer } from './api/request-guard';
 import type { Config } from './config';
 import { createPool } from './db/pool';
+import { allowTargets } from './http/address-guard';
 import { logger } from './log';
 import { registry } from './metrics';
+import { serveMetrics } from './metrics-server';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
 import { createWorker } from './temporal/worker';
 
@@ -14,32 +17,40 @@ export interface Running {
   close(): Promise<void>;
 }
 
-export async function startApi(config: Config, opts: { host?: string } = {}): Promise<Running & { url: string }> {
+export async function startApi(config: Config, opts: { host?: string } = {}): Promise<Running & { url: string; metricsUrl?: string }> {
+  allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
   const pool = createPool(config.DATABASE_URL, 20);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const app = createApp({ pool, temporal, config });
-  const server = http.createServer(app.callback());
-  // Upstreams reuse connections; keep them longer than common proxies' idle timeouts.
-  server.keepAliveTimeout = 65_000;
+  const server = createApiServer(app.callback());
+  // /metrics is never on the API port: on HOOKSYNC_METRICS_PORT (127.0.0.1 unless a host is given), or nowhere.
+  const metrics = config.HOOKSYNC_METRICS_PORT ? await serveMetrics(config.HOOKSYNC_METRICS_PORT, apiMetrics(pool)) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, opts.host ?? '0.0.0.0', resolve);
+  }).catch(async (err) => {
+    await metrics?.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'api listening');
+  if (metrics) logger.info({ url: metrics.url }, 'metrics served');
   return {
     url: `http://localhost:${port}`,
+    metricsUrl: metrics?.url,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await metrics?.close();
       await Promise.allSettled([pool.end(), temporal.close()]);
     },
   };
 }
 
 export async function startWorkerProcess(config: Config, opts: { workflowBundlePath?: string } = {}): Promise<Running & { done: Promise<void> }> {
+  allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
   const pool = createPool(config.DATABASE_URL, 60);
   await registerSearchAttributes(config);
   const { worker, connection } = await createWorker({
@@ -49,9 +60,10 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
     taskQueue: config.HOOKSYNC_TASK_QUEUE,
     workflowBundlePath: opts.workflowBundlePath,
   });
-  const metricsServer = config.HOOKSYNC_WORKER_METRICS_PORT ? await serveMetrics(config.HOOKSYNC_WORKER_METRICS_PORT) : undefined;
+  const metricsServer = config.HOOKSYNC_WORKER_METRICS_PORT ? await serveMetrics({ port: config.HOOKSYNC_WORKER_METRICS_PORT }, [() => registry.metrics()]) : undefined;
+  if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics served');
   const done = worker.run().finally(async () => {
-    metricsServer?.close();
+    await metricsServer?.close();
     await Promise.allSettled([connection.close(), pool.end()]);
   });
   logger.info({ taskQueue: config.HOOKSYNC_TASK_QUEUE }, 'worker running');
@@ -74,17 +86,4 @@ export async function registerSearchAttributes(config: Config): Promise<void> {
   } finally {
     await temporal.close();
   }
-}
-
-async function serveMetrics(port: number): Promise<http.Server> {
-  const server = http.createServer(async (req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
-  });
-  await new Promise<void>((resolve) => server.listen(port, resolve));
-  logger.info({ port }, 'worker metrics at /metrics');
-  return server;
 }
