@@ -4,14 +4,14 @@ import { findDescriptor, serviceNames } from '../../src/integrations';
 import { createIntegration, listIntegrations, RATE_LIMIT_MAX, updateIntegration } from '../../src/services/integrations';
 import { fail, output, withServices } from '../context';
 
-/** `--rate-limit`: events per second; 0 or off removes the limit (null). */
-export function parseRateLimit(value: string): number | null {
+/** `--rate-limit`: events per second; 0 (also for off: commander turns null into '') removes the limit. */
+export function parseRateLimit(value: string): number {
   const v = value.trim().toLowerCase();
-  if (v === 'off' || v === 'none') return null;
+  if (v === 'off' || v === 'none') return 0;
   if (!/^\d+(\.\d+)?$/.test(v)) throw new InvalidArgumentError(`expected a number of events per second, or 0 / off to remove the limit; got "${value}"`);
   const n = Number(v);
   if (n > RATE_LIMIT_MAX) throw new InvalidArgumentError(`at most ${RATE_LIMIT_MAX} events per second`);
-  return n === 0 ? null : n;
+  return n;
 }
 
 export function integrationsCommand(): Command {
@@ -54,7 +54,7 @@ export function integrationsCommand(): Command {
       parseRateLimit,
     )
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { webhookSecret?: string; rateLimit?: number | null; json?: boolean }) => {
+    .action(async (id: string, opts: { webhookSecret?: string; rateLimit?: number; json?: boolean }) => {
       try {
         if (opts.webhookSecret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret or --rate-limit (see --help)');
         const updated = await withServices((deps) => updateIntegration(deps, id, { webhookSecret: opts.webhookSecret, rateLimitPerSecond: opts.rateLimit }));

@@ -52,7 +52,7 @@ function errorBodies(logger: Logger) {
       const e = err as { status?: number; expose?: boolean; code?: unknown; message?: string };
       if (e.status && e.status >= 400 && e.status < 500) {
         ctx.status = e.status;
-        const code = typeof e.code === 'string' && /^[a-z_]+$/.test(e.code) ? e.code : (CODES[e.status] ?? 'bad_request');
+        const code = typeof e.code === 'string' && /^[a-z][a-z0-9_]*$/.test(e.code) ? e.code : (CODES[e.status] ?? 'bad_request');
         ctx.body = { code, detail: e.expose !== false && e.message ? e.message : STATUS_CODES[e.status] };
         return;
       }
@@ -83,14 +83,9 @@ function unmatched(router: Router) {
   };
 }
 
-/** The Koa app: webhooks, the management API, health. Built from its dependencies, so tests can too. */
-export function createApp(deps: AppDeps): Koa {
+/** The router of every route: the rate limit, the webhook handler, and the route specs. */
+export function createRouter(deps: AppDeps): Router {
   const logger = deps.logger ?? defaultLogger;
-  const app = new Koa();
-  app.proxy = true;
-  app.use(errorBodies(logger));
-  app.use(headerLimit());
-
   const batcher = new IngestBatcher({
     client: deps.temporal.client,
     taskQueue: deps.config.HOOKSYNC_TASK_QUEUE,
@@ -102,6 +97,17 @@ export function createApp(deps: AppDeps): Koa {
   router.post('/v1/webhooks/:integrationId', createRateLimiter(deps.pool).middleware);
   mountWebhooks(router, { pool: deps.pool, batcher, logger });
   mountRoutes(router, apiRoutes(logger), deps);
+  return router;
+}
+
+/** The Koa app: webhooks, the management API, health. Built from its dependencies, so tests can too. */
+export function createApp(deps: AppDeps): Koa {
+  const logger = deps.logger ?? defaultLogger;
+  const app = new Koa();
+  app.proxy = true;
+  app.use(errorBodies(logger));
+  app.use(headerLimit());
+  const router = createRouter(deps);
   app.use(router.routes());
   app.use(unmatched(router));
   return app;
