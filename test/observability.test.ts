@@ -254,6 +254,7 @@ describe('the worker logs JSON lines with target and integration ids and no secr
         HOOKSYNC_TASK_QUEUE: taskQueue,
         HOOKSYNC_HOME: process.env.HOOKSYNC_HOME,
         NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+        HOOKSYNC_ALLOWED_TARGET_HOSTS: process.env.HOOKSYNC_ALLOWED_TARGET_HOSTS,
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
