@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { AllowListError, parseAllowList, type AllowList } from './http/address-guard';
+import { parseAllowList, type AllowList } from './http/address-guard';
 import { parseListen, type Listen } from './metrics-server';
 
 /** Where `hooksync dev` keeps its state: embedded PostgreSQL, Temporal's database, the connection file. */
@@ -12,6 +12,20 @@ const flag = z
   .string()
   .optional()
   .transform((v) => v === '1' || v === 'true');
+
+/** An optional variable read by `parse`, whose error message becomes the config error. */
+const parsedBy = <T>(parse: (value: string | undefined) => T) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parse(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
@@ -37,30 +51,9 @@ const EnvSchema = z.object({
   HOOKSYNC_HISTORY_LIMIT: z.coerce.number().int().min(50).max(40000).optional(),
   HOOKSYNC_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Where the API process serves /metrics: `port` (on 127.0.0.1) or `host:port`; unset, nowhere. */
-  HOOKSYNC_METRICS_PORT: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      try {
-        return parseListen(v);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
+  HOOKSYNC_METRICS_PORT: parsedBy(parseListen),
   /** Hosts, addresses and CIDR ranges targets may use although they are not public (see README). */
-  HOOKSYNC_ALLOWED_TARGET_HOSTS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      try {
-        return parseAllowList(v);
-      } catch (err) {
-        if (!(err instanceof AllowListError)) throw err;
-        ctx.addIssue({ code: 'custom', message: err.message });
-        return z.NEVER;
-      }
-    }),
+  HOOKSYNC_ALLOWED_TARGET_HOSTS: parsedBy(parseAllowList),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
