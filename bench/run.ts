@@ -70,7 +70,8 @@ async function launcher(): Promise<number> {
     const [command, argv] = withParentDeathSignal('SIGTERM', process.execPath, [...process.execArgv, ...process.argv.slice(1)]);
     const child = spawn(command, argv, {
       stdio: 'inherit',
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, HOOKSYNC_BENCH_TLS_DIR: dir },
+      // The bench's receivers listen on 127.0.0.1, which targets may otherwise not use.
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, HOOKSYNC_BENCH_TLS_DIR: dir, HOOKSYNC_ALLOWED_TARGET_HOSTS: '127.0.0.1' },
     });
     // A terminal's Ctrl-C reaches the child too; a signal sent to this process alone is passed on.
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);

@@ -62,6 +62,8 @@ async function main() {
   if (temporal.uiUrl) env.HOOKSYNC_TEST_TEMPORAL_UI = temporal.uiUrl;
   // Tests deliver over HTTPS, as production does.
   delete env.HOOKSYNC_ALLOW_HTTP;
+  // Their receivers listen on 127.0.0.1; every other non-public address stays refused (tests use 127.0.0.2 and others for that).
+  env.HOOKSYNC_ALLOWED_TARGET_HOSTS = '127.0.0.1';
   if (process.stdout.isTTY && env.FORCE_COLOR === undefined) env.FORCE_COLOR = '1';
   return runTests(files, flags, env);
 }

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { temporalAccess } from '../src/temporal/access';
+import { allowTargets } from '../src/http/address-guard';
 import { connectTemporal } from '../src/temporal/client';
 import type { ServiceDeps } from '../src/services/deps';
 import { ServiceError } from '../src/services/errors';
@@ -8,6 +9,8 @@ import { ServiceError } from '../src/services/errors';
 /** Runs one CLI action with a small pool and a Temporal client, and closes both after. */
 export async function withServices<T>(fn: (deps: ServiceDeps) => Promise<T>): Promise<T> {
   const config: Config = loadConfig();
+  // Verification POSTs go out from this process: with the same allow-list as the servers.
+  allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
   const pool = createPool(config.DATABASE_URL, 2);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
   try {

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseAllowList, type AllowList } from './http/address-guard';
+import { parseListen, type Listen } from './metrics-server';
 
 /** Where `hooksync dev` keeps its state: embedded PostgreSQL, Temporal's database, the connection file. */
 export const stateDir = path.resolve(process.env.HOOKSYNC_HOME ?? '.hooksync');
@@ -10,6 +12,20 @@ const flag = z
   .string()
   .optional()
   .transform((v) => v === '1' || v === 'true');
+
+/** An optional variable read by `parse`, whose error message becomes the config error. */
+const parsedBy = <T>(parse: (value: string | undefined) => T) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parse(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
@@ -29,8 +45,15 @@ const EnvSchema = z.object({
   HOOKSYNC_ALLOW_HTTP: flag,
   /** The address upstreams reach the API at; used to print webhook URLs. */
   HOOKSYNC_PUBLIC_URL: z.string().url().optional(),
-  /** Bearer token for the management API; without it only webhooks and health are served. */
-  HOOKSYNC_API_TOKEN: z.string().min(16).optional(),
+  /**
+   * Bearer tokens for the management API, comma-separated (several, so that one can be rotated);
+   * without any, only webhooks and health are served.
+   */
+  HOOKSYNC_API_TOKEN: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || apiTokens(v).length > 0, 'no token given')
+    .refine((v) => v === undefined || apiTokens(v).every((t) => /^[\x21-\x7e]{16,}$/.test(t)), 'each token needs at least 16 characters, without spaces'),
   /** Workers and clients of one deployment share it; tests give each run its own. */
   HOOKSYNC_TASK_QUEUE: z.string().min(1).default('hooksync'),
   HOOKSYNC_INGEST_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
@@ -40,10 +63,23 @@ const EnvSchema = z.object({
   HOOKSYNC_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** On SIGTERM/SIGINT: how long in-flight requests and activities may take before the process exits anyway. */
   HOOKSYNC_SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  /** Where the API process serves /metrics: `port` (on 127.0.0.1) or `host:port`; unset, nowhere. */
+  HOOKSYNC_METRICS_PORT: parsedBy(parseListen),
+  /** Hosts, addresses and CIDR ranges targets may use although they are not public (see README). */
+  HOOKSYNC_ALLOWED_TARGET_HOSTS: parsedBy(parseAllowList),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Config = z.infer<typeof EnvSchema> & { DATABASE_URL: string };
+export type { AllowList, Listen };
+
+/** HOOKSYNC_API_TOKEN's tokens: comma-separated, blanks around them ignored. */
+export function apiTokens(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+}
 
 /** Every environment variable the configuration reads (deployment files are checked against it). */
 export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(EnvSchema.shape));
@@ -52,6 +88,8 @@ interface DevConnection {
   databaseUrl: string;
   temporalAddress: string;
   apiUrl: string;
+  /** What `hooksync dev` lets targets reach, so that the CLI beside it verifies targets alike. */
+  allowedTargetHosts?: string;
   /** The `hooksync dev` process, so a second one in the same folder can refuse to start. */
   pid: number;
 }
@@ -95,6 +133,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS ? cfg.TEMPORAL_ADDRESS : (dev?.temporalAddress ?? cfg.TEMPORAL_ADDRESS),
     HOOKSYNC_PUBLIC_URL: cfg.HOOKSYNC_PUBLIC_URL ?? dev?.apiUrl,
+    HOOKSYNC_ALLOWED_TARGET_HOSTS:
+      env.HOOKSYNC_ALLOWED_TARGET_HOSTS === undefined && dev?.allowedTargetHosts ? parseAllowList(dev.allowedTargetHosts) : cfg.HOOKSYNC_ALLOWED_TARGET_HOSTS,
   };
 }
 

@@ -51,7 +51,7 @@ export const pagesDelivered = new client.Counter({
 });
 export const deliveryFailures = new client.Counter({
   name: 'hooksync_delivery_failures_total',
-  help: 'Failed POST attempts to HTTP Sync targets, by reason (http_<status>, timeout, network); each one is retried',
+  help: 'Failed POST attempts to HTTP Sync targets, by reason (http_<status>, timeout, network, refused); each one is retried',
   labelNames: ['target', 'integration', 'reason'],
   registers: [registry],
 });
@@ -64,7 +64,8 @@ export const postLatency = new client.Histogram({
 });
 
 /** The `reason` label of a failed POST: a bounded set, never the (free-text) error message. */
-export function failureReason(outcome: { status?: number; error?: string }): string {
+export function failureReason(outcome: { status?: number; error?: string; refused?: boolean }): string {
   if (outcome.status) return `http_${outcome.status}`;
+  if (outcome.refused) return 'refused';
   return /^no response/.test(outcome.error ?? '') ? 'timeout' : 'network';
 }

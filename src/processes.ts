@@ -1,11 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app';
+import { apiMetrics } from './api/backlog-metrics';
+import { createApiServer } from './api/request-guard';
 import type { Config } from './config';
 import { createPool } from './db/pool';
 import { freePort } from './dev/processes';
+import { allowTargets } from './http/address-guard';
 import { logger } from './log';
 import { registry } from './metrics';
+import { serveMetrics } from './metrics-server';
 import { temporalAccess } from './temporal/access';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
 import { createWorker, installRuntime } from './temporal/worker';
@@ -22,29 +26,35 @@ export interface Running {
 
 const graceMs = (config: Config) => config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS * 1000;
 
-export async function startApi(config: Config, opts: { host?: string } = {}): Promise<Running & { url: string }> {
+export async function startApi(config: Config, opts: { host?: string } = {}): Promise<Running & { url: string; metricsUrl?: string }> {
+  allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
   const pool = createPool(config.DATABASE_URL, 20);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
   const handle = createApp({ pool, temporal, config }).callback();
   let closing = false;
   const inFlight = new Set<http.ServerResponse>();
-  const server = http.createServer((req, res) => {
+  const server = createApiServer((req, res) => {
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
     // While stopping, every answer closes its connection, so keep-alive clients go elsewhere.
     if (closing) res.setHeader('connection', 'close');
     void handle(req, res);
   });
-  // Upstreams reuse connections; keep them longer than common proxies' idle timeouts.
-  server.keepAliveTimeout = 65_000;
+  // /metrics is never on the API port: on HOOKSYNC_METRICS_PORT (127.0.0.1 unless a host is given), or nowhere.
+  const metrics = config.HOOKSYNC_METRICS_PORT ? await serveMetrics(config.HOOKSYNC_METRICS_PORT, apiMetrics(pool)) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, opts.host ?? '0.0.0.0', resolve);
+  }).catch(async (err) => {
+    await metrics?.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'api listening');
+  if (metrics) logger.info({ url: metrics.url }, 'metrics served');
   return {
     url: `http://localhost:${port}`,
+    metricsUrl: metrics?.url,
     async close() {
       closing = true;
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
@@ -59,6 +69,7 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
       }, graceMs(config));
       await closed;
       clearTimeout(timer);
+      await metrics?.close();
       await Promise.allSettled([pool.end(), temporal.close()]);
       return cutOff;
     },
@@ -66,6 +77,7 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
 }
 
 export async function startWorkerProcess(config: Config, opts: { workflowBundlePath?: string } = {}): Promise<Running & { done: Promise<void> }> {
+  allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
   const metricsPort = config.HOOKSYNC_WORKER_METRICS_PORT;
   // The SDK serves its metrics on a private port; ours merges them into one page on metricsPort.
   const sdkMetrics = metricsPort === undefined ? undefined : `127.0.0.1:${await freePort('127.0.0.1')}`;
@@ -86,7 +98,12 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
     shutdownForceMs: grace,
   });
   const metricsServer =
-    metricsPort === undefined ? undefined : await serveWorkerMetrics(metricsPort, sdkMetrics!, () => worker.getState() === 'RUNNING');
+    metricsPort === undefined
+      ? undefined
+      : await serveMetrics({ port: metricsPort }, [() => registry.metrics(), sdkMetricsSource(sdkMetrics!)], {
+          healthy: () => worker.getState() === 'RUNNING',
+        });
+  if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics (hooksync and Temporal SDK) served, health at /healthz');
   let cutOff: string | undefined;
   const done = worker
     .run()
@@ -96,7 +113,7 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
       logger.warn('worker: grace period over with activities still running; Temporal hands them to another worker');
     })
     .finally(async () => {
-      metricsServer?.close();
+      await metricsServer?.close();
       await Promise.allSettled([connection.close(), pool.end()]);
     });
   logger.info({ taskQueue: config.HOOKSYNC_TASK_QUEUE }, 'worker running');
@@ -125,30 +142,8 @@ export async function registerSearchAttributes(config: Config): Promise<void> {
   }
 }
 
-/** /metrics: hooksync's own metrics, then the Temporal SDK's (temporal_*); /healthz: 200 while the worker runs. */
-async function serveWorkerMetrics(port: number, sdkMetrics: string, running: () => boolean): Promise<http.Server> {
-  const server = http.createServer(async (req, res) => {
-    if (req.url === '/healthz') {
-      const ok = running();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'stopping' }));
-      return;
-    }
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    const [own, sdk] = await Promise.all([
-      registry.metrics(),
-      fetch(`http://${sdkMetrics}/metrics`, { signal: AbortSignal.timeout(5_000) })
-        .then((r) => (r.ok ? r.text() : ''))
-        .catch(() => ''),
-    ]);
-    res.writeHead(200, { 'content-type': registry.contentType }).end(own + '\n' + sdk);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, resolve);
-  });
-  logger.info({ port }, 'worker metrics at /metrics (hooksync and Temporal SDK), health at /healthz');
-  return server;
+/** The Temporal SDK's own Prometheus page (temporal_*), from its private port. */
+function sdkMetricsSource(address: string) {
+  return () =>
+    fetch(`http://${address}/metrics`, { signal: AbortSignal.timeout(5_000) }).then((r) => (r.ok ? r.text() : ''));
 }

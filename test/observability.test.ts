@@ -15,7 +15,7 @@ import { customerEvent, postEvent } from './support/stripe';
 
 /**
  * What operators see: /healthz and /readyz (also with PostgreSQL or Temporal unreachable), the
- * Prometheus figures on /metrics after real ingest and delivery, the worker's JSON logs (as a
+ * Prometheus figures on /metrics (on the metrics port) after real ingest and delivery, the worker's JSON logs (as a
  * separate `hooksync worker` process), and the search attributes through the real temporal CLI.
  */
 
@@ -38,8 +38,9 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
   return sum;
 }
 
+/** /metrics of the API process, on its own port (HOOKSYNC_METRICS_PORT), never the API's. */
 async function scrape(stack: Stack): Promise<string> {
-  const res = await fetch(`${stack.apiUrl}/metrics`);
+  const res = await fetch(stack.metricsUrl);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
   return res.text();
@@ -91,7 +92,7 @@ describe('/healthz and /readyz', () => {
     }
   });
 
-  test('PostgreSQL unreachable: live, but /readyz answers 503 and says why', async () => {
+  test('PostgreSQL unreachable: live, but /readyz answers 503 and says which, never why', async () => {
     const port = await closedPort();
     const stack = await startStack({ worker: false, env: { DATABASE_URL: `postgres://hooksync:not-the-password@127.0.0.1:${port}/nowhere` } });
     try {
@@ -99,13 +100,8 @@ describe('/healthz and /readyz', () => {
       const started = Date.now();
       const ready = await json(await fetch(`${stack.apiUrl}/readyz`));
       assert.ok(Date.now() - started < 5_000, 'answers within its own timeout');
-      assert.equal(ready.status, 503);
-      assert.equal(ready.body.status, 'unavailable');
-      assert.equal(ready.body.checks.temporal, 'ok');
-      assert.notEqual(ready.body.checks.postgres, 'ok');
-      assert.match(ready.body.checks.postgres, /ECONNREFUSED|connect|refused/i);
-      // The reason never echoes the connection string's password.
-      assert.ok(!JSON.stringify(ready.body).includes('not-the-password'));
+      // No error text (it could name hosts, users and more): the reasons are in the log.
+      assert.deepEqual(ready, { status: 503, body: { status: 'unavailable', checks: { postgres: 'failed', temporal: 'ok' } } });
       // /metrics still answers with the process's own figures; the backlog (read from PostgreSQL) is left out.
       const text = await scrape(stack);
       assert.match(text, /^hooksync_process_cpu_seconds_total /m);
@@ -115,7 +111,7 @@ describe('/healthz and /readyz', () => {
     }
   });
 
-  test('Temporal unreachable: live, but /readyz answers 503 and says why', async () => {
+  test('Temporal unreachable: live, but /readyz answers 503 and says which, never why', async () => {
     const port = await closedPort();
     const stack = await startStack({ worker: false, env: { TEMPORAL_ADDRESS: `127.0.0.1:${port}` } });
     try {
@@ -123,10 +119,7 @@ describe('/healthz and /readyz', () => {
       const started = Date.now();
       const ready = await json(await fetch(`${stack.apiUrl}/readyz`));
       assert.ok(Date.now() - started < 5_000, 'answers within its own timeout');
-      assert.equal(ready.status, 503);
-      assert.equal(ready.body.checks.postgres, 'ok');
-      assert.notEqual(ready.body.checks.temporal, 'ok');
-      assert.ok(ready.body.checks.temporal.length > 0);
+      assert.deepEqual(ready, { status: 503, body: { status: 'unavailable', checks: { postgres: 'ok', temporal: 'failed' } } });
       // Each probe answers on its own: a second one is as quick, nothing piles up.
       const again = Date.now();
       assert.equal((await fetch(`${stack.apiUrl}/readyz`)).status, 503);
@@ -149,6 +142,12 @@ describe('/metrics after ingest and delivery', () => {
   });
   after(async () => {
     await Promise.allSettled([stack?.close(), receiver?.close()]);
+  });
+
+  test('/metrics is not served on the API port', async () => {
+    const res = await fetch(`${stack.apiUrl}/metrics`);
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { code: string }).code, 'not_found');
   });
 
   test('events received, accepted, ignored and rejected by reason; applied by the upsert', async () => {
@@ -255,6 +254,7 @@ describe('the worker logs JSON lines with target and integration ids and no secr
         HOOKSYNC_TASK_QUEUE: taskQueue,
         HOOKSYNC_HOME: process.env.HOOKSYNC_HOME,
         NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+        HOOKSYNC_ALLOWED_TARGET_HOSTS: process.env.HOOKSYNC_ALLOWED_TARGET_HOSTS,
         LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -315,7 +315,7 @@ describe('the worker logs JSON lines with target and integration ids and no secr
     assert.ok(failed.length >= 1);
     assert.equal(failed[0]!.integrationId, integration.id);
     assert.equal(failed[0]!.status, 500);
-    assert.match(failed[0]!.error, /^HTTP 500 from 127\.0\.0\.1:\d+: \{"error":"boom"\}$/);
+    assert.match(failed[0]!.error, /^HTTP 500 Internal Server Error from 127\.0\.0\.1:\d+$/);
     assert.equal(failed[0]!.level, 40);
     // The stop is logged too.
     assert.ok(records.some((r) => r.msg === 'stopping' && r.signal === 'SIGINT'));

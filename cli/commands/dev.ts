@@ -7,6 +7,8 @@ import { fail, parseInteger } from '../context';
 import { untilSignal } from './serve';
 
 const say = (msg: string) => process.stderr.write(`hooksync dev: ${msg}\n`);
+/** On one machine, receivers usually run on it too: targets may use loopback addresses (not the rest of the network). */
+const DEV_ALLOWED_TARGET_HOSTS = 'localhost,127.0.0.0/8,::1';
 const hidePassword = (url: string) => url.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
 
 function alreadyRunning(): number | undefined {
@@ -26,7 +28,8 @@ export function devCommand(): Command {
     .option('--port <port>', 'API port', parseInteger('port'), Number(process.env.PORT ?? 8080))
     .option('--temporal-port <port>', 'Temporal frontend port (when TEMPORAL_ADDRESS is not set)', parseInteger('port'), 7233)
     .option('--ui-port <port>', 'Temporal Web UI port', parseInteger('port'), 8233)
-    .action(async (opts: { port: number; temporalPort: number; uiPort: number }) => {
+    .option('--metrics-port <[host:]port>', 'where /metrics is served (HOOKSYNC_METRICS_PORT; on 127.0.0.1 unless a host is given)', process.env.HOOKSYNC_METRICS_PORT || '9464')
+    .action(async (opts: { port: number; temporalPort: number; uiPort: number; metricsPort: string }) => {
       const parts: Running[] = [];
       try {
         // Loaded here, not at start-up, so that the other commands stay quick.
@@ -64,25 +67,35 @@ export function devCommand(): Command {
           uiUrl = temporal.uiUrl;
         }
 
-        const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, PORT: String(opts.port) });
+        const config = loadConfig({
+          ...process.env,
+          DATABASE_URL: databaseUrl,
+          TEMPORAL_ADDRESS: temporalAddress,
+          PORT: String(opts.port),
+          HOOKSYNC_METRICS_PORT: opts.metricsPort,
+          HOOKSYNC_ALLOWED_TARGET_HOSTS: process.env.HOOKSYNC_ALLOWED_TARGET_HOSTS ?? DEV_ALLOWED_TARGET_HOSTS,
+        });
         const pool = createPool(config.DATABASE_URL, 1);
         await migrate(pool).finally(() => pool.end());
 
         parts.push(await startWorkerProcess(config));
         const api = await startApi(config);
         parts.push(api);
-        writeDevConnection({ databaseUrl, temporalAddress, apiUrl: api.url, pid: process.pid });
+        const allowedTargetHosts = config.HOOKSYNC_ALLOWED_TARGET_HOSTS.source;
+        writeDevConnection({ databaseUrl, temporalAddress, apiUrl: api.url, allowedTargetHosts, pid: process.pid });
         parts.push({ close: async () => fs.rmSync(devConnectionFile, { force: true }) });
 
         process.stdout.write(
           [
             '',
             'hooksync dev is running:',
-            `  API            ${api.url}   (webhooks: POST ${api.url}/v1/webhooks/<integrationId>; /healthz /readyz /metrics)`,
+            `  API            ${api.url}   (webhooks: POST ${api.url}/v1/webhooks/<integrationId>; /healthz /readyz; /v1/openapi.json)`,
+            ...(api.metricsUrl ? [`  Metrics        ${api.metricsUrl}`] : []),
             `  Temporal       ${temporalAddress}`,
             ...(uiUrl ? [`  Temporal UI    ${uiUrl}   (each target is a workflow httpsync-<targetId>)`] : []),
             `  PostgreSQL     ${hidePassword(databaseUrl)}${process.env.DATABASE_URL ? '' : '   (embedded)'}`,
             `  Worker         task queue ${config.HOOKSYNC_TASK_QUEUE}`,
+            `  Targets        may also use ${allowedTargetHosts || 'no non-public host'} (HOOKSYNC_ALLOWED_TARGET_HOSTS)`,
             '',
             'Next, in another terminal:  npx hooksync integrations create stripe_customer_v1',
             'Ctrl-C stops everything; running `npm run dev` again resumes where it was.',

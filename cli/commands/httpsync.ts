@@ -58,7 +58,7 @@ export function httpsyncCommand(): Command {
 
   cmd
     .command('create')
-    .description('create an HTTP Sync target; verifies the endpoint with an empty page first')
+    .description('create an HTTP Sync target; the host must be public (or listed in HOOKSYNC_ALLOWED_TARGET_HOSTS), and the endpoint is verified with an empty page first')
     .argument('<integrationId>', 'integration id (svi_…)')
     .option('--url <url>', 'https://user:password@host/path (Basic Auth required); prompted for when omitted')
     .option('--period <seconds>', 'seconds between syncs', parseInteger('period'), TARGET_DEFAULTS.periodSeconds)

@@ -52,7 +52,10 @@ async function serveUntilSignal(part: Running, config: Config): Promise<never> {
 
 export function apiCommand(): Command {
   return new Command('api')
-    .description('run the HTTP API (webhooks, management API, /healthz, /readyz, /metrics) on PORT, against DATABASE_URL and TEMPORAL_ADDRESS')
+    .description(
+      'run the HTTP API (webhooks, management API, /healthz, /readyz, /v1/openapi.json) on PORT, against DATABASE_URL and TEMPORAL_ADDRESS; ' +
+        '/metrics on HOOKSYNC_METRICS_PORT when set (a port on 127.0.0.1, or host:port), never on PORT',
+    )
     .action(async () => {
       try {
         const config = loadConfig();

@@ -1,17 +1,35 @@
+import { STATUS_CODES } from 'node:http';
 import { Agent, errors, request } from 'undici';
+import { targetGuard, TargetRefusedError, type AddressGuard } from './address-guard';
 import type { TargetUrl } from './target-url';
 
 /**
  * The one outgoing HTTP client. Keep-alive connections per origin; the system CAs plus
- * NODE_EXTRA_CA_CERTS (Node's default TLS context) are trusted.
+ * NODE_EXTRA_CA_CERTS (Node's default TLS context) are trusted. Every new connection goes through
+ * the address guard, on the address it actually connects to. Redirects are never followed: a
+ * 3xx is a failed POST like any other non-2xx.
  */
-const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: { timeout: 10_000 } });
+const agents = new WeakMap<AddressGuard, Agent>();
+
+function agentFor(guard: AddressGuard): Agent {
+  let agent = agents.get(guard);
+  if (!agent) {
+    agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: guard.connector({ timeout: 10_000 }) });
+    agents.set(guard, agent);
+  }
+  return agent;
+}
 
 export interface PostOutcome {
   ok: boolean;
   status?: number;
-  /** Only for failures: what the receiver or the network said, never the URL's credentials. */
+  /**
+   * Only for failures: the status and its standard reason phrase, or what the network said (never
+   * the response body, which may come from an internal host, and never the URL's credentials).
+   */
   error?: string;
+  /** The address guard refused the connection. */
+  refused?: boolean;
   retryAfterMs?: number;
   ms: number;
 }
@@ -22,33 +40,37 @@ export async function postPage(
   headers: Record<string, string>,
   timeoutMs: number,
   signal?: AbortSignal,
+  guard: AddressGuard = targetGuard(),
 ): Promise<PostOutcome> {
   const started = performance.now();
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
     const res = await request(target.endpoint, {
       method: 'POST',
-      dispatcher: agent,
+      dispatcher: agentFor(guard),
       body,
       headers: { 'content-type': 'application/json', 'user-agent': 'hooksync', authorization: target.authorization, ...headers },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    const ok = res.statusCode >= 200 && res.statusCode < 300;
-    const text = ok ? (await res.body.dump(), '') : (await res.body.text().catch(() => '')).slice(0, 200);
+    // Read to the end (bounded), so the connection can be reused; never kept or shown.
+    await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
     const ms = performance.now() - started;
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
     if (ok) return { ok, status: res.statusCode, ms };
-    const reason = text.replace(/\s+/g, ' ').trim();
+    const phrase = STATUS_CODES[res.statusCode];
+    const redirect = res.statusCode >= 300 && res.statusCode < 400 ? ' (redirects are not followed)' : '';
     return {
       ok,
       status: res.statusCode,
       ms,
-      error: `HTTP ${res.statusCode} from ${target.host}` + (reason ? `: ${reason}` : ''),
+      error: `HTTP ${res.statusCode}${phrase ? ` ${phrase}` : ''} from ${target.host}${redirect}`,
       retryAfterMs: parseRetryAfter(res.headers['retry-after'], res.statusCode),
     };
   } catch (err) {
     const ms = performance.now() - started;
+    if (err instanceof TargetRefusedError) return { ok: false, ms, refused: true, error: err.message };
     if (timeout.aborted || err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError) {
       return { ok: false, ms, error: `no response from ${target.host} within ${Math.round(timeoutMs / 1000)} s` };
     }

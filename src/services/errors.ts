@@ -1,10 +1,11 @@
 /** The one error shape of the service layer; the API sends it as `{code, detail}`, the CLI prints `detail`. */
-export type ServiceErrorCode = 'invalid' | 'not_found' | 'verification_failed' | 'unavailable' | 'conflict';
+export type ServiceErrorCode = 'invalid' | 'not_found' | 'verification_failed' | 'target_refused' | 'unavailable' | 'conflict';
 
 const STATUS: Record<ServiceErrorCode, number> = {
   invalid: 400,
   not_found: 404,
   verification_failed: 422,
+  target_refused: 422,
   unavailable: 503,
   conflict: 409,
 };

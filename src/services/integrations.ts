@@ -12,6 +12,8 @@ export interface IntegrationView {
   table: string;
   webhook_url: string;
   has_webhook_secret: boolean;
+  /** Events per second each API process accepts for this integration; null: no limit. */
+  rate_limit_per_second: number | null;
   created_at: string;
 }
 
@@ -20,8 +22,12 @@ interface IntegrationRow {
   service: string;
   table_name: string;
   webhook_secret: string | null;
+  rate_limit_per_second: number | null;
   created_at: Date;
 }
+
+/** Bounds of a rate limit, in events per second (shared by the CLI and the API). */
+export const RATE_LIMIT_MAX = 1_000_000;
 
 const view = (deps: ServiceDeps, r: IntegrationRow): IntegrationView => ({
   id: r.id,
@@ -29,6 +35,7 @@ const view = (deps: ServiceDeps, r: IntegrationRow): IntegrationView => ({
   table: r.table_name,
   webhook_url: `${publicBaseUrl(deps.config)}/v1/webhooks/${r.id}`,
   has_webhook_secret: r.webhook_secret !== null,
+  rate_limit_per_second: r.rate_limit_per_second,
   created_at: r.created_at.toISOString(),
 });
 
@@ -69,15 +76,35 @@ export async function createIntegration(deps: ServiceDeps, input: { service: str
   }
 }
 
-export async function updateIntegration(deps: ServiceDeps, id: string, input: { webhookSecret: string }): Promise<IntegrationView> {
+export interface IntegrationPatch {
+  webhookSecret?: string;
+  /** Events per second; null (or 0) removes the limit. */
+  rateLimitPerSecond?: number | null;
+}
+
+export async function updateIntegration(deps: ServiceDeps, id: string, input: IntegrationPatch): Promise<IntegrationView> {
+  if (input.webhookSecret === undefined && input.rateLimitPerSecond === undefined) {
+    throw new ServiceError('invalid', 'nothing to change: give a webhook secret or a rate limit');
+  }
+  const limit = input.rateLimitPerSecond === 0 ? null : input.rateLimitPerSecond;
+  if (limit !== undefined && limit !== null && !(Number.isFinite(limit) && limit > 0 && limit <= RATE_LIMIT_MAX)) {
+    throw new ServiceError('invalid', `a rate limit is a number of events per second above 0 and at most ${RATE_LIMIT_MAX} (0 or off removes it)`);
+  }
   const current = await getIntegration(deps, id);
-  const secret = checkSecret(current.service, input.webhookSecret);
+  const secret = input.webhookSecret === undefined ? undefined : checkSecret(current.service, input.webhookSecret);
   const { rows } = await deps.pool
-    .query<IntegrationRow>('UPDATE integrations SET webhook_secret = $2 WHERE id = $1 RETURNING *', [id, secret])
+    .query<IntegrationRow>(
+      `UPDATE integrations
+          SET webhook_secret = CASE WHEN $2 THEN $3 ELSE webhook_secret END,
+              rate_limit_per_second = CASE WHEN $4 THEN $5::double precision ELSE rate_limit_per_second END
+        WHERE id = $1 RETURNING *`,
+      [id, secret !== undefined, secret ?? null, limit !== undefined, limit ?? null],
+    )
     .catch((err) => {
       throw dbError(err);
     });
-  return view(deps, rows[0]!);
+  if (!rows[0]) throw new ServiceError('not_found', `no integration ${id}`);
+  return view(deps, rows[0]);
 }
 
 export async function getIntegration(deps: ServiceDeps, id: string): Promise<IntegrationView> {

@@ -14,6 +14,7 @@ import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
 import { newId } from './ids';
 import { dbError } from './integrations';
+import { checkTargetAddress } from './target-address';
 
 export const TARGET_DEFAULTS = { periodSeconds: 60, pageSize: 200, timeoutSeconds: 60, mode: 'interval' as SyncMode };
 
@@ -88,6 +89,7 @@ function parseUrl(deps: ServiceDeps, raw: string): TargetUrl {
 
 /** The verification POST: an empty page must be answered 2xx before a target is saved. */
 async function verifyEndpoint(url: TargetUrl, integration: { id: string; service: string; table: string }, timeoutSeconds: number) {
+  await checkTargetAddress(url);
   const body = JSON.stringify({
     rows: [],
     integration_id: integration.id,

@@ -4,8 +4,11 @@ import type { AddressInfo } from 'node:net';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import { createApp } from '../../src/api/app';
+import { apiMetrics } from '../../src/api/backlog-metrics';
+import { createApiServer } from '../../src/api/request-guard';
 import { loadConfig, type Config } from '../../src/config';
 import { createPool } from '../../src/db/pool';
+import { serveMetrics, type MetricsServer } from '../../src/metrics-server';
 import type { ServiceDeps } from '../../src/services/deps';
 import { connectTemporal, type TemporalHandle } from '../../src/temporal/client';
 import { createWorker } from '../../src/temporal/worker';
@@ -22,6 +25,8 @@ export interface Stack {
   deps: ServiceDeps;
   /** http://127.0.0.1:<port> of the API; throws when the stack was started with `api: false`. */
   apiUrl: string;
+  /** http://127.0.0.1:<port>/metrics: the API's metrics, on their own port as in production. */
+  metricsUrl: string;
   /** Starts the worker if it is not running (e.g. again after stopWorker, to play a restart). */
   startWorker(): Promise<void>;
   /** Shuts the worker down and waits until it has stopped; rejects if it had failed. */
@@ -68,13 +73,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   let server: http.Server | undefined;
   let apiUrl: string | undefined;
+  let metrics: MetricsServer | undefined;
   if (opts.api !== false) {
-    server = http.createServer(createApp(deps).callback());
+    server = createApiServer(createApp(deps).callback());
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(0, '127.0.0.1', resolve);
     });
     apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    metrics = await serveMetrics({ host: '127.0.0.1', port: 0 }, apiMetrics(pool));
   }
 
   type RunningWorker = { worker: Worker; connection: NativeConnection; done: Promise<void>; failure?: Error };
@@ -115,6 +122,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       if (!apiUrl) throw new Error('this stack was started with api: false');
       return apiUrl;
     },
+    get metricsUrl(): string {
+      if (!metrics) throw new Error('this stack was started with api: false');
+      return metrics.url;
+    },
     startWorker,
     stopWorker,
     async close() {
@@ -125,6 +136,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
       }
+      await metrics?.close();
       await temporal.close().catch(() => {});
       await pool.end().catch(() => {});
       if (failures.length > 0) throw failures[0];

@@ -26,6 +26,7 @@ export function stackEnv(stack: Stack, extra: Record<string, string | undefined>
     HOOKSYNC_TASK_QUEUE: stack.config.HOOKSYNC_TASK_QUEUE,
     HOOKSYNC_HOME: process.env.HOOKSYNC_HOME,
     NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+    HOOKSYNC_ALLOWED_TARGET_HOSTS: process.env.HOOKSYNC_ALLOWED_TARGET_HOSTS,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...(stack.config.HOOKSYNC_HISTORY_LIMIT ? { HOOKSYNC_HISTORY_LIMIT: String(stack.config.HOOKSYNC_HISTORY_LIMIT) } : {}),
   };

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { RATE_LIMIT_MAX, type IntegrationView } from '../services/integrations';
+import { TARGET_DEFAULTS, type TargetInfo, type TargetView } from '../services/targets';
+
+/** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
+
+const Id = (prefix: string) => z.string().min(1).describe(`an id like ${prefix}_…`);
+const Timestamp = z.string().describe('ISO-8601 timestamp');
+const Count = z.number().int().min(0);
+
+export const ErrorBody = z.object({ code: z.string().describe('machine-readable, e.g. invalid, not_found, unauthorized'), detail: z.string() }).strict();
+
+export const IdParams = z.object({ id: z.string().min(1) }).strict();
+
+export const RateLimit = z
+  .number()
+  .min(0)
+  .max(RATE_LIMIT_MAX)
+  .nullable()
+  .describe('events per second each API process accepts at the webhook endpoint (429 past it); 0 or null removes the limit');
+
+export const IntegrationIn = z
+  .object({
+    service: z.string().min(1).describe('the integration kind, e.g. stripe_customer_v1'),
+    webhook_secret: z.string().min(1).optional().describe('the upstream signing secret (Stripe: whsec_…)'),
+  })
+  .strict();
+
+export const IntegrationPatch = z
+  .object({ webhook_secret: z.string().min(1).optional(), rate_limit_per_second: RateLimit.optional() })
+  .strict()
+  .refine((b) => b.webhook_secret !== undefined || b.rate_limit_per_second !== undefined, 'give webhook_secret or rate_limit_per_second');
+
+export const Integration = z
+  .object({
+    id: Id('svi'),
+    service: z.string(),
+    table: z.string().describe('the PostgreSQL table holding its rows'),
+    webhook_url: z.string().describe('where the upstream sends its webhooks'),
+    has_webhook_secret: z.boolean(),
+    rate_limit_per_second: z.number().nullable(),
+    created_at: Timestamp,
+  })
+  .strict();
+
+export const IntegrationList = z.object({ integrations: z.array(Integration) }).strict();
+
+const Mode = z.enum(['interval', 'on_insert']);
+const Url = z.string().min(1).describe('https://user:password@host/path: Basic Auth credentials in the user info');
+
+export const TargetIn = z
+  .object({
+    integration_id: Id('svi'),
+    url: Url,
+    period_seconds: z.number().int().default(TARGET_DEFAULTS.periodSeconds),
+    page_size: z.number().int().default(TARGET_DEFAULTS.pageSize),
+    timeout_seconds: z.number().int().default(TARGET_DEFAULTS.timeoutSeconds),
+    mode: Mode.default('interval'),
+  })
+  .strict();
+
+export const TargetPatch = z
+  .object({
+    url: Url.optional(),
+    period_seconds: z.number().int().optional(),
+    page_size: z.number().int().optional(),
+    timeout_seconds: z.number().int().optional(),
+    mode: Mode.optional(),
+  })
+  .strict();
+
+export const TargetListQuery = z.object({ integration_id: z.string().min(1).optional() }).strict();
+
+export const Target = z
+  .object({
+    id: Id('hst'),
+    integration_id: Id('svi'),
+    integration_service: z.string(),
+    table: z.string(),
+    url: z.string().describe('masked: https://***:***@host/path'),
+    period_seconds: z.number().int(),
+    page_size: z.number().int(),
+    timeout_seconds: z.number().int(),
+    mode: Mode,
+    paused: z.boolean(),
+    created_at: Timestamp,
+    workflow_id: z.string().describe('httpsync-<id>'),
+  })
+  .strict();
+
+export const TargetList = z.object({ targets: z.array(Target) }).strict();
+
+export const TargetInfoBody = Target.extend({
+  state: z.enum(['waiting', 'delivering', 'retrying', 'paused', 'deleted', 'unknown']),
+  cursor: z.object({ txid: z.string(), seq: z.string() }).strict(),
+  rows_delivered: Count,
+  pages_delivered: Count,
+  syncs: Count.nullable(),
+  avg_post_ms: z.number().nullable(),
+  rows_per_minute: z.number().nullable(),
+  error_count: Count,
+  last_error: z.string().nullable(),
+  last_error_at: Timestamp.nullable(),
+  last_success_at: Timestamp.nullable(),
+  next_sync_at: Timestamp.nullable(),
+  retry: z.object({ since: Timestamp, attempts: Count, nextAttemptAt: Timestamp, error: z.string() }).strict().nullable().optional().describe('while retrying: since when, attempts, the next one'),
+  rows_waiting: Count,
+  rows_held_back: Count,
+  lag_seconds: z.number().nullable(),
+  workflow_unreachable: z.string().optional().describe('why the live figures are missing, when the workflow could not be asked'),
+}).strict();
+
+/**
+ * The answers are the service layer's views: every value of the view fits the schema, with the
+ * same keys. A field added there and not here fails to compile.
+ */
+type Documents<Doc, View> = [View] extends [Doc] ? ([keyof Doc] extends [keyof View] ? ([keyof View] extends [keyof Doc] ? true : false) : false) : false;
+true satisfies Documents<z.output<typeof Integration>, IntegrationView>;
+true satisfies Documents<z.output<typeof Target>, TargetView>;
+true satisfies Documents<z.output<typeof TargetInfoBody>, TargetInfo>;
