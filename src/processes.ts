@@ -4,9 +4,12 @@ import { createApp } from './api/app';
 import type { Config } from './config';
 import { createPool } from './db/pool';
 import { logger } from './log';
-import { registry } from './metrics';
+import { checkCursors } from './activities/repairs/cursor-check';
+import { registry, trackRetryState } from './metrics';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
+import { superviseReconciler } from './temporal/reconciler';
 import { createWorker } from './temporal/worker';
+import { Client } from '@temporalio/client';
 
 /** The long-running parts, shared by `hooksync api`, `hooksync worker`, `hooksync dev` and the benchmarks. */
 
@@ -18,6 +21,7 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
   const pool = createPool(config.DATABASE_URL, 20);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const app = createApp({ pool, temporal, config });
+  trackRetryState(pool);
   const server = http.createServer(app.callback());
   // Upstreams reuse connections; keep them longer than common proxies' idle timeouts.
   server.keepAliveTimeout = 65_000;
@@ -47,10 +51,20 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.HOOKSYNC_TASK_QUEUE,
+    historyLimit: config.HOOKSYNC_HISTORY_LIMIT,
     workflowBundlePath: opts.workflowBundlePath,
+  });
+  trackRetryState(pool);
+  // Self-repair: a database restored into another cluster is reported at once (and by every
+  // round of the reconciler), and the reconciler runs its repairs now, then every minute.
+  await checkCursors({ pool }).catch((err: Error) => logger.warn({ err: err.message }, 'could not check the targets\' cursors'));
+  const stopSupervising = superviseReconciler(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), {
+    taskQueue: config.HOOKSYNC_TASK_QUEUE,
+    historyLimit: config.HOOKSYNC_HISTORY_LIMIT,
   });
   const metricsServer = config.HOOKSYNC_WORKER_METRICS_PORT ? await serveMetrics(config.HOOKSYNC_WORKER_METRICS_PORT) : undefined;
   const done = worker.run().finally(async () => {
+    stopSupervising();
     metricsServer?.close();
     await Promise.allSettled([connection.close(), pool.end()]);
   });

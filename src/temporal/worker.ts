@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../activities';
@@ -10,6 +11,8 @@ export interface WorkerOptions {
   address: string;
   namespace: string;
   taskQueue: string;
+  /** HOOKSYNC_HISTORY_LIMIT, for the workflows the repairs start. */
+  historyLimit?: number;
   /** A prebuilt workflow bundle (tests build one per run); otherwise the sources are bundled at start. */
   workflowBundlePath?: string;
 }
@@ -33,7 +36,11 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
     connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    activities: createActivities({ pool: opts.pool }),
+    activities: createActivities({
+      pool: opts.pool,
+      // The repairs start and signal workflows through the worker's own connection.
+      temporal: { client: new Client({ connection, namespace: opts.namespace }), taskQueue: opts.taskQueue, historyLimit: opts.historyLimit },
+    }),
     ...(opts.workflowBundlePath
       ? { workflowBundle: { codePath: opts.workflowBundlePath } }
       : { workflowsPath: workflowsPath() }),

@@ -8,7 +8,9 @@ import { loadConfig, type Config } from '../../src/config';
 import { createPool } from '../../src/db/pool';
 import type { ServiceDeps } from '../../src/services/deps';
 import { connectTemporal, type TemporalHandle } from '../../src/temporal/client';
+import { superviseReconciler } from '../../src/temporal/reconciler';
 import { createWorker } from '../../src/temporal/worker';
+import { Client } from '@temporalio/client';
 
 /**
  * One test file's hooksync: its own pool, Temporal client, API and worker, against the services
@@ -34,6 +36,11 @@ export interface StackOptions {
   api?: boolean;
   /** Overrides for the environment the config is read from, e.g. HOOKSYNC_INGEST_SHARDS. */
   env?: Record<string, string>;
+  /**
+   * Run the reconciler (self-repair) with the worker, as `hooksync worker` does. Off by default:
+   * test files share one database, and a reconciler repairs every target in it.
+   */
+  reconciler?: boolean;
 }
 
 const NEEDED = ['DATABASE_URL', 'TEMPORAL_ADDRESS'] as const;
@@ -77,7 +84,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
-  type RunningWorker = { worker: Worker; connection: NativeConnection; done: Promise<void>; failure?: Error };
+  type RunningWorker = { worker: Worker; connection: NativeConnection; done: Promise<void>; failure?: Error; stopReconciler?: () => void };
   let running: RunningWorker | undefined;
   const startWorker = async () => {
     if (running) return;
@@ -86,9 +93,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,
+      historyLimit: config.HOOKSYNC_HISTORY_LIMIT,
       workflowBundlePath: process.env.HOOKSYNC_TEST_WORKFLOW_BUNDLE,
     });
     const entry: RunningWorker = { worker, connection, done: Promise.resolve() };
+    if (opts.reconciler) {
+      const stop = superviseReconciler(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), { taskQueue, historyLimit: config.HOOKSYNC_HISTORY_LIMIT });
+      entry.stopReconciler = stop;
+    }
     entry.done = worker.run().catch((err: Error) => {
       // Loud at once: a test waiting on a dead worker would otherwise only time out.
       console.error(`[harness] the worker of task queue ${taskQueue} failed:`, err);
@@ -100,6 +112,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const r = running;
     if (!r) return;
     running = undefined;
+    r.stopReconciler?.();
     if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
     await r.done;
     await r.connection.close().catch(() => {});
