@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJson } from './history-json';
@@ -29,7 +30,7 @@ export async function saveHistories(client: Client, workflowId: string, name: st
   for (const [i, run] of runs.entries()) {
     const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
     const file = path.join(HISTORIES_DIR, runs.length === 1 ? `${name}.json` : `${name}-run${i + 1}.json`);
-    fs.writeFileSync(file, JSON.stringify(historyToJson(history), null, 1) + '\n');
+    fs.writeFileSync(file, JSON.stringify(scrub(historyToJson(history)), null, 1) + '\n');
     files.push(file);
   }
   return files;
@@ -38,4 +39,17 @@ export async function saveHistories(client: Client, workflowId: string, name: st
 /** Saves the histories when recording; a no-op otherwise. */
 export async function recordIfAsked(client: Client, workflowId: string, name: string, opts: { maxRuns?: number } = {}): Promise<void> {
   if (recordingHistories) await saveHistories(client, workflowId, name, opts);
+}
+
+/**
+ * Without what says where it was recorded: failures' stack traces (file paths), worker identities
+ * and sticky task queues (host names).
+ */
+function scrub(value: unknown): unknown {
+  if (typeof value === 'string') return value.split(os.hostname()).join('recorder');
+  if (Array.isArray(value)) return value.map(scrub);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, k === 'stackTrace' ? '' : k === 'identity' ? 'recorded' : scrub(v)]),
+  );
 }
