@@ -238,7 +238,8 @@ type Handle = ReturnType<ServiceDeps['temporal']['client']['workflow']['getHandl
 
 async function signal(deps: ServiceDeps, id: string, send: (h: Handle) => Promise<void>) {
   try {
-    await send(deps.temporal.client.workflow.getHandle(httpSyncWorkflowId(id)));
+    // A deadline: with Temporal down the caller hears so in seconds (and an update rolls back).
+    await deps.temporal.connection.withDeadline(Date.now() + 10_000, () => send(deps.temporal.client.workflow.getHandle(httpSyncWorkflowId(id))));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new ServiceError('conflict', `the workflow of ${id} is not running (hooksync httpsync restart ${id} starts it again)`);
     throw unavailable('Temporal', err);

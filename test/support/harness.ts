@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { createApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createPool } from '../../src/db/pool';
+import { trackRetryState } from '../../src/metrics';
 import type { ServiceDeps } from '../../src/services/deps';
 import { connectTemporal, type TemporalHandle } from '../../src/temporal/client';
 import { superviseReconciler } from '../../src/temporal/reconciler';
@@ -77,6 +78,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let apiUrl: string | undefined;
   if (opts.api !== false) {
     server = http.createServer(createApp(deps).callback());
+    // As `hooksync api` does: /metrics reads the targets' retry state from this stack's database.
+    trackRetryState(pool);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(0, '127.0.0.1', resolve);
@@ -177,4 +180,36 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
   }
+}
+
+/**
+ * A database of its own (migrated), on the server the tests use, for a test whose reconciler
+ * repairs every target it finds: in the shared database it would touch other files' targets.
+ */
+export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) throw new Error('DATABASE_URL not set: run the tests with `npm test`');
+  const { default: pg } = await import('pg');
+  const { migrate } = await import('../../src/db/migrate');
+  const name = `${new URL(base).pathname.slice(1)}_${crypto.randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  await migrate(pool).finally(() => pool.end());
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try {
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+        await c.query(`DROP DATABASE IF EXISTS ${name}`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
 }
