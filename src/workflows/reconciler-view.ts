@@ -12,4 +12,4 @@ export function reconcilerDetails(s: ReconcilerStatus, running: boolean): string
   return forTemporalUi(lines.join('\\\n'));
 }
 
-export const RECONCILER_SUMMARY = 'Self-repair: every minute, makes sure each HTTP Sync target has a running workflow (and the other repairs of src/activities/repairs)';
+export const RECONCILER_SUMMARY = 'Self-repair: every minute (and when a worker starts), makes sure every HTTP Sync target has a running workflow, and runs the other repairs its details list';
