@@ -24,9 +24,13 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE.idleSeconds * 1000,
+    // The server's side: settable per session (no superuser needed), before the client is handed
+    // out. A server that refuses (a pooler in between) still gets used, with its own settings.
+    onConnect: (client) => client.query(SERVER_KEEPALIVE_SQL).then(
+      () => {},
+      () => {},
+    ),
   });
-  // The server's side: settable per session (no superuser needed); queued before any other query.
-  pool.on('connect', (client) => void client.query(SERVER_KEEPALIVE_SQL).catch(() => {}));
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
   return pool;
