@@ -15,6 +15,7 @@ import type { Cursor, DeliverFailureDetails, DeliverInput, DeliverResult, HttpSy
 import { START_CURSOR } from '../src/workflows/types';
 import { waitFor } from './support/harness';
 import { recordIfAsked } from './support/histories';
+import { runsWithEvents } from './support/httpsync';
 import { currentDetails } from './support/ingest';
 
 // The HTTP Sync workflow's own logic (retries, roll-over, settings, resets) against the real
@@ -121,16 +122,8 @@ describe('the HTTP Sync workflow, with a mocked delivery activity', () => {
   }
   const callsOf = (id: string) => calls.get(id) ?? [];
   const status = (h: WorkflowHandle) => h.query(statusQuery);
-  async function runsOf(workflowId: string) {
-    const runs: Array<{ runId: string; status: string; historyLength: number }> = [];
-    for await (const wf of temporal.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: wf.runId, status: wf.status.name, historyLength: wf.historyLength });
-    return runs;
-  }
-  /** Every run's event count, from the runs' own histories (the listing's figure lags). */
-  async function eventCounts(workflowId: string): Promise<number[]> {
-    const runs = await runsOf(workflowId);
-    return Promise.all(runs.map(async (r) => (await temporal.client.workflow.getHandle(workflowId, r.runId).fetchHistory()).events!.length));
-  }
+  const runsOf = (workflowId: string) => runsWithEvents(temporal.client, workflowId);
+  const eventCounts = async (workflowId: string) => (await runsOf(workflowId)).map((r) => r.events);
 
   test('a long outage: at least the floor between attempts whatever Retry-After says, capped backoff, the count and the pages delivered kept across continue-as-new', async (t) => {
     const retryAfters = [0, undefined, -60_000, 3_600_000, 0, undefined, -1, 10, undefined, 0];
