@@ -42,7 +42,9 @@ export async function reconcilerWorkflow(input: ReconcilerInput = {}): Promise<v
       try {
         last = await runRepairs();
       } catch (err) {
-        last = { at: new Date().toISOString(), reports: [{ step: 'runRepairs', ok: false, summary: (err as Error).message, ms: 0 }] };
+        // The activity itself failed (a timeout, a lost worker): the next round tries again.
+        const e = err as Error & { cause?: Error };
+        last = { at: new Date().toISOString(), reports: [{ step: 'runRepairs', ok: false, summary: e.cause?.message ?? e.message, ms: 0 }] };
       }
       rounds += 1;
       nextRoundAt = Date.now() + periodMs;
