@@ -5,7 +5,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { getTarget } from '../src/db/targets';
 import { KEEPALIVE } from '../src/db/pool';
 import { ServiceError } from '../src/services/errors';
-import { targetInfo, triggerTarget, updateTarget } from '../src/services/targets';
+import { resetTarget, targetInfo, triggerTarget, updateTarget } from '../src/services/targets';
 import { connectTemporal } from '../src/temporal/client';
 import { configureSignal, configureUpdate } from '../src/workflows/messages';
 import { startStack, waitFor, type Stack } from './support/harness';
@@ -288,6 +288,20 @@ describe('HTTP Sync over a long life', () => {
     const text = (await runCli(['httpsync', 'info', target.id], { env })).stdout;
     assert.match(text, /│ reset\s+│ from the start at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \([^)]*\); 1 reset in all/);
     assert.match(await currentDetails(targetHandle(stack, target.id)), /Cursor:\*\* `\d+\/\d+` \(reset to the start at /);
+
+    // A reset whose signal cannot be sent (Temporal unreachable) still takes effect: the next
+    // delivery finds the database's newer generation.
+    const dead = connectTemporal('127.0.0.1:1', stack.config.TEMPORAL_NAMESPACE);
+    try {
+      const lost = await resetTarget({ ...stack.deps, temporal: dead }, target.id);
+      assert.equal(lost.workflow_told, false);
+    } finally {
+      await dead.close();
+    }
+    await triggerTarget(stack.deps, target.id);
+    await waitFor(async () => rowIds(rcv).length === 69 || undefined, { what: 'every row a third time', timeoutMs: 30_000 });
+    assert.deepEqual(rowIds(rcv).slice(46), await tableOrder(integration.table));
+    assert.equal((await targetInfo(stack.deps, target.id)).resets, 2);
   });
 
   test('PostgreSQL connections use TCP keepalive on both ends', async () => {

@@ -236,7 +236,7 @@ describe('the HTTP Sync workflow, with a mocked delivery activity', () => {
     // Signals that keep arriving while a run hands over land in that run (Temporal retries the
     // continue-as-new after them), so a run may pass the limit by about one round; then it rolls over.
     const counts = await eventCounts(handle.workflowId);
-    t.diagnostic(`events per run: ${counts.join(", ")}`);
+    t.diagnostic(`events per run: ${counts.join(', ')}`);
     assert.ok(counts.length >= 3 && Math.max(...counts) <= 40 + 50, `events per run: ${counts.join(', ')}`);
     await handle.signal('resume');
     await waitFor(async () => callsOf(id).length === 2, { what: 'the sync on resume' });

@@ -188,7 +188,10 @@ export function httpsyncCommand(): Command {
       try {
         if (!opts.fromStart) throw new ServiceError('invalid', 'say where to reset to: --from-start (every row is delivered again)');
         const r = await withServices((deps) => resetTarget(deps, id));
-        output(opts, r, () => `Reset ${r.id} at ${utcTime(r.reset_at)}: every row of ${r.table} is delivered again from the start, in order, to ${r.url}.`);
+        output(opts, r, () =>
+          `Reset ${r.id} at ${utcTime(r.reset_at)}: every row of ${r.table} is delivered again from the start, in order, to ${r.url}.` +
+          (r.workflow_told ? '' : ' (Its workflow could not be told now: it starts over at its next sync.)'),
+        );
       } catch (err) {
         fail(err, Boolean(opts.json));
       }

@@ -283,30 +283,29 @@ export interface TargetPatch {
 }
 
 /**
- * A change that PostgreSQL and the running workflow take together: in one transaction, the row is
- * changed, then the workflow is told, then it commits. If Temporal cannot be reached, it rolls
- * back and nothing changed; a workflow that is not running takes the new row when self-repair
- * (or `restart`) starts it.
+ * The database first, then the workflow. The row changes in a transaction (with `work`, e.g. the
+ * verification POST under the delivery lock) that commits before the workflow is told: a
+ * transaction holding a transaction id open during a call to Temporal would hold back the
+ * delivery of every target in the cluster meanwhile (the cursor waits for older transactions).
+ * If Temporal cannot be reached, `undo` puts the row back, so nothing changed; without `undo`
+ * the change stands and reaches the workflow by other means (`told` is false). A workflow that
+ * is not running takes the row as it is when it is started again.
  */
-async function inTransactionWithWorkflow<T>(
+async function changeThenTell<T>(
   deps: ServiceDeps,
   id: string,
   work: (db: pg.PoolClient) => Promise<T>,
   tell: (h: Handle, result: T) => Promise<void>,
-): Promise<T> {
+  undo?: (db: pg.Pool) => Promise<unknown>,
+): Promise<{ result: T; told: boolean }> {
   const db = await deps.pool.connect().catch((err) => {
     throw dbError(err);
   });
+  let result: T;
   try {
     await db.query('BEGIN');
-    const result = await work(db);
-    try {
-      await signal(deps, id, (h) => tell(h, result));
-    } catch (err) {
-      if (!(err instanceof ServiceError && err.code === 'conflict')) throw err;
-    }
+    result = await work(db);
     await db.query('COMMIT');
-    return result;
   } catch (err) {
     await db.query('ROLLBACK').catch(() => {});
     if (err instanceof ServiceError) throw err;
@@ -316,6 +315,20 @@ async function inTransactionWithWorkflow<T>(
     throw dbError(err);
   } finally {
     db.release();
+  }
+  try {
+    await signal(deps, id, (h) => tell(h, result));
+    return { result, told: true };
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === 'conflict') return { result, told: false };
+    if (!undo) return { result, told: false };
+    await undo(deps.pool).catch((undoErr: Error) => {
+      throw new ServiceError(
+        'unavailable',
+        `${(err as Error).message}; the change is saved in the database but the running workflow was not told (and undoing it failed: ${undoErr.message}): hooksync httpsync restart ${id} applies it`,
+      );
+    });
+    throw err;
   }
 }
 
@@ -329,7 +342,7 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
   if (patch.timeoutSeconds !== undefined) change.timeoutSeconds = patch.timeoutSeconds;
   if (patch.mode !== undefined) change.mode = patch.mode;
   if (url) change.maskedUrl = url.masked;
-  await inTransactionWithWorkflow(
+  await changeThenTell(
     deps,
     id,
     async (db) => {
@@ -351,6 +364,16 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
     async (h) => {
       if (Object.keys(change).length > 0) await h.signal(configureSignal, change);
     },
+    // Temporal unreachable: back to the settings before, as if the update had never been asked for.
+    (pool) =>
+      pool.query('UPDATE sync_targets SET url = $2, period_seconds = $3, page_size = $4, timeout_seconds = $5, mode = $6 WHERE id = $1', [
+        id,
+        t.url,
+        t.period_seconds,
+        t.page_size,
+        t.timeout_seconds,
+        t.mode,
+      ]),
   );
   return view((await getTarget(deps.pool, id))!);
 }
@@ -359,6 +382,8 @@ export interface ResetView extends TargetView {
   reset_at: string;
   generation: number;
   cursor: Cursor;
+  /** False when Temporal could not be reached: the workflow starts over at its next delivery (it learns the reset from the database). */
+  workflow_told: boolean;
 }
 
 /**
@@ -368,7 +393,9 @@ export interface ResetView extends TargetView {
  */
 export async function resetTarget(deps: ServiceDeps, id: string): Promise<ResetView> {
   const t = await loadTarget(deps, id);
-  const r = await inTransactionWithWorkflow(
+  // No undo: the new generation in the database brings the reset to the workflow at its next
+  // delivery, even if this signal cannot be sent.
+  const { result: r, told } = await changeThenTell(
     deps,
     id,
     async (db) => {
@@ -378,7 +405,7 @@ export async function resetTarget(deps: ServiceDeps, id: string): Promise<ResetV
     },
     (h, reset) => h.signal(resetSignal, { generation: reset.generation, at: reset.at.toISOString() }),
   );
-  return { ...view(t), reset_at: r.at.toISOString(), generation: r.generation, cursor: { txid: '0', seq: '0' } };
+  return { ...view(t), reset_at: r.at.toISOString(), generation: r.generation, cursor: { txid: '0', seq: '0' }, workflow_told: told };
 }
 
 export interface RestartView extends TargetView {
