@@ -1,27 +1,28 @@
 import Table from 'cli-table3';
 import type { TargetInfo, TargetView } from '../src/services/targets';
-import { formatDuration } from '../src/workflows/httpsync-view';
+import { formatDuration, utcTime } from '../src/text/format';
 
 export function scheduleSentence(t: Pick<TargetView, 'period_seconds' | 'mode' | 'integration_service' | 'table' | 'url'>): string {
   const when = t.mode === 'on_insert' ? `Whenever rows change (and at least every ${t.period_seconds} seconds)` : `Every ${t.period_seconds} seconds`;
   return `${when}, data from ${t.integration_service} in ${t.table} will be synchronized to ${t.url}`;
 }
 
-/** `2026-11-27 12:00:01 UTC`: ISO times as people read them. */
-export const clock = (iso: string) => iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
-
 /** `2026-11-27 12:00:01 UTC (3 s ago)`, or `in 42 s` for a time to come. */
 export function when(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return '–';
   const ms = Date.parse(iso) - now;
   const rel = Math.abs(ms) < 1000 ? 'now' : ms > 0 ? `in ${formatDuration(ms)}` : `${formatDuration(-ms)} ago`;
-  return `${clock(iso)} (${rel})`;
+  return `${utcTime(iso)} (${rel})`;
 }
 
 const count = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 function stateText(i: TargetInfo, now: number): string {
   if (i.workflow_unreachable) return `unknown: the workflow could not be asked (${i.workflow_unreachable.split('\n')[0]})`;
+  if (i.state === 'not_running') {
+    const was = i.workflow_status === 'NOT_FOUND' ? 'was never started' : `is ${(i.workflow_status ?? 'stopped').toLowerCase().replace(/_/g, ' ')}`;
+    return `not running: its workflow ${was}; self-repair starts it again within a minute, or now with: hooksync httpsync restart ${i.id}`;
+  }
   if (i.paused) return 'paused; resume with: hooksync httpsync resume ' + i.id;
   switch (i.state) {
     case 'waiting':
@@ -92,6 +93,9 @@ export function renderInfo(i: TargetInfo, opts: RenderOptions = {}): string {
     ['backlog', backlogText(i) + (etaText(i.rows_waiting, i.rows_per_minute) ? `; ${etaText(i.rows_waiting, i.rows_per_minute)}` : '')],
     ['lag', lagText(i)],
   ];
+  if (i.reset_at) rows.push(['reset', `from the start at ${when(i.reset_at, now)}; ${count(i.resets, 'reset')} in all`]);
+  if (i.restarted_at) rows.push(['restarted', `${when(i.restarted_at, now)}` + (i.restart_reason ? `: ${i.restart_reason}` : '')]);
+  for (const w of i.warnings) rows.push(['warning', w]);
   const keyWidth = Math.max(...rows.map(([k]) => k.length)) + 2;
   // Borders and padding take 7 columns; below 30 columns for values, wrapping would not help.
   const valueWidth = opts.width ? opts.width - keyWidth - 7 : undefined;

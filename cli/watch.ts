@@ -4,7 +4,7 @@ import { backlogSql } from '../src/integrations/sql';
 import type { ServiceDeps } from '../src/services/deps';
 import { ServiceError } from '../src/services/errors';
 import { targetInfo, type TargetInfo } from '../src/services/targets';
-import { formatDuration } from '../src/workflows/httpsync-view';
+import { formatDuration } from '../src/text/format';
 import { renderInfo } from './render';
 
 const CSI = '\x1b[';

@@ -57,7 +57,7 @@ const EnvSchema = z.object({
   /** Workers and clients of one deployment share it; tests give each run its own. */
   HOOKSYNC_TASK_QUEUE: z.string().min(1).default('hooksync'),
   HOOKSYNC_INGEST_SHARDS: z.coerce.number().int().min(1).max(64).default(4),
-  /** History length at which long-running workflows continue as new (lower it to exercise roll-over). */
+  /** History events per workflow run before it continues as new (HTTP Sync default 4,000; lower it to exercise roll-over). */
   HOOKSYNC_HISTORY_LIMIT: z.coerce.number().int().min(50).max(40000).optional(),
   /** The worker's /metrics (its own and the Temporal SDK's) and /healthz. */
   HOOKSYNC_WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),

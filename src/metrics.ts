@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import client from 'prom-client';
 
 /**
@@ -69,3 +70,54 @@ export function failureReason(outcome: { status?: number; error?: string; refuse
   if (outcome.refused) return 'refused';
   return /^no response/.test(outcome.error ?? '') ? 'timeout' : 'network';
 }
+
+/** Where the retry gauges below read from: the latest pool given (one per process in production). */
+let retrySource: pg.Pool | undefined;
+let retryRead: Promise<Array<{ id: string; integration_id: string; attempts: number; next_at: number | null }>> | undefined;
+const readRetryState = () =>
+  (retryRead ??= (async () => {
+    try {
+      if (!retrySource) return [];
+      const { rows } = await retrySource.query<{ id: string; integration_id: string; attempts: number; next_at: number | null }>(
+        `SELECT id, integration_id, retry_attempts AS attempts, extract(epoch FROM next_attempt_at)::float8 AS next_at
+           FROM sync_targets WHERE deleted_at IS NULL`,
+      );
+      return rows;
+    } catch {
+      // Without the database the other metrics still answer.
+      return [];
+    } finally {
+      retryRead = undefined;
+    }
+  })());
+
+/**
+ * The retry state of every target, read from the database at scrape time (each failed attempt
+ * is recorded there, each 2xx clears it), so that it is right whichever worker delivers.
+ */
+export function trackRetryState(pool: pg.Pool): void {
+  retrySource = pool;
+}
+
+new client.Gauge({
+  name: 'hooksync_delivery_retry_attempts',
+  help: 'Failed delivery attempts in a row per HTTP Sync target (0 once a page is answered 2xx)',
+  labelNames: ['target', 'integration'],
+  registers: [registry],
+  async collect() {
+    const rows = await readRetryState();
+    this.reset();
+    for (const r of rows) this.set({ target: r.id, integration: r.integration_id }, r.attempts);
+  },
+});
+new client.Gauge({
+  name: 'hooksync_delivery_next_attempt_timestamp_seconds',
+  help: 'When the next delivery attempt of a retrying HTTP Sync target is due (Unix time; absent when not retrying)',
+  labelNames: ['target', 'integration'],
+  registers: [registry],
+  async collect() {
+    const rows = await readRetryState();
+    this.reset();
+    for (const r of rows) if (r.attempts > 0 && r.next_at !== null) this.set({ target: r.id, integration: r.integration_id }, r.next_at);
+  },
+});

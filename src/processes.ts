@@ -8,11 +8,14 @@ import { createPool } from './db/pool';
 import { freePort } from './dev/processes';
 import { allowTargets } from './http/address-guard';
 import { logger } from './log';
-import { registry } from './metrics';
+import { checkCursors } from './activities/repairs/cursor-check';
+import { registry, trackRetryState } from './metrics';
 import { serveMetrics } from './metrics-server';
 import { temporalAccess } from './temporal/access';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
+import { superviseReconciler } from './temporal/reconciler';
 import { createWorker, installRuntime } from './temporal/worker';
+import { Client } from '@temporalio/client';
 
 /** The long-running parts, shared by `hooksync api`, `hooksync worker`, `hooksync dev` and the benchmarks. */
 
@@ -30,6 +33,7 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
   allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
   const pool = createPool(config.DATABASE_URL, 20);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
+  trackRetryState(pool);
   const handle = createApp({ pool, temporal, config }).callback();
   let closing = false;
   const inFlight = new Set<http.ServerResponse>();
@@ -91,6 +95,7 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.HOOKSYNC_TASK_QUEUE,
     access: temporalAccess(config),
+    historyLimit: config.HOOKSYNC_HISTORY_LIMIT,
     workflowBundlePath: opts.workflowBundlePath,
     // Activities first get most of the grace period to finish; then they are cancelled (a delivery
     // stops at its last 2xx and the workflow goes on from there), and at its end the worker gives up.
@@ -104,6 +109,14 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
           healthy: () => worker.getState() === 'RUNNING',
         });
   if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics (hooksync and Temporal SDK) served, health at /healthz');
+  trackRetryState(pool);
+  // Self-repair: a database restored into another cluster is reported at once (and by every
+  // round of the reconciler), and the reconciler runs its repairs now, then every minute.
+  await checkCursors({ pool }).catch((err: Error) => logger.warn({ err: err.message }, 'could not check the targets\' cursors'));
+  const stopSupervising = superviseReconciler(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), {
+    taskQueue: config.HOOKSYNC_TASK_QUEUE,
+    historyLimit: config.HOOKSYNC_HISTORY_LIMIT,
+  });
   let cutOff: string | undefined;
   const done = worker
     .run()
@@ -113,6 +126,7 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
       logger.warn('worker: grace period over with activities still running; Temporal hands them to another worker');
     })
     .finally(async () => {
+      stopSupervising();
       await metricsServer?.close();
       await Promise.allSettled([connection.close(), pool.end()]);
     });

@@ -303,7 +303,10 @@ describe('hooksync httpsync CLI', () => {
     });
     assert.ok(acceptedPages(receiver2).every((p) => p.authorized));
     assert.ok(!acceptedPages(receiver).flatMap((p) => p.body.rows).some((row) => row.stripe_id === 'cus_cli00200'));
-    assert.equal((await handle.describe()).runId, runBefore, 'the same run took the changes');
+    // Never restarted: the run took the changes, and (its static summary naming the old URL) continued as new.
+    const d = await handle.describe();
+    assert.equal(d.status.name, 'RUNNING');
+    assert.equal((await stack.temporal.client.workflow.getHandle(d.workflowId, runBefore).describe()).status.name, 'CONTINUED_AS_NEW', 'the first run continued as new');
   });
 
   test('pause stops delivery, resume delivers what collected meanwhile', async () => {

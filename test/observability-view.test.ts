@@ -16,6 +16,7 @@ const status = (over: Partial<HttpSyncStatus> = {}): HttpSyncStatus => ({
   progress: { cursor: { txid: '7301', seq: '12' }, rowsDelivered: 1, pagesDelivered: 1, postCount: 2, postMsTotal: 50, syncs: 3, errorCount: 0, lastSuccessAt: '2026-11-27T12:00:01.234Z' },
   nextSyncAt: '2026-11-27T12:01:01.234Z',
   rowsPerMinute: 0,
+  maskedUrl: labels.maskedUrl,
   ...over,
 });
 
@@ -41,14 +42,23 @@ describe('Markdown for the Temporal UI', () => {
   });
 
   test('details: one bold label per line, hard line breaks, and a spacer for the UI\'s frame', () => {
-    const md = detailsMarkdown(status(), labels);
+    const md = detailsMarkdown(status());
     assert.ok(md.endsWith('\n\n\u00a0'), 'ends with the spacer paragraph');
     assert.equal(forTemporalUi('x'), 'x\n\n\u00a0');
     const lines = md.replace(/\n\n\u00a0$/, '').split('\\\n');
-    assert.deepEqual(lines.map((l) => /^\*\*([^*]+):\*\* /.exec(l)?.[1]), ['State', 'Delivered', 'Cursor', 'Last success', 'Last error', 'Next sync', 'Settings']);
+    assert.deepEqual(lines.map((l) => /^\*\*([^*]+):\*\* /.exec(l)?.[1]), ['State', 'URL', 'Delivered', 'Cursor', 'Last success', 'Last error', 'Next sync', 'Settings']);
     assert.equal(lines[0], '**State:** waiting until 2026-11-27 12:01:01 UTC or a trigger');
-    assert.equal(lines[1], '**Delivered:** 1 row in 1 page (3 syncs); average POST 25 ms');
-    assert.equal(lines[2], '**Cursor:** `7301/12`');
+    assert.equal(lines[1], '**URL:** `https://***:***@api.example.com/hooksync`');
+    assert.equal(lines[2], '**Delivered:** 1 row in 1 page (3 syncs); average POST 25 ms');
+    assert.equal(lines[3], '**Cursor:** `7301/12`');
+  });
+
+  test('details: a reset, a restart and warnings each say so', () => {
+    const md = detailsMarkdown(
+      status({ resetAt: '2026-11-27T11:00:00.000Z', restartedAt: '2026-11-27T11:30:00.000Z', warnings: ['the cursor 9/1 is ahead of this database'] }),
+    );
+    assert.ok(md.includes("**Cursor:** `7301/12` (reset to the start at 2026-11-27 11:00:00 UTC; restarted from PostgreSQL's cursor at 2026-11-27 11:30:00 UTC)"), md);
+    assert.ok(md.includes('**Warning:** `the cursor 9/1 is ahead of this database`'), md);
   });
 
   test('a failure shows verbatim, in code spans, with when the next attempt is', () => {
@@ -58,7 +68,7 @@ describe('Markdown for the Temporal UI', () => {
       retry: { since: '2026-11-27T12:00:00.000Z', attempts: 2, nextAttemptAt: '2026-11-27T12:00:04.000Z', error },
       progress: { ...status().progress, errorCount: 2, lastError: error, lastErrorAt: '2026-11-27T12:00:02.000Z' },
     });
-    const md = detailsMarkdown(s, labels);
+    const md = detailsMarkdown(s);
     assert.ok(md.includes('**State:** retrying after `` HTTP 500 from h: <b>*x*</b> `y` `` since 2026-11-27 12:00:00 UTC; attempt 3 at 2026-11-27 12:00:04 UTC'), md);
     assert.ok(md.includes('**Last error:** `` HTTP 500 from h: <b>*x*</b> `y` `` at 2026-11-27 12:00:02 UTC (2 errors in all)'), md);
     assert.ok(md.includes('**Next sync:** the retry at 2026-11-27 12:00:04 UTC'), md);
@@ -94,9 +104,18 @@ describe('the info view', () => {
     last_success_at: '2026-11-27T11:59:00.000Z',
     next_sync_at: null,
     retry: { since: '2026-11-27T11:59:10.000Z', attempts: 3, nextAttemptAt: '2026-11-27T12:00:08.000Z', error: 'no response from api.example.com within 30 s' },
+    retry_attempts: 3,
+    next_attempt_at: '2026-11-27T12:00:08.000Z',
     rows_waiting: 600,
     rows_held_back: 2,
     lag_seconds: 95,
+    workflow_status: 'RUNNING',
+    resets: 0,
+    reset_at: null,
+    restarts: 0,
+    restarted_at: null,
+    restart_reason: null,
+    warnings: [],
   };
   const now = Date.parse('2026-11-27T12:00:00.000Z');
 
@@ -115,6 +134,32 @@ describe('the info view', () => {
       assert.match(text, new RegExp(`│ ${label}\\s+│ ${value!.replace(/[()[\]+*?.]/g, '\\$&')}\\s+│`), label);
     }
     assert.ok(!text.includes('\x1b'), 'no colors when asked for none');
+  });
+
+  test('a reset, a restart, a workflow that is not running and warnings each get a line', () => {
+    const text = renderInfo(
+      {
+        ...info,
+        state: 'not_running',
+        workflow_status: 'TERMINATED',
+        retry: null,
+        resets: 2,
+        reset_at: '2026-11-27T11:58:00.000Z',
+        restarts: 1,
+        restarted_at: '2026-11-27T11:59:00.000Z',
+        restart_reason: 'self-repair: its workflow was terminated',
+        warnings: ['the cursor 9/1 is ahead of this database'],
+      },
+      { now, color: false },
+    );
+    for (const [label, value] of [
+      ['state', 'not running: its workflow is terminated; self-repair starts it again within a minute, or now with: hooksync httpsync restart hst_x'],
+      ['reset', 'from the start at 2026-11-27 11:58:00 UTC (2 min ago); 2 resets in all'],
+      ['restarted', '2026-11-27 11:59:00 UTC (60 s ago): self-repair: its workflow was terminated'],
+      ['warning', 'the cursor 9/1 is ahead of this database'],
+    ]) {
+      assert.match(text, new RegExp(`│ ${label}\\s+│ ${value!.replace(/[()[\]+*?.]/g, '\\$&')}\\s+│`), label);
+    }
   });
 
   test('long values wrap to the terminal width', () => {

@@ -202,6 +202,7 @@ describe('the Temporal UI shows each target and ingest shard', { timeout: 240_00
     const pages = good.accepted().filter((p) => Array.isArray(p.body?.rows) && p.body.rows.length > 0).length;
     assert.ok(pages >= 3);
     assert.match(text, new RegExp(`Delivered: 7 rows in ${pages} pages \\(\\d+ syncs?\\); average POST \\d+ ms`));
+    assert.ok(text.includes(`URL: ${masked}`), text);
     assert.match(text, /Cursor: \d+\/\d+/);
     assert.match(text, /Last success: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
     assert.match(text, /Last error: –/);
@@ -211,9 +212,10 @@ describe('the Temporal UI shows each target and ingest shard', { timeout: 240_00
     // every line fits the frame the UI gives the details (no scrolling to find the last ones).
     assert.deepEqual(
       await details.frame.locator('strong').allInnerTexts(),
-      ['State:', 'Delivered:', 'Cursor:', 'Last success:', 'Last error:', 'Next sync:', 'Settings:'],
+      ['State:', 'URL:', 'Delivered:', 'Cursor:', 'Last success:', 'Last error:', 'Next sync:', 'Settings:'],
     );
-    assert.ok(!/\*\*|\\$|\|/m.test(text), `no Markdown source in: ${text}`);
+    // (The masked URL's *** is text, shown verbatim in a code span.)
+    assert.ok(!/\*\*|\\$|\|/m.test(text.replace(masked, '')), `no Markdown source in: ${text}`);
     assert.equal(await lastLineVisible(details.frame), true, 'the current details fit their frame');
 
     // The activities and timers with their summaries, as the UI lists them.

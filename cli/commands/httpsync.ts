@@ -5,6 +5,8 @@ import {
   createTarget,
   deleteTarget,
   listTargetViews,
+  resetTarget,
+  restartTarget,
   setPaused,
   TARGET_DEFAULTS,
   targetInfo,
@@ -13,6 +15,8 @@ import {
   type TargetView,
 } from '../../src/services/targets';
 import type { ServiceDeps } from '../../src/services/deps';
+import { ServiceError } from '../../src/services/errors';
+import { utcTime } from '../../src/text/format';
 import type { SyncMode } from '../../src/workflows/types';
 import { fail, output, parseInteger, withServices } from '../context';
 import { renderInfo, renderTargets, scheduleSentence } from '../render';
@@ -159,6 +163,40 @@ export function httpsyncCommand(): Command {
   cmd.addCommand(simple('trigger', 'sync now (a `trigger` signal to the target\'s workflow)', triggerTarget, (t) => `Triggered a sync of ${t.id}.`));
   cmd.addCommand(simple('pause', 'stop delivering until resumed; rows keep collecting', (d, id) => setPaused(d, id, true), (t) => `Paused ${t.id}.`));
   cmd.addCommand(simple('resume', 'resume delivering, starting with what collected meanwhile', (d, id) => setPaused(d, id, false), (t) => `Resumed ${t.id}; it syncs now.`));
+  cmd
+    .command('restart')
+    .description('start the target\'s workflow again from the cursor PostgreSQL holds (self-repair does so within a minute for one that is not running); a running one is replaced')
+    .argument('<id>', 'target id (hst_…)')
+    .addOption(json())
+    .action(async (id: string, opts: { json?: boolean }) => {
+      try {
+        const r = await withServices((deps) => restartTarget(deps, id));
+        const was = r.was === 'NOT_FOUND' ? 'had never been started' : r.was === 'RUNNING' ? 'was running: replaced' : `was ${r.was.toLowerCase().replace(/_/g, ' ')}`;
+        output(opts, r, () => `Started the workflow of ${r.id} again from cursor ${r.cursor.txid}/${r.cursor.seq} (it ${was}); nothing delivered is sent again, nothing is skipped.`);
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+
+  cmd
+    .command('reset')
+    .description('deliver every row again from the beginning, in order, paging as usual (a receiver that lost its data, or a new receiver at the same URL)')
+    .argument('<id>', 'target id (hst_…)')
+    .option('--from-start', 'required: the cursor goes back to the start of the table')
+    .addOption(json())
+    .action(async (id: string, opts: { fromStart?: boolean; json?: boolean }) => {
+      try {
+        if (!opts.fromStart) throw new ServiceError('invalid', 'say where to reset to: --from-start (every row is delivered again)');
+        const r = await withServices((deps) => resetTarget(deps, id));
+        output(opts, r, () =>
+          `Reset ${r.id} at ${utcTime(r.reset_at)}: every row of ${r.table} is delivered again from the start, in order, to ${r.url}.` +
+          (r.workflow_told ? '' : ' (Its workflow could not be told now: it starts over at its next sync.)'),
+        );
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+
   cmd.addCommand(simple('delete', 'delete a target: nothing more is sent to it', deleteTarget, (t) => `Deleted ${t.id}; nothing more is sent to ${t.url}.`));
   return cmd;
 }

@@ -1,11 +1,12 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { integrationRef } from '../db/integration-tables';
-import { getTarget, recordDelivered, recordFailure } from '../db/targets';
+import { cursorAhead, cursorOf, getTarget, recordDelivered, recordFailure, releaseDeliveryLock, tryDeliveryLock } from '../db/targets';
+import { sendPage } from '../delivery/page';
 import { heldBackSql, pageSql } from '../integrations/sql';
 import { deliveryFailures, failureReason, pagesDelivered, postLatency, rowsDelivered } from '../metrics';
-import { postPage } from '../http/post-page';
 import { parseTargetUrl, type TargetUrl } from '../http/target-url';
+import { retryDelayMs } from '../workflows/httpsync-retry';
 import type { Cursor, DeliverFailureDetails, DeliverInput, DeliverResult } from '../workflows/types';
 
 /**
@@ -14,6 +15,8 @@ import type { Cursor, DeliverFailureDetails, DeliverInput, DeliverResult } from 
  * follows along and that pause/update land promptly.
  */
 export const DRAIN_BUDGET_MS = 10_000;
+/** How long a delivery waits for the target's lock (an `update` verifying a new URL holds it meanwhile). */
+const LOCK_WAIT_MS = 8_000;
 
 interface Page {
   rows: string[];
@@ -21,31 +24,67 @@ interface Page {
   last?: Cursor;
 }
 
-const lockSql = `SELECT pg_try_advisory_lock(hashtextextended('hooksync-target:' || $1, 0)) AS locked`;
-const unlockSql = `SELECT pg_advisory_unlock(hashtextextended('hooksync-target:' || $1, 0))`;
+const newer = (a: Cursor, b: Cursor) => (BigInt(a.txid) !== BigInt(b.txid) ? BigInt(a.txid) > BigInt(b.txid) : BigInt(a.seq) > BigInt(b.seq));
+
+/** A failure that says what it was, with what got through before it (always: see `deliverPages`). */
+class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly postMs?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
 
 export function createDeliverPages({ pool }: { pool: pg.Pool }) {
   return async function deliverPages(input: DeliverInput): Promise<DeliverResult> {
     const ctx = Context.current();
-    const result: DeliverResult = { cursor: input.cursor, rows: 0, pages: 0, postCount: 0, postMsTotal: 0, more: false };
-    const fail = (message: string, retryAfterMs?: number) =>
-      ApplicationFailure.create({
-        message,
-        type: 'DeliveryFailed',
-        details: [{ partial: { ...result }, retryAfterMs } satisfies DeliverFailureDetails],
-      });
-
+    const result: DeliverResult = {
+      cursor: input.cursor,
+      generation: input.generation ?? 0,
+      rows: 0,
+      pages: 0,
+      postCount: 0,
+      postMsTotal: 0,
+      more: false,
+    };
+    let labels = { target: input.targetId, integration: '' };
     // A dedicated connection holds the target's lock for the whole activity: even a worker that
     // lost its heartbeat but still runs cannot POST beside its successor.
-    const db = await pool.connect();
+    const db = await pool.connect().catch(async (err: Error) => {
+      throw await failure(new DeliveryError(`the database is unreachable: ${err.message}`));
+    });
     let locked = false;
     const heartbeat = setInterval(() => ctx.heartbeat(result), 2_000);
     try {
-      locked = (await db.query<{ locked: boolean }>(lockSql, [input.targetId])).rows[0]!.locked;
-      if (!locked) throw fail('another delivery to this target is still running');
+      locked = await lockWithin(db, input.targetId, LOCK_WAIT_MS, ctx.cancellationSignal);
+      if (!locked) throw new DeliveryError('another delivery to this target (or an update verifying its URL) is still running');
       const target = await getTarget(db, input.targetId);
       if (!target || target.deleted_at) {
         throw ApplicationFailure.nonRetryable(`target ${input.targetId} was deleted`, 'TargetGone');
+      }
+      labels = { target: input.targetId, integration: target.integration_id };
+      // Start from the further of the workflow's cursor and the database's (every 2xx is recorded
+      // there): a workflow started again, or one whose last heartbeat was lost, sends nothing
+      // twice. After a reset the workflow has not heard of, the database's generation wins.
+      const dbCursor = cursorOf(target);
+      if (target.cursor_generation !== result.generation) {
+        if (target.cursor_generation > result.generation) {
+          result.cursor = dbCursor;
+          result.resetAt = target.reset_at?.toISOString();
+        }
+        result.generation = target.cursor_generation;
+      } else if (newer(dbCursor, result.cursor)) {
+        result.cursor = dbCursor;
+      }
+      if (cursorAhead(result.cursor, target.next_txid)) {
+        result.cursorAhead = { nextTxid: target.next_txid };
+        log.error('the cursor is ahead of this database\'s transaction counter: restored or moved to another cluster? Rows written since are not delivered', {
+          targetId: input.targetId,
+          cursor: `${result.cursor.txid}/${result.cursor.seq}`,
+          nextTxid: target.next_txid,
+        });
       }
       if (target.paused) return { ...result, stopped: 'paused' };
 
@@ -53,7 +92,7 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
       try {
         url = parseTargetUrl(target.url, { allowHttp: true });
       } catch (err) {
-        throw fail(`stored URL is unusable: ${(err as Error).message}`);
+        throw new DeliveryError(`stored URL is unusable: ${(err as Error).message}`);
       }
       const ref = (await integrationRef(pool, target.integration_id))!;
       const query = pageSql(ref.descriptor, ref.table);
@@ -67,65 +106,51 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
           last: last && { txid: last.txid, seq: last.seq },
         };
       };
-      const envelope = (rows: string[]) =>
-        `{"rows":[${rows.join(',')}],"integration_id":${JSON.stringify(ref.id)},"integration_service":${JSON.stringify(ref.service)},` +
-        `"table":${JSON.stringify(ref.table)},"sync_timestamp":${JSON.stringify(new Date().toISOString())}}`;
 
       const deadline = Date.now() + DRAIN_BUDGET_MS;
       let page = await fetchPage(result.cursor);
       while (page.last) {
-        const from = page.first!;
-        const to = page.last;
-        // Read the next page while this one is in flight; it is used only after a 2xx.
-        const next = page.rows.length === input.pageSize ? fetchPage(to) : undefined;
+        // Read the next page while this one is in flight; it is used only after a 2xx. A failed
+        // read fails the activity below (with what was delivered until then), not here.
+        const next = page.rows.length === input.pageSize ? fetchPage(page.last) : undefined;
         next?.catch(() => {});
-        const outcome = await postPage(
+        const outcome = await sendPage(
           url,
-          envelope(page.rows),
-          {
-            // The same page is the same rows: the id is the positions of its first and last row
-            // (a row version's position is unique, and rows only ever leave that range), so it
-            // does not depend on where the sender resumed, e.g. after a worker crash.
-            'hooksync-page-id': `${input.targetId}:${from.txid}.${from.seq}-${to.txid}.${to.seq}`,
-            'hooksync-target-id': input.targetId,
-          },
+          ref,
+          { kind: 'rows', targetId: input.targetId, rows: page.rows, first: page.first!, last: page.last },
           input.timeoutSeconds * 1000,
           ctx.cancellationSignal,
         );
         result.postCount += 1;
         result.postMsTotal += outcome.ms;
         // Ids, numbers and the error text only: never the URL (its credentials) or the rows.
-        const labels = { target: input.targetId, integration: ref.id };
         const logged = { targetId: input.targetId, integrationId: ref.id, page: input.firstPage + result.pages, rows: page.rows.length, ms: Math.round(outcome.ms) };
         postLatency.observe(labels, outcome.ms / 1000);
         if (!outcome.ok) {
           deliveryFailures.inc({ ...labels, reason: failureReason(outcome) });
           log.warn('POST failed; the page is retried', { ...logged, status: outcome.status, error: outcome.error, retryAfterMs: outcome.retryAfterMs });
           await next?.catch(() => {});
-          await recordFailure(db, input.targetId, outcome.error!, outcome.ms).catch(() => {});
-          throw fail(outcome.error!, outcome.retryAfterMs);
+          throw new DeliveryError(outcome.error!, outcome.ms, outcome.retryAfterMs);
         }
-        result.cursor = to;
+        // Delivered: from here on this page counts, whatever fails next.
+        result.cursor = page.last;
         result.rows += page.rows.length;
         result.pages += 1;
         rowsDelivered.inc(labels, page.rows.length);
         pagesDelivered.inc(labels);
-        log.info('page delivered', { ...logged, status: outcome.status, cursor: `${to.txid}/${to.seq}` });
+        log.info('page delivered', { ...logged, status: outcome.status, cursor: `${page.last.txid}/${page.last.seq}` });
         ctx.heartbeat(result);
-        const now = await recordDelivered(db, input.targetId, { cursor: to, rows: page.rows.length, postMs: outcome.ms });
-        if (!now || now.deleted) {
+        const now = await recordDelivered(db, input.targetId, { cursor: page.last, generation: result.generation, rows: page.rows.length, postMs: outcome.ms });
+        if (now === undefined || now === 'reset' || now.deleted || now.paused) {
           await next?.catch(() => {});
-          return { ...result, stopped: 'deleted' };
-        }
-        if (now.paused) {
-          await next?.catch(() => {});
-          return { ...result, stopped: 'paused' };
+          return { ...result, stopped: now === 'reset' ? 'reset' : now === undefined || now.deleted ? 'deleted' : 'paused' };
         }
         if (now.url !== target.url) {
+          // New credentials (an `update`, verified under this target's lock): the next page uses them.
           target.url = now.url;
           url = parseTargetUrl(now.url, { allowHttp: true });
         }
-        page = next ? await next : await fetchPage(to);
+        page = next ? await next : await fetchPage(page.last);
         if (page.last && Date.now() > deadline) {
           result.more = true;
           break;
@@ -138,10 +163,17 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
         if (held.rows[0]?.held) result.heldBack = true;
       }
       return result;
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      // Whatever failed (a POST, the database, a page read ahead), the failure carries the pages
+      // delivered before it, so the workflow's cursor and the page ids stay exact.
+      const e = err instanceof DeliveryError ? err : new DeliveryError(`delivery failed: ${(err as Error)?.message ?? String(err)}`);
+      if (!(err instanceof DeliveryError)) log.warn('delivery failed', { targetId: input.targetId, error: e.message, pagesDelivered: result.pages });
+      throw await failure(e);
     } finally {
       clearInterval(heartbeat);
       if (locked) {
-        await db.query(unlockSql, [input.targetId]).then(
+        await releaseDeliveryLock(db, input.targetId).then(
           () => db.release(),
           (err: Error) => db.release(err),
         );
@@ -149,5 +181,29 @@ export function createDeliverPages({ pool }: { pool: pg.Pool }) {
         db.release();
       }
     }
+
+    async function failure(e: DeliveryError): Promise<ApplicationFailure> {
+      const attempts = input.attempt ?? 1;
+      const delayMs = retryDelayMs(attempts, e.retryAfterMs, Math.random(), input.retrySchedule);
+      // For `info` and /metrics when the workflow cannot be asked (the workflow keeps its own
+      // record); not waited for long when the database is what failed.
+      const recorded = recordFailure(pool, input.targetId, { error: e.message, postMs: e.postMs, attempts, nextAttemptAt: new Date(Date.now() + delayMs) });
+      await Promise.race([recorded.catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      return ApplicationFailure.create({
+        message: e.message,
+        type: 'DeliveryFailed',
+        details: [{ partial: { ...result }, retryAfterMs: e.retryAfterMs, retryDelayMs: delayMs } satisfies DeliverFailureDetails],
+      });
+    }
   };
+}
+
+/** Tries the target's delivery lock until `waitMs` has passed (a lock held by an `update` is let go within seconds). */
+async function lockWithin(db: pg.PoolClient, targetId: string, waitMs: number, signal: AbortSignal): Promise<boolean> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    if (await tryDeliveryLock(db, targetId)) return true;
+    if (Date.now() >= until || signal.aborted) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -1,9 +1,13 @@
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createDeliverPages } from './deliver-pages';
+import { createRunRepairs } from './run-repairs';
 import { createUpsertEvents } from './upsert-events';
 
 export interface ActivityDeps {
   pool: pg.Pool;
+  /** For the repairs, which start and signal workflows. */
+  temporal: { client: Client; taskQueue: string; historyLimit?: number };
 }
 
 /** All I/O of the workflows. Workflows import this module's type only. */
@@ -11,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     upsertEvents: createUpsertEvents(deps),
     deliverPages: createDeliverPages(deps),
+    runRepairs: createRunRepairs({ pool: deps.pool, ...deps.temporal }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { createIntegration, getIntegration, listIntegrations, updateIntegration } from '../services/integrations';
-import { createTarget, deleteTarget, listTargetViews, setPaused, targetInfo, triggerTarget, updateTarget } from '../services/targets';
+import { createTarget, deleteTarget, listTargetViews, resetTarget, restartTarget, setPaused, targetInfo, triggerTarget, updateTarget } from '../services/targets';
 import { defineRoute, type AnyRouteSpec } from './routes';
 import {
   IdParams,
@@ -13,6 +13,9 @@ import {
   TargetList,
   TargetListQuery,
   TargetPatch,
+  TargetReset,
+  TargetResetIn,
+  TargetRestart,
 } from './schemas';
 
 /** The management API: the same service layer as the CLI, behind a bearer token. */
@@ -165,4 +168,30 @@ export const managementRoutes: AnyRouteSpec[] = [
       handle: ({ deps, params }) => run(deps, params.id),
     }),
   ),
+  defineRoute({
+    operationId: 'restartTarget',
+    method: 'post',
+    path: '/v1/httpsync/{id}/restart',
+    tag: 'httpsync',
+    summary: 'Start the target\'s workflow again from the cursor PostgreSQL keeps',
+    description: 'Replaces a running workflow; starts one that was terminated, failed or never started.',
+    auth: true,
+    params: IdParams,
+    responses: { 200: TargetRestart },
+    errors: [503],
+    handle: ({ deps, params }) => restartTarget(deps, params.id),
+  }),
+  defineRoute({
+    operationId: 'resetTarget',
+    method: 'post',
+    path: '/v1/httpsync/{id}/reset',
+    tag: 'httpsync',
+    summary: 'Deliver every row again from the beginning',
+    auth: true,
+    params: IdParams,
+    body: TargetResetIn,
+    responses: { 200: TargetReset },
+    errors: [503],
+    handle: ({ deps, params }) => resetTarget(deps, params.id),
+  }),
 ];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RATE_LIMIT_MAX, type IntegrationView } from '../services/integrations';
-import { TARGET_DEFAULTS, type TargetInfo, type TargetView } from '../services/targets';
+import { TARGET_DEFAULTS, type ResetView, type RestartView, type TargetInfo, type TargetView } from '../services/targets';
 
 /** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
 
@@ -88,10 +88,27 @@ export const Target = z
   })
   .strict();
 
+const Cursor = z.object({ txid: z.string(), seq: z.string() }).strict();
+
+export const TargetRestart = Target.extend({
+  was: z.string().describe("Temporal's status of the workflow before: RUNNING (replaced), TERMINATED, FAILED, NOT_FOUND, …"),
+  cursor: Cursor,
+}).strict();
+
+export const TargetResetIn = z.object({ from_start: z.literal(true).describe('deliver every row again from the beginning') }).strict();
+
+export const TargetReset = Target.extend({
+  reset_at: Timestamp,
+  generation: Count,
+  cursor: Cursor,
+  workflow_told: z.boolean().describe('false when Temporal could not be reached: the workflow learns the reset at its next delivery'),
+}).strict();
+
 export const TargetList = z.object({ targets: z.array(Target) }).strict();
 
 export const TargetInfoBody = Target.extend({
-  state: z.enum(['waiting', 'delivering', 'retrying', 'paused', 'deleted', 'unknown']),
+  state: z.enum(['waiting', 'delivering', 'retrying', 'paused', 'deleted', 'unknown', 'not_running']),
+  workflow_status: z.string().nullable().describe("Temporal's status of the workflow (RUNNING, TERMINATED, NOT_FOUND, …); null when Temporal could not be asked"),
   cursor: z.object({ txid: z.string(), seq: z.string() }).strict(),
   rows_delivered: Count,
   pages_delivered: Count,
@@ -104,9 +121,17 @@ export const TargetInfoBody = Target.extend({
   last_success_at: Timestamp.nullable(),
   next_sync_at: Timestamp.nullable(),
   retry: z.object({ since: Timestamp, attempts: Count, nextAttemptAt: Timestamp, error: z.string() }).strict().nullable().optional().describe('while retrying: since when, attempts, the next one'),
+  retry_attempts: Count.describe('failed attempts in a row (0 once a page is answered 2xx)'),
+  next_attempt_at: Timestamp.nullable(),
   rows_waiting: Count,
   rows_held_back: Count,
   lag_seconds: z.number().nullable(),
+  resets: Count.describe('how often `httpsync reset` sent everything again'),
+  reset_at: Timestamp.nullable(),
+  restarts: Count.describe('how often the workflow was started again from the cursor PostgreSQL keeps'),
+  restarted_at: Timestamp.nullable(),
+  restart_reason: z.string().nullable(),
+  warnings: z.array(z.string()),
   workflow_unreachable: z.string().optional().describe('why the live figures are missing, when the workflow could not be asked'),
 }).strict();
 
@@ -118,3 +143,5 @@ type Documents<Doc, View> = [View] extends [Doc] ? ([keyof Doc] extends [keyof V
 true satisfies Documents<z.output<typeof Integration>, IntegrationView>;
 true satisfies Documents<z.output<typeof Target>, TargetView>;
 true satisfies Documents<z.output<typeof TargetInfoBody>, TargetInfo>;
+true satisfies Documents<z.output<typeof TargetRestart>, RestartView>;
+true satisfies Documents<z.output<typeof TargetReset>, ResetView>;

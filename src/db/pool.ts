@@ -3,8 +3,34 @@ import pg from 'pg';
 // bigint and xid8 come back as strings; keep them so (cursor values exceed 2^53 in long-lived clusters).
 export type Pool = pg.Pool;
 
+/**
+ * TCP keepalive on both ends of every connection. A worker cut off from PostgreSQL (a network
+ * partition, a host that vanished) would otherwise keep its sessions, and the delivery lock a
+ * session holds, until the server notices by itself, which by the operating system's defaults
+ * takes hours: the target would stall. With these the server drops such a session (and its
+ * advisory locks) after about a minute of silence, and the client finds out its socket is dead.
+ */
+export const KEEPALIVE = { idleSeconds: 30, intervalSeconds: 10, count: 3 } as const;
+const SERVER_KEEPALIVE_SQL =
+  `SELECT set_config('tcp_keepalives_idle', '${KEEPALIVE.idleSeconds}', false), ` +
+  `set_config('tcp_keepalives_interval', '${KEEPALIVE.intervalSeconds}', false), ` +
+  `set_config('tcp_keepalives_count', '${KEEPALIVE.count}', false)`;
+
 export function createPool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE.idleSeconds * 1000,
+    // The server's side: settable per session (no superuser needed), before the client is handed
+    // out. A server that refuses (a pooler in between) still gets used, with its own settings.
+    onConnect: (client) => client.query(SERVER_KEEPALIVE_SQL).then(
+      () => {},
+      () => {},
+    ),
+  });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
   // Nor one checked out between two queries (an activity holding its client): without a listener

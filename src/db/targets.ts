@@ -15,6 +15,9 @@ export interface TargetRow {
   deleted_at: Date | null;
   cursor_txid: string;
   cursor_seq: string;
+  cursor_generation: number;
+  reset_at: Date | null;
+  reset_count: number;
   rows_delivered: string;
   pages_delivered: string;
   post_count: string;
@@ -23,19 +26,31 @@ export interface TargetRow {
   last_error: string | null;
   last_error_at: Date | null;
   last_success_at: Date | null;
+  retry_attempts: number;
+  next_attempt_at: Date | null;
+  workflow_restarts: number;
+  workflow_restarted_at: Date | null;
+  workflow_restart_reason: string | null;
   service: string;
   table_name: string;
+  /** The next transaction id the cluster hands out (`pg_snapshot_xmax`): a cursor at or past it is from another cluster. */
+  next_txid: string;
 }
 
-const SELECT = `SELECT t.*, t.cursor_txid::text AS cursor_txid, i.service, i.table_name
+type Db = pg.Pool | pg.PoolClient;
+
+// pg_snapshot_xmax of the current snapshot, unlike pg_current_xact_id(), gives the reading
+// transaction no id of its own.
+const SELECT = `SELECT t.*, t.cursor_txid::text AS cursor_txid, i.service, i.table_name,
+       pg_snapshot_xmax(pg_current_snapshot())::text AS next_txid
   FROM sync_targets t JOIN integrations i ON i.id = t.integration_id`;
 
-export async function getTarget(db: pg.Pool | pg.PoolClient, id: string): Promise<TargetRow | undefined> {
+export async function getTarget(db: Db, id: string): Promise<TargetRow | undefined> {
   const { rows } = await db.query<TargetRow>(`${SELECT} WHERE t.id = $1`, [id]);
   return rows[0];
 }
 
-export async function listTargets(db: pg.Pool, integrationId?: string): Promise<TargetRow[]> {
+export async function listTargets(db: Db, integrationId?: string): Promise<TargetRow[]> {
   const { rows } = await db.query<TargetRow>(
     `${SELECT} WHERE t.deleted_at IS NULL AND ($1::text IS NULL OR t.integration_id = $1) ORDER BY t.created_at`,
     [integrationId ?? null],
@@ -43,30 +58,111 @@ export async function listTargets(db: pg.Pool, integrationId?: string): Promise<
   return rows;
 }
 
-/** After a 2xx: record progress, and learn whether to go on (paused, deleted, new credentials). */
+/** Deleted targets, for the repair that stops their workflows if the delete signal was lost. */
+export async function listDeletedTargetIds(db: Db, since: Date): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM sync_targets WHERE deleted_at > $1', [since]);
+  return rows.map((r) => r.id);
+}
+
+export const cursorOf = (t: Pick<TargetRow, 'cursor_txid' | 'cursor_seq'>): Cursor => ({ txid: t.cursor_txid, seq: String(t.cursor_seq) });
+
+/** Whether `cursor` is at or past the cluster's next transaction id (see TargetRow.next_txid). */
+export const cursorAhead = (cursor: Cursor, nextTxid: string) => BigInt(cursor.txid) >= BigInt(nextTxid);
+
+export type Recorded = { url: string; paused: boolean; deleted: boolean } | 'reset' | undefined;
+
+/**
+ * After a 2xx: record progress, and learn whether to go on (paused, deleted, new credentials).
+ * Recorded only under the generation the delivery started with: after a reset it answers 'reset'.
+ */
 export async function recordDelivered(
   db: pg.PoolClient,
   id: string,
-  p: { cursor: Cursor; rows: number; postMs: number },
-): Promise<{ url: string; paused: boolean; deleted: boolean } | undefined> {
-  const { rows } = await db.query<{ url: string; paused: boolean; deleted: boolean }>(
+  p: { cursor: Cursor; generation: number; rows: number; postMs: number },
+): Promise<Recorded> {
+  const { rows } = await db.query<{ url: string; paused: boolean; deleted: boolean; current: boolean }>(
+    `WITH done AS (
+       UPDATE sync_targets
+          SET cursor_txid = $2::xid8, cursor_seq = $3::bigint,
+              rows_delivered = rows_delivered + $4, pages_delivered = pages_delivered + 1,
+              post_count = post_count + 1, post_ms_total = post_ms_total + $5, last_success_at = now(),
+              retry_attempts = 0, next_attempt_at = NULL
+        WHERE id = $1 AND cursor_generation = $6
+    RETURNING url, paused, deleted_at IS NOT NULL AS deleted)
+     SELECT url, paused, deleted, true AS current FROM done
+     UNION ALL
+     SELECT url, paused, deleted_at IS NOT NULL, false FROM sync_targets WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM done)`,
+    [id, p.cursor.txid, p.cursor.seq, p.rows, p.postMs, p.generation],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  if (!row.current) return row.deleted ? { url: row.url, paused: row.paused, deleted: true } : 'reset';
+  return { url: row.url, paused: row.paused, deleted: row.deleted };
+}
+
+/** A failed attempt: the error, and the retry state `info` and /metrics show. */
+export async function recordFailure(
+  db: Db,
+  id: string,
+  f: { error: string; postMs?: number; attempts: number; nextAttemptAt: Date },
+): Promise<void> {
+  await db.query(
     `UPDATE sync_targets
-        SET cursor_txid = $2::xid8, cursor_seq = $3::bigint,
-            rows_delivered = rows_delivered + $4, pages_delivered = pages_delivered + 1,
-            post_count = post_count + 1, post_ms_total = post_ms_total + $5, last_success_at = now()
-      WHERE id = $1
-  RETURNING url, paused, deleted_at IS NOT NULL AS deleted`,
-    [id, p.cursor.txid, p.cursor.seq, p.rows, p.postMs],
+        SET error_count = error_count + 1, last_error = $2, last_error_at = now(),
+            post_count = post_count + $3, post_ms_total = post_ms_total + $4,
+            retry_attempts = $5, next_attempt_at = $6
+      WHERE id = $1`,
+    [id, f.error, f.postMs === undefined ? 0 : 1, f.postMs ?? 0, f.attempts, f.nextAttemptAt],
+  );
+}
+
+/** The cursor back to the start, under a new generation. Returns the new generation and time. */
+export async function resetCursor(db: Db, id: string): Promise<{ generation: number; at: Date } | undefined> {
+  const { rows } = await db.query<{ generation: number; at: Date }>(
+    `UPDATE sync_targets
+        SET cursor_txid = '0', cursor_seq = 0, cursor_generation = cursor_generation + 1,
+            reset_at = now(), reset_count = reset_count + 1, retry_attempts = 0, next_attempt_at = NULL
+      WHERE id = $1 AND deleted_at IS NULL
+  RETURNING cursor_generation AS generation, reset_at AS at`,
+    [id],
   );
   return rows[0];
 }
 
-export async function recordFailure(db: pg.Pool | pg.PoolClient, id: string, error: string, postMs: number | undefined): Promise<void> {
-  await db.query(
-    `UPDATE sync_targets
-        SET error_count = error_count + 1, last_error = $2, last_error_at = now(),
-            post_count = post_count + $3, post_ms_total = post_ms_total + $4
-      WHERE id = $1`,
-    [id, error, postMs === undefined ? 0 : 1, postMs ?? 0],
+export async function recordRestart(db: Db, id: string, reason: string): Promise<Date> {
+  const { rows } = await db.query<{ at: Date }>(
+    `UPDATE sync_targets SET workflow_restarts = workflow_restarts + 1, workflow_restarted_at = now(), workflow_restart_reason = $2
+      WHERE id = $1 RETURNING workflow_restarted_at AS at`,
+    [id, reason],
   );
+  return rows[0]?.at ?? new Date();
+}
+
+// The delivery lock of a target: a PostgreSQL advisory lock, taken by each delivery activity for
+// its whole run (session level) and by an `update` around its verification POST (transaction
+// level; the two kinds conflict), so the receiver never gets two requests at once.
+const LOCK_KEY = `hashtextextended('hooksync-target:' || $1, 0)`;
+
+export async function tryDeliveryLock(db: pg.PoolClient, id: string): Promise<boolean> {
+  const { rows } = await db.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS locked`, [id]);
+  return rows[0]!.locked;
+}
+
+export async function releaseDeliveryLock(db: pg.PoolClient, id: string): Promise<void> {
+  await db.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`, [id]);
+}
+
+/** Takes the lock until the end of the current transaction, waiting up to `waitMs` for a delivery to let go. */
+export async function lockDeliveriesInTransaction(db: pg.PoolClient, id: string, waitMs: number): Promise<void> {
+  await db.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.round(waitMs))}ms`]);
+  await db.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`, [id]);
+}
+
+/** Targets whose cursor is at or past the cluster's next transaction id (see TargetRow.next_txid). */
+export async function targetsWithCursorAhead(db: Db): Promise<Array<{ id: string; cursor: Cursor; nextTxid: string }>> {
+  const { rows } = await db.query<{ id: string; cursor_txid: string; cursor_seq: string; next_txid: string }>(
+    `SELECT id, cursor_txid::text, cursor_seq::text, pg_snapshot_xmax(pg_current_snapshot())::text AS next_txid
+       FROM sync_targets WHERE deleted_at IS NULL AND cursor_txid >= pg_snapshot_xmax(pg_current_snapshot())`,
+  );
+  return rows.map((r) => ({ id: r.id, cursor: cursorOf(r), nextTxid: r.next_txid }));
 }

@@ -1,20 +1,22 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type pg from 'pg';
 import { integrationRef } from '../db/integration-tables';
-import { getTarget, listTargets, type TargetRow } from '../db/targets';
+import { cursorAhead, cursorOf, getTarget, listTargets, lockDeliveriesInTransaction, recordRestart, resetCursor, type TargetRow } from '../db/targets';
+import { sendPage, type PageSource } from '../delivery/page';
 import { backlogSql } from '../integrations/sql';
-import { postPage } from '../http/post-page';
 import { maskUrl, parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
-import { integrationIdKey, targetIdKey } from '../temporal/client';
-import { configureSignal, deleteSignal, pauseSignal, resumeSignal, statusQuery, triggerSignal } from '../workflows/messages';
+import { DRAIN_BUDGET_MS } from '../activities/deliver-pages';
+import { settingsProblems } from '../workflows/httpsync-settings';
+import { cursorAheadWarning } from '../workflows/httpsync-view';
+import { configureSignal, deleteSignal, pauseSignal, resetSignal, resumeSignal, statusQuery, triggerSignal } from '../workflows/messages';
 import { httpSyncWorkflowId } from '../workflows/names';
-import { httpSyncWorkflow } from '../workflows/httpsync';
-import { summaryMarkdown } from '../workflows/httpsync-view';
-import type { HttpSyncStatus, SyncMode, TargetSettings } from '../workflows/types';
+import type { Cursor, HttpSyncStatus, SyncMode, TargetChange } from '../workflows/types';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
 import { newId } from './ids';
 import { dbError } from './integrations';
 import { checkTargetAddress } from './target-address';
+import { startTargetWorkflow, type WorkflowStarter } from './target-workflow';
 
 export const TARGET_DEFAULTS = { periodSeconds: 60, pageSize: 200, timeoutSeconds: 60, mode: 'interval' as SyncMode };
 
@@ -56,26 +58,12 @@ const view = (t: TargetRow): TargetView => ({
   workflow_id: httpSyncWorkflowId(t.id),
 });
 
-const settingsOf = (t: TargetRow): TargetSettings => ({
-  periodSeconds: t.period_seconds,
-  pageSize: t.page_size,
-  timeoutSeconds: t.timeout_seconds,
-  mode: t.mode,
-  paused: t.paused,
-});
-
-/** Bounds shared by the CLI and the API. */
+/** Bounds shared by the CLI, the API and the running workflow (src/workflows/httpsync-settings.ts). */
 export function checkSettings(s: Partial<TargetInput>): void {
-  const bad = (msg: string) => {
-    throw new ServiceError('invalid', msg);
-  };
-  if (s.periodSeconds !== undefined && !(Number.isInteger(s.periodSeconds) && s.periodSeconds >= 1 && s.periodSeconds <= 86400))
-    bad('period must be a whole number of seconds from 1 to 86400');
-  if (s.pageSize !== undefined && !(Number.isInteger(s.pageSize) && s.pageSize >= 1 && s.pageSize <= 10000))
-    bad('page size must be a whole number from 1 to 10000');
-  if (s.timeoutSeconds !== undefined && !(Number.isInteger(s.timeoutSeconds) && s.timeoutSeconds >= 1 && s.timeoutSeconds <= 3600))
-    bad('timeout must be a whole number of seconds from 1 to 3600');
-  if (s.mode !== undefined && s.mode !== 'interval' && s.mode !== 'on_insert') bad('mode must be "interval" or "on_insert"');
+  const { url: _url, ...settings } = s;
+  const defined = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+  const problems = settingsProblems(defined);
+  if (problems.length > 0) throw new ServiceError('invalid', problems.join('; '));
 }
 
 function parseUrl(deps: ServiceDeps, raw: string): TargetUrl {
@@ -87,17 +75,10 @@ function parseUrl(deps: ServiceDeps, raw: string): TargetUrl {
   }
 }
 
-/** The verification POST: an empty page must be answered 2xx before a target is saved. */
-async function verifyEndpoint(url: TargetUrl, integration: { id: string; service: string; table: string }, timeoutSeconds: number) {
+/** The verification POST: an empty page must be answered 2xx before a target is saved with a URL. */
+async function verifyEndpoint(url: TargetUrl, source: PageSource, timeoutSeconds: number) {
   await checkTargetAddress(url);
-  const body = JSON.stringify({
-    rows: [],
-    integration_id: integration.id,
-    integration_service: integration.service,
-    table: integration.table,
-    sync_timestamp: new Date().toISOString(),
-  });
-  const outcome = await postPage(url, body, { 'hooksync-verification': '1' }, timeoutSeconds * 1000);
+  const outcome = await sendPage(url, source, { kind: 'verification' }, timeoutSeconds * 1000);
   if (!outcome.ok) {
     throw new ServiceError('verification_failed', `the verification POST (an empty page) to ${url.masked} failed: ${outcome.error}`);
   }
@@ -111,28 +92,11 @@ async function loadTarget(deps: ServiceDeps, id: string): Promise<TargetRow> {
   return t;
 }
 
-async function startWorkflow(deps: ServiceDeps, t: TargetRow): Promise<void> {
-  const labels = { integrationId: t.integration_id, service: t.service, table: t.table_name, maskedUrl: maskUrl(t.url) };
-  await deps.temporal.client.workflow.start(httpSyncWorkflow, {
-    workflowId: httpSyncWorkflowId(t.id),
-    taskQueue: deps.config.HOOKSYNC_TASK_QUEUE,
-    args: [
-      {
-        targetId: t.id,
-        settings: settingsOf(t),
-        labels,
-        historyLimit: deps.config.HOOKSYNC_HISTORY_LIMIT,
-      },
-    ],
-    typedSearchAttributes: [
-      { key: targetIdKey, value: t.id },
-      { key: integrationIdKey, value: t.integration_id },
-    ],
-    // Markdown, as the UI renders it: the masked URL's *** must not turn into bold.
-    staticSummary: summaryMarkdown(labels),
-    staticDetails: `Target \`${t.id}\` of integration \`${t.integration_id}\`. Signals: trigger, pause, resume, configure, delete; query: status.`,
-  });
-}
+const starter = (deps: ServiceDeps): WorkflowStarter => ({
+  client: deps.temporal.client,
+  taskQueue: deps.config.HOOKSYNC_TASK_QUEUE,
+  historyLimit: deps.config.HOOKSYNC_HISTORY_LIMIT,
+});
 
 export async function createTarget(deps: ServiceDeps, integrationId: string, input: TargetInput): Promise<TargetView> {
   checkSettings(input);
@@ -154,7 +118,8 @@ export async function createTarget(deps: ServiceDeps, integrationId: string, inp
     });
   const t = (await getTarget(deps.pool, id))!;
   try {
-    await startWorkflow(deps, t);
+    // 'running' too is fine: self-repair may have started it already.
+    await startTargetWorkflow(starter(deps), t);
   } catch (err) {
     // No workflow, no target: a refused request leaves nothing behind.
     await deps.pool.query('DELETE FROM sync_targets WHERE id = $1', [id]).catch(() => {});
@@ -171,7 +136,10 @@ export async function listTargetViews(deps: ServiceDeps, integrationId?: string)
 }
 
 export interface TargetInfo extends TargetView {
-  state: HttpSyncStatus['state'] | 'unknown';
+  /** The workflow's state; `not_running` when it was terminated, failed or never started (self-repair starts it again). */
+  state: HttpSyncStatus['state'] | 'unknown' | 'not_running';
+  /** Temporal's status of the target's workflow (RUNNING, TERMINATED, FAILED, NOT_FOUND, …); null when Temporal could not be asked. */
+  workflow_status: string | null;
   cursor: { txid: string; seq: string };
   rows_delivered: number;
   pages_delivered: number;
@@ -184,26 +152,45 @@ export interface TargetInfo extends TargetView {
   last_success_at: string | null;
   next_sync_at: string | null;
   retry: HttpSyncStatus['retry'] | null;
+  /** Failed attempts in a row (0 when the last one succeeded) and when the next is due. */
+  retry_attempts: number;
+  next_attempt_at: string | null;
   rows_waiting: number;
   rows_held_back: number;
   lag_seconds: number | null;
+  /** `hooksync httpsync reset`: how often, and the last time. */
+  resets: number;
+  reset_at: string | null;
+  /** The workflow started again from PostgreSQL's cursor (self-repair or `restart`): how often, the last time and why. */
+  restarts: number;
+  restarted_at: string | null;
+  restart_reason: string | null;
+  /** Problems to look at: a cursor ahead of this database (restored or moved?), a refused change. */
+  warnings: string[];
   /** Why the live figures are missing, when the workflow could not be asked. */
   workflow_unreachable?: string;
+}
+
+/** Temporal's view of the workflow: its status, and its live state when it runs. */
+async function askWorkflow(deps: ServiceDeps, id: string): Promise<{ status?: string; live?: HttpSyncStatus; unreachable?: string }> {
+  const handle = deps.temporal.client.workflow.getHandle(httpSyncWorkflowId(id));
+  try {
+    return await deps.temporal.connection.withDeadline(Date.now() + 5_000, async () => {
+      const d = await handle.describe();
+      if (d.status.name !== 'RUNNING') return { status: d.status.name };
+      return { status: d.status.name, live: await handle.query(statusQuery) };
+    });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { status: 'NOT_FOUND' };
+    return { unreachable: (err as Error).message };
+  }
 }
 
 /** Config, progress and backlog of a target: the database's record plus the workflow's live state. */
 export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetInfo> {
   const t = await loadTarget(deps, id);
-  let status: HttpSyncStatus | undefined;
-  let unreachable: string | undefined;
-  try {
-    status = await deps.temporal.connection.withDeadline(Date.now() + 5_000, () =>
-      deps.temporal.client.workflow.getHandle(httpSyncWorkflowId(id)).query(statusQuery),
-    );
-  } catch (err) {
-    unreachable = (err as Error).message;
-  }
-  const cursor = status?.progress.cursor ?? { txid: t.cursor_txid, seq: t.cursor_seq };
+  const { status: workflowStatus, live: status, unreachable } = await askWorkflow(deps, id);
+  const cursor = status?.progress.cursor ?? cursorOf(t);
   const { rows } = await deps.pool.query<{ waiting: string; held_back: string; lag_seconds: number | null }>(backlogSql(t.table_name), [
     cursor.txid,
     cursor.seq,
@@ -212,9 +199,14 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
   const p = status?.progress;
   const postCount = p?.postCount ?? Number(t.post_count);
   const postMs = p?.postMsTotal ?? t.post_ms_total;
+  const warnings = [...(status?.warnings ?? [])];
+  // Checked here too: the workflow learns it only when it delivers.
+  if (cursorAhead(cursor, t.next_txid) && !warnings.some((w) => w.startsWith('the cursor'))) warnings.unshift(cursorAheadWarning(id, cursor, t.next_txid));
   return {
     ...view(t),
-    state: status?.state ?? 'unknown',
+    url: status?.maskedUrl ?? maskUrl(t.url),
+    state: status?.state ?? (workflowStatus ? 'not_running' : 'unknown'),
+    workflow_status: workflowStatus ?? null,
     cursor,
     rows_delivered: p?.rowsDelivered ?? Number(t.rows_delivered),
     pages_delivered: p?.pagesDelivered ?? Number(t.pages_delivered),
@@ -229,18 +221,29 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
     last_success_at: p ? (p.lastSuccessAt ?? null) : (t.last_success_at?.toISOString() ?? null),
     next_sync_at: status?.state === 'waiting' ? (status.nextSyncAt ?? null) : null,
     retry: status?.retry ?? null,
+    retry_attempts: status ? (status.retry?.attempts ?? 0) : t.retry_attempts,
+    next_attempt_at: status ? (status.retry?.nextAttemptAt ?? null) : t.retry_attempts > 0 ? (t.next_attempt_at?.toISOString() ?? null) : null,
     rows_waiting: Number(backlog.waiting),
     rows_held_back: Number(backlog.held_back),
     lag_seconds: backlog.lag_seconds === null ? null : Math.round(backlog.lag_seconds * 10) / 10,
+    resets: t.reset_count,
+    reset_at: t.reset_at?.toISOString() ?? null,
+    restarts: t.workflow_restarts,
+    restarted_at: t.workflow_restarted_at?.toISOString() ?? null,
+    restart_reason: t.workflow_restart_reason,
+    warnings,
     ...(unreachable ? { workflow_unreachable: unreachable } : {}),
   };
 }
 
-async function signal(deps: ServiceDeps, id: string, send: (h: ReturnType<ServiceDeps['temporal']['client']['workflow']['getHandle']>) => Promise<void>) {
+type Handle = ReturnType<ServiceDeps['temporal']['client']['workflow']['getHandle']>;
+
+async function signal(deps: ServiceDeps, id: string, send: (h: Handle) => Promise<void>) {
   try {
-    await send(deps.temporal.client.workflow.getHandle(httpSyncWorkflowId(id)));
+    // A deadline: with Temporal down the caller hears so in seconds (and an update rolls back).
+    await deps.temporal.connection.withDeadline(Date.now() + 10_000, () => send(deps.temporal.client.workflow.getHandle(httpSyncWorkflowId(id))));
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new ServiceError('conflict', `the workflow of ${id} is not running`);
+    if (err instanceof WorkflowNotFoundError) throw new ServiceError('conflict', `the workflow of ${id} is not running (hooksync httpsync restart ${id} starts it again)`);
     throw unavailable('Temporal', err);
   }
 }
@@ -281,34 +284,165 @@ export interface TargetPatch {
   mode?: SyncMode;
 }
 
+/**
+ * The database first, then the workflow. The row changes in a transaction (with `work`, e.g. the
+ * verification POST under the delivery lock) that commits before the workflow is told: a
+ * transaction holding a transaction id open during a call to Temporal would hold back the
+ * delivery of every target in the cluster meanwhile (the cursor waits for older transactions).
+ * If Temporal cannot be reached, `undo` puts the row back, so nothing changed; without `undo`
+ * the change stands and reaches the workflow by other means (`told` is false). A workflow that
+ * is not running takes the row as it is when it is started again.
+ */
+async function changeThenTell<T>(
+  deps: ServiceDeps,
+  id: string,
+  work: (db: pg.PoolClient) => Promise<T>,
+  tell: (h: Handle, result: T) => Promise<void>,
+  undo?: (db: pg.Pool) => Promise<unknown>,
+): Promise<{ result: T; told: boolean }> {
+  const db = await deps.pool.connect().catch((err) => {
+    throw dbError(err);
+  });
+  let result: T;
+  try {
+    await db.query('BEGIN');
+    result = await work(db);
+    await db.query('COMMIT');
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => {});
+    if (err instanceof ServiceError) throw err;
+    if ((err as { code?: string }).code === '55P03') {
+      throw new ServiceError('conflict', `a delivery to ${id} did not finish in time to verify the new URL; try again`);
+    }
+    throw dbError(err);
+  } finally {
+    db.release();
+  }
+  try {
+    await signal(deps, id, (h) => tell(h, result));
+    return { result, told: true };
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === 'conflict') return { result, told: false };
+    if (!undo) return { result, told: false };
+    await undo(deps.pool).catch((undoErr: Error) => {
+      throw new ServiceError(
+        'unavailable',
+        `${(err as Error).message}; the change is saved in the database but the running workflow was not told (and undoing it failed: ${undoErr.message}): hooksync httpsync restart ${id} applies it`,
+      );
+    });
+    throw err;
+  }
+}
+
 export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetPatch): Promise<TargetView> {
   checkSettings(patch);
   const t = await loadTarget(deps, id);
-  if (patch.url !== undefined) {
-    const url = parseUrl(deps, patch.url);
-    await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, patch.timeoutSeconds ?? t.timeout_seconds);
-  }
-  const settings: Partial<TargetSettings> = {};
-  if (patch.periodSeconds !== undefined) settings.periodSeconds = patch.periodSeconds;
-  if (patch.pageSize !== undefined) settings.pageSize = patch.pageSize;
-  if (patch.timeoutSeconds !== undefined) settings.timeoutSeconds = patch.timeoutSeconds;
-  if (patch.mode !== undefined) settings.mode = patch.mode;
-  if (Object.keys(settings).length > 0) await signal(deps, id, (h) => h.signal(configureSignal, settings));
-  const { rows } = await deps.pool.query<{ id: string }>(
-    `UPDATE sync_targets SET url = coalesce($2, url), period_seconds = coalesce($3, period_seconds),
-            page_size = coalesce($4, page_size), timeout_seconds = coalesce($5, timeout_seconds), mode = coalesce($6, mode)
-      WHERE id = $1 RETURNING id`,
-    [id, patch.url?.trim() ?? null, patch.periodSeconds ?? null, patch.pageSize ?? null, patch.timeoutSeconds ?? null, patch.mode ?? null],
+  const url = patch.url !== undefined ? parseUrl(deps, patch.url) : undefined;
+  const change: TargetChange = {};
+  if (patch.periodSeconds !== undefined) change.periodSeconds = patch.periodSeconds;
+  if (patch.pageSize !== undefined) change.pageSize = patch.pageSize;
+  if (patch.timeoutSeconds !== undefined) change.timeoutSeconds = patch.timeoutSeconds;
+  if (patch.mode !== undefined) change.mode = patch.mode;
+  if (url) change.maskedUrl = url.masked;
+  await changeThenTell(
+    deps,
+    id,
+    async (db) => {
+      if (url) {
+        // The verification POST holds the target's delivery lock, as each delivery does: the
+        // receiver never gets it beside a page. Wait for a delivery in flight (its time budget
+        // and one POST) to finish.
+        await lockDeliveriesInTransaction(db, id, DRAIN_BUDGET_MS + t.timeout_seconds * 1000 + 5_000);
+        await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, patch.timeoutSeconds ?? t.timeout_seconds);
+      }
+      const { rows } = await db.query<{ id: string }>(
+        `UPDATE sync_targets SET url = coalesce($2, url), period_seconds = coalesce($3, period_seconds),
+                page_size = coalesce($4, page_size), timeout_seconds = coalesce($5, timeout_seconds), mode = coalesce($6, mode)
+          WHERE id = $1 AND deleted_at IS NULL RETURNING id`,
+        [id, patch.url?.trim() ?? null, patch.periodSeconds ?? null, patch.pageSize ?? null, patch.timeoutSeconds ?? null, patch.mode ?? null],
+      );
+      if (!rows[0]) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
+    },
+    async (h) => {
+      if (Object.keys(change).length > 0) await h.signal(configureSignal, change);
+    },
+    // Temporal unreachable: back to the settings before, as if the update had never been asked for.
+    (pool) =>
+      pool.query('UPDATE sync_targets SET url = $2, period_seconds = $3, page_size = $4, timeout_seconds = $5, mode = $6 WHERE id = $1', [
+        id,
+        t.url,
+        t.period_seconds,
+        t.page_size,
+        t.timeout_seconds,
+        t.mode,
+      ]),
   );
-  if (!rows[0]) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
   return view((await getTarget(deps.pool, id))!);
+}
+
+export interface ResetView extends TargetView {
+  reset_at: string;
+  generation: number;
+  cursor: Cursor;
+  /** False when Temporal could not be reached: the workflow starts over at its next delivery (it learns the reset from the database). */
+  workflow_told: boolean;
+}
+
+/**
+ * `reset --from-start`: every row is delivered again from the beginning, in order, paging as
+ * usual (a receiver that lost its data, or a new one at the same URL). A delivery still running
+ * from before can no longer move the cursor (see the generation in db/targets.ts).
+ */
+export async function resetTarget(deps: ServiceDeps, id: string): Promise<ResetView> {
+  const t = await loadTarget(deps, id);
+  // No undo: the new generation in the database brings the reset to the workflow at its next
+  // delivery, even if this signal cannot be sent.
+  const { result: r, told } = await changeThenTell(
+    deps,
+    id,
+    async (db) => {
+      const reset = await resetCursor(db, id);
+      if (!reset) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
+      return reset;
+    },
+    (h, reset) => h.signal(resetSignal, { generation: reset.generation, at: reset.at.toISOString() }),
+  );
+  return { ...view(t), reset_at: r.at.toISOString(), generation: r.generation, cursor: { txid: '0', seq: '0' }, workflow_told: told };
+}
+
+export interface RestartView extends TargetView {
+  /** What Temporal said of the workflow before: RUNNING (it was replaced), TERMINATED, FAILED, NOT_FOUND, … */
+  was: string;
+  cursor: Cursor;
+}
+
+/**
+ * Starts the target's workflow again from the cursor and counters PostgreSQL holds, at once (self-
+ * repair does the same within a minute for a workflow that is not running). A running one is
+ * replaced, e.g. to leave a stuck state behind.
+ */
+export async function restartTarget(deps: ServiceDeps, id: string): Promise<RestartView> {
+  const t = await loadTarget(deps, id);
+  const { status, unreachable } = await askWorkflow(deps, id);
+  if (unreachable) throw unavailable('Temporal', new Error(unreachable));
+  try {
+    await startTargetWorkflow(starter(deps), t, { restartedAt: new Date(), replace: true });
+  } catch (err) {
+    throw unavailable('Temporal', err);
+  }
+  const was = status ?? 'UNKNOWN';
+  await recordRestart(deps.pool, id, `hooksync httpsync restart (the workflow was ${was.toLowerCase().replace(/_/g, ' ')})`).catch((err) => {
+    throw dbError(err);
+  });
+  return { ...view(t), was, cursor: cursorOf(t) };
 }
 
 export async function deleteTarget(deps: ServiceDeps, id: string): Promise<TargetView> {
   const t = await loadTarget(deps, id);
   // The database first: a delivery in flight checks it after every page and stops.
   await deps.pool.query('UPDATE sync_targets SET deleted_at = now() WHERE id = $1', [id]);
-  // Best effort: deliveries check deleted_at themselves, and the workflow ends at its next attempt.
+  // Best effort: deliveries check deleted_at themselves, the workflow ends at its next attempt,
+  // and self-repair tells it again if this signal is lost.
   await deps.temporal.client.workflow
     .getHandle(httpSyncWorkflowId(id))
     .signal(deleteSignal)

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type pg from 'pg';
 import { createActivities } from '../activities';
@@ -15,6 +16,9 @@ export interface WorkerOptions {
   taskQueue: string;
   access?: TemporalAccess;
   /** A prebuilt workflow bundle; otherwise dist/'s (compiled code), or else the sources are bundled at start. */
+  /** HOOKSYNC_HISTORY_LIMIT, for the workflows the repairs start. */
+  historyLimit?: number;
+  /** A prebuilt workflow bundle (tests build one per run); otherwise the sources are bundled at start. */
   workflowBundlePath?: string;
   /** After shutdown() is called: how long activities may finish before they are cancelled (default 5 s). */
   shutdownGraceMs?: number;
@@ -59,7 +63,11 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
       connection,
       namespace: opts.namespace,
       taskQueue: opts.taskQueue,
-      activities: createActivities({ pool: opts.pool }),
+      activities: createActivities({
+        pool: opts.pool,
+        // The repairs start and signal workflows through the worker's own connection.
+        temporal: { client: new Client({ connection, namespace: opts.namespace }), taskQueue: opts.taskQueue, historyLimit: opts.historyLimit },
+      }),
       ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: workflowsPath() }),
       // Deliveries hold a connection each; keep them below the pool size.
       maxConcurrentActivityTaskExecutions: 50,

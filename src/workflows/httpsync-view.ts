@@ -1,33 +1,7 @@
-import type { DeliverResult, DeliveryProgress, HttpSyncStatus, SyncMode, TargetLabels } from './types';
+import { formatDuration, utcTime } from '../text/format';
+import type { Cursor, HttpSyncStatus, SyncMode, TargetLabels } from './types';
 
-/** Pure helpers of the HTTP Sync workflow: retry delays and what the Temporal UI shows. */
-
-export const RETRY_INITIAL_MS = 1_000;
-/** The cap of the exponential backoff: a receiver back after a long outage waits at most this long. */
-export const RETRY_MAX_MS = 5 * 60_000;
-
-/** Capped exponential backoff with ±20% jitter; a receiver's Retry-After wins, within the cap. */
-export function retryDelayMs(attempt: number, retryAfterMs: number | undefined, random: number): number {
-  if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, RETRY_MAX_MS);
-  const base = Math.min(RETRY_INITIAL_MS * 2 ** Math.max(0, attempt - 1), RETRY_MAX_MS);
-  return Math.round(Math.min(base * (0.8 + 0.4 * random), RETRY_MAX_MS));
-}
-
-export function addDelivery(p: DeliveryProgress, r: DeliverResult): void {
-  if (r.pages > 0) p.cursor = r.cursor;
-  p.rowsDelivered += r.rows;
-  p.pagesDelivered += r.pages;
-  p.postCount += r.postCount;
-  p.postMsTotal += r.postMsTotal;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = Math.round(ms / 1000);
-  if (s < 120) return `${s} s`;
-  const m = Math.round(s / 60);
-  return m < 120 ? `${m} min` : `${Math.round(m / 60)} h`;
-}
+/** What the Temporal UI shows of an HTTP Sync workflow (Markdown), apart from its control flow. */
 
 /**
  * The summary of one deliverPages activity, fixed when it is scheduled: it POSTs page after page
@@ -47,8 +21,7 @@ export function waitSummary(waitMs: number, mode: SyncMode, heldBack = false): s
   return `wait ${formatDuration(waitMs)} for the next sync` + (mode === 'on_insert' ? ', new rows' : '') + ' or a trigger';
 }
 
-/** `2026-11-27 12:41:45 UTC`: an ISO time as the Temporal UI and a person read it. */
-const time = (iso?: string) => (iso ? iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC') : '–');
+const time = (iso?: string) => (iso ? utcTime(iso) : '–');
 
 /**
  * A Markdown code span showing `text` verbatim: the Temporal UI renders summaries and details as
@@ -118,25 +91,51 @@ function nextSync(s: HttpSyncStatus): string {
   }
 }
 
+/** The timer of a retry: how long, and after what. */
+export function retrySummary(waitMs: number, error: string): string {
+  return `retry in ${formatDuration(waitMs)} after: ${clip(error.replace(/\s+/g, ' '), 200)}`;
+}
+
+/**
+ * The warning for a cursor that is at or past the next transaction id of the database: a dump
+ * restored into another cluster (or a cluster rebuilt) starts its transaction counter lower, and
+ * rows written there would sort before the cursor and never be sent.
+ */
+export function cursorAheadWarning(targetId: string, cursor: Cursor, nextTxid: string): string {
+  return (
+    `the cursor ${cursor.txid}/${cursor.seq} is ahead of this database's transaction counter (next id ${nextTxid}): ` +
+    `it was restored or moved to another PostgreSQL cluster, and rows written since are not delivered. ` +
+    `Deliver everything again with: hooksync httpsync reset ${targetId} --from-start`
+  );
+}
+
 /**
  * The workflow's current details (Markdown), as the Temporal UI shows them beside the summary.
  * One "label: value" line each (hard line breaks), not a table: the UI shows the details in a
  * frame about 250 px high without a style sheet, where a table's empty header row and cell padding
  * pushed the last lines out of sight. Texts that come from outside (error messages) are code spans.
+ * The URL is here as well as in the summary: only the first run has a summary (continue-as-new
+ * cannot carry it), and a new URL reaches the details at once.
  */
-export function detailsMarkdown(s: HttpSyncStatus, _labels?: TargetLabels): string {
+export function detailsMarkdown(s: HttpSyncStatus): string {
   const p = s.progress;
   const avg = p.postCount ? `; average POST ${formatDuration(p.postMsTotal / p.postCount)}` : '';
   const mode = s.settings.mode === 'on_insert' ? `on insert, at least every ${s.settings.periodSeconds} s` : `every ${s.settings.periodSeconds} s`;
   const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  const cursorNotes = [
+    s.resetAt ? `reset to the start at ${time(s.resetAt)}` : '',
+    s.restartedAt ? `restarted from PostgreSQL's cursor at ${time(s.restartedAt)}` : '',
+  ].filter(Boolean);
   const lines = [
     `**State:** ${stateLine(s, mdCode)}`,
+    `**URL:** ${s.maskedUrl ? mdCode(clip(s.maskedUrl, 160)) : '–'}`,
     `**Delivered:** ${plural(p.rowsDelivered, 'row')} in ${plural(p.pagesDelivered, 'page')} (${plural(p.syncs, 'sync')})${avg}`,
-    `**Cursor:** \`${p.cursor.txid}/${p.cursor.seq}\``,
+    `**Cursor:** \`${p.cursor.txid}/${p.cursor.seq}\`` + (cursorNotes.length ? ` (${cursorNotes.join('; ')})` : ''),
     `**Last success:** ${time(p.lastSuccessAt)}`,
     `**Last error:** ${p.lastError ? `${mdCode(clip(p.lastError, 300))} at ${time(p.lastErrorAt)} (${plural(p.errorCount, 'error')} in all)` : '–'}`,
     `**Next sync:** ${nextSync(s)}`,
     `**Settings:** ${mode}; pages of ${s.settings.pageSize} rows; POST timeout ${s.settings.timeoutSeconds} s`,
+    ...(s.warnings ?? []).map((w) => `**Warning:** ${mdCode(clip(w, 400))}`),
   ];
   // A backslash at the end of a line is a hard line break in CommonMark (the UI's renderer).
   return forTemporalUi(lines.join('\\\n'));

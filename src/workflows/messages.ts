@@ -1,8 +1,9 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { IngestRecord } from '../integrations/types';
-import type { HttpSyncStatus, TargetSettings } from './types';
+import type { ReconcilerStatus } from './reconciler-types';
+import type { CursorReset, HttpSyncStatus, TargetChange, TargetSettings } from './types';
 
-/** Signal and query names, shared by workflows, the CLI and the API; nobody repeats the strings. */
+/** Signal, update and query names, shared by workflows, the CLI and the API; nobody repeats the strings. */
 
 /** Sync now. No arguments, so any Temporal client can send it. */
 export const triggerSignal = defineSignal('trigger');
@@ -10,10 +11,22 @@ export const triggerSignal = defineSignal('trigger');
 export const rowsChangedSignal = defineSignal('rowsChanged');
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
-export const configureSignal = defineSignal<[Partial<TargetSettings>]>('configure');
+/**
+ * New settings (and the masked URL after a URL change). The workflow checks them: a field out of
+ * bounds is refused (logged, and shown in the details) and the others are applied.
+ */
+export const configureSignal = defineSignal<[TargetChange]>('configure');
+/** The same as an update: a bad change is refused with its reason, and nothing is applied. */
+export const configureUpdate = defineUpdate<TargetSettings, [TargetChange]>('configureTarget');
+/** The cursor went back to the start (`hooksync httpsync reset --from-start`). */
+export const resetSignal = defineSignal<[CursorReset]>('reset');
 /** The target was deleted: stop, send nothing more. */
 export const deleteSignal = defineSignal('delete');
 export const statusQuery = defineQuery<HttpSyncStatus>('status');
 
 /** A group of verified upstream events for one ingest shard. */
 export const ingestEventsSignal = defineSignal<[IngestRecord[]]>('events');
+
+/** Run the repairs now instead of at the next round (every worker sends it when it starts). */
+export const repairNowSignal = defineSignal('repairNow');
+export const reconcilerStatusQuery = defineQuery<ReconcilerStatus>('status');

@@ -6,3 +6,9 @@ export const SEARCH_ATTRIBUTES = {
   targetId: 'HooksyncTargetId',
   integrationId: 'HooksyncIntegrationId',
 } as const;
+
+/**
+ * The reconciler (self-repair) of one deployment: one per task queue, so that deployments (and
+ * test runs) sharing a Temporal namespace each repair their own targets.
+ */
+export const reconcilerWorkflowId = (taskQueue: string) => `reconciler-${taskQueue}`;

@@ -1,4 +1,5 @@
 /** Shapes that cross the workflow boundary. Plain data only: everything here lands in history. */
+import type { RetrySchedule } from './httpsync-retry';
 
 /** Position in a table's change stream: the last delivered row's (_txid, _seq), as decimal strings. */
 export interface Cursor {
@@ -17,6 +18,12 @@ export interface TargetSettings {
   mode: SyncMode;
   paused: boolean;
 }
+
+/**
+ * A change that reaches a running workflow (the `configure` signal or update): settings, and the
+ * masked URL after the URL changed. Checked there by `settingsProblems` before it is applied.
+ */
+export type TargetChange = Partial<TargetSettings> & { maskedUrl?: string };
 
 /** Names for the UI. Never the URL's credentials: `maskedUrl` is `https://***:***@host/path`. */
 export interface TargetLabels {
@@ -39,16 +46,51 @@ export interface DeliveryProgress {
   lastErrorAt?: string;
 }
 
+/** A retry under way: since when, how many attempts failed in a row, when the next one starts. */
+export interface RetryState {
+  since: string;
+  attempts: number;
+  nextAttemptAt: string;
+  error: string;
+}
+
+/**
+ * `hooksync httpsync reset --from-start`: the cursor goes back to the start under a new
+ * generation. Deliveries of an older generation still in flight can no longer move the cursor.
+ */
+export interface CursorReset {
+  generation: number;
+  at: string;
+}
+
+/** The default of HOOKSYNC_HISTORY_LIMIT for HTTP Sync runs (Temporal suggests rolling over at about 4,096). */
+export const DEFAULT_HISTORY_LIMIT = 4000;
+
 export interface HttpSyncInput {
   targetId: string;
   settings: TargetSettings;
   labels: TargetLabels;
-  /** Set by continue-as-new. */
+  /** Set by continue-as-new, or from the database's record when the workflow is started again. */
   progress?: DeliveryProgress;
-  /** Continue as new past this many history events (default in the workflow). */
+  /** Continue as new past this many history events (default DEFAULT_HISTORY_LIMIT). */
   historyLimit?: number;
   /** A sync was asked for (trigger, new rows) when the previous run continued as new. */
   wake?: boolean;
+  /** Carried by continue-as-new: a drain that had more pages to send. */
+  draining?: boolean;
+  /** Carried by continue-as-new: a retry under way, waiting for its next attempt. */
+  retry?: RetryState;
+  /** Carried: when the last sync ended (ISO), so the period runs on across runs. */
+  lastSyncAt?: string;
+  /** Carried: when rows held back by open transactions are looked for again (ISO). */
+  recheckAt?: string;
+  /** The cursor's generation (0 until the first reset) and when the last reset happened. */
+  generation?: number;
+  resetAt?: string;
+  /** When this workflow was started again from the database's record (self-repair or `restart`). */
+  restartedAt?: string;
+  /** Retry timing; tests pass a scaled-down schedule. Default DEFAULT_RETRY. */
+  retrySchedule?: RetrySchedule;
 }
 
 export type SyncState = 'waiting' | 'delivering' | 'retrying' | 'paused' | 'deleted';
@@ -58,10 +100,12 @@ export interface HttpSyncStatus {
   state: SyncState;
   settings: TargetSettings;
   progress: DeliveryProgress;
+  /** The masked URL the target delivers to (as of the last `update`). */
+  maskedUrl?: string;
   /** When the next sync starts if nothing wakes it earlier. */
   nextSyncAt?: string;
   /** While retrying: since when, how many attempts, when the next one starts. */
-  retry?: { since: string; attempts: number; nextAttemptAt: string; error: string };
+  retry?: RetryState;
   /** Rows delivered in the last minute, by the workflow's clock (in a query: the time of its last task). */
   rowsPerMinute: number;
   /**
@@ -69,30 +113,50 @@ export interface HttpSyncStatus {
    * rows per minute by its own clock: an idle workflow's clock stands still.
    */
   recentDeliveries?: Array<[number, number]>;
+  generation?: number;
+  resetAt?: string;
+  restartedAt?: string;
+  /** Problems someone should look at: a cursor ahead of the database, a refused change. */
+  warnings?: string[];
 }
 
 /** What one delivery activity did: it may deliver many pages before returning. */
 export interface DeliverResult {
+  /** Where the next delivery starts: the last delivered row, or where this one started. */
   cursor: Cursor;
+  /** The generation `cursor` belongs to (the database's, which a reset bumps). */
+  generation: number;
   rows: number;
   pages: number;
   postCount: number;
   postMsTotal: number;
   /** False when no page was left; true when it stopped for its time budget. */
   more: boolean;
-  /** The target was deleted or paused in the database while delivering. */
-  stopped?: 'deleted' | 'paused';
+  /** The target was deleted, paused or reset in the database while delivering. */
+  stopped?: 'deleted' | 'paused' | 'reset';
   /** No page was left, but committed rows after the cursor wait for an older open transaction to end. */
   heldBack?: boolean;
+  /** When the database's cursor was last reset (with `generation`). */
+  resetAt?: string;
+  /**
+   * The cursor is at or past the next transaction id this database will hand out: it was restored
+   * or moved to another cluster, and new rows would sort before the cursor (never delivered).
+   */
+  cursorAhead?: { nextTxid: string };
 }
 
 export interface DeliverInput {
   targetId: string;
   cursor: Cursor;
+  /** The generation of `cursor` as the workflow knows it (0 until a reset). */
+  generation?: number;
   pageSize: number;
   timeoutSeconds: number;
   /** Page number of the first page this activity sends (for the page id and the UI). */
   firstPage: number;
+  /** 1 for a first attempt; n after n - 1 failures in a row (for the backoff and the metrics). */
+  attempt?: number;
+  retrySchedule?: RetrySchedule;
 }
 
 /** Failure details of a delivery activity: what got through before it failed. */
@@ -100,6 +164,8 @@ export interface DeliverFailureDetails {
   partial: DeliverResult;
   /** The receiver's Retry-After, in ms, when it sent one. */
   retryAfterMs?: number;
+  /** The delay the activity chose before the next attempt (and recorded for info and /metrics). */
+  retryDelayMs?: number;
 }
 
 export interface IngestInput {

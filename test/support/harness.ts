@@ -9,9 +9,12 @@ import { createApiServer } from '../../src/api/request-guard';
 import { loadConfig, type Config } from '../../src/config';
 import { createPool } from '../../src/db/pool';
 import { serveMetrics, type MetricsServer } from '../../src/metrics-server';
+import { trackRetryState } from '../../src/metrics';
 import type { ServiceDeps } from '../../src/services/deps';
 import { connectTemporal, type TemporalHandle } from '../../src/temporal/client';
+import { superviseReconciler } from '../../src/temporal/reconciler';
 import { createWorker } from '../../src/temporal/worker';
+import { Client } from '@temporalio/client';
 
 /**
  * One test file's hooksync: its own pool, Temporal client, API and worker, against the services
@@ -39,6 +42,11 @@ export interface StackOptions {
   api?: boolean;
   /** Overrides for the environment the config is read from, e.g. HOOKSYNC_INGEST_SHARDS. */
   env?: Record<string, string>;
+  /**
+   * Run the reconciler (self-repair) with the worker, as `hooksync worker` does. Off by default:
+   * test files share one database, and a reconciler repairs every target in it.
+   */
+  reconciler?: boolean;
 }
 
 const NEEDED = ['DATABASE_URL', 'TEMPORAL_ADDRESS'] as const;
@@ -76,6 +84,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let metrics: MetricsServer | undefined;
   if (opts.api !== false) {
     server = createApiServer(createApp(deps).callback());
+    // As `hooksync api` does: /metrics reads the targets' retry state from this stack's database.
+    trackRetryState(pool);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(0, '127.0.0.1', resolve);
@@ -84,7 +94,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     metrics = await serveMetrics({ host: '127.0.0.1', port: 0 }, apiMetrics(pool));
   }
 
-  type RunningWorker = { worker: Worker; connection: NativeConnection; done: Promise<void>; failure?: Error };
+  type RunningWorker = { worker: Worker; connection: NativeConnection; done: Promise<void>; failure?: Error; stopReconciler?: () => void };
   let running: RunningWorker | undefined;
   const startWorker = async () => {
     if (running) return;
@@ -93,9 +103,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,
+      historyLimit: config.HOOKSYNC_HISTORY_LIMIT,
       workflowBundlePath: process.env.HOOKSYNC_TEST_WORKFLOW_BUNDLE,
     });
     const entry: RunningWorker = { worker, connection, done: Promise.resolve() };
+    if (opts.reconciler) {
+      const stop = superviseReconciler(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), { taskQueue, historyLimit: config.HOOKSYNC_HISTORY_LIMIT });
+      entry.stopReconciler = stop;
+    }
     entry.done = worker.run().catch((err: Error) => {
       // Loud at once: a test waiting on a dead worker would otherwise only time out.
       console.error(`[harness] the worker of task queue ${taskQueue} failed:`, err);
@@ -107,6 +122,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const r = running;
     if (!r) return;
     running = undefined;
+    r.stopReconciler?.();
     if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
     await r.done;
     await r.connection.close().catch(() => {});
@@ -176,4 +192,36 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
   }
+}
+
+/**
+ * A database of its own (migrated), on the server the tests use, for a test whose reconciler
+ * repairs every target it finds: in the shared database it would touch other files' targets.
+ */
+export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) throw new Error('DATABASE_URL not set: run the tests with `npm test`');
+  const { default: pg } = await import('pg');
+  const { migrate } = await import('../../src/db/migrate');
+  const name = `${new URL(base).pathname.slice(1)}_${crypto.randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  await migrate(pool).finally(() => pool.end());
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try {
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+        await c.query(`DROP DATABASE IF EXISTS ${name}`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createIntegration, type IntegrationView } from '../../src/services/integrations';
 import { createTarget, TARGET_DEFAULTS, type TargetInput, type TargetView } from '../../src/services/targets';
@@ -264,4 +265,12 @@ export async function explained<T>(stack: Stack, targetId: string, wait: Promise
       .catch(() => ({ rows: [] as unknown[] }));
     throw new Error(`${(err as Error).message}\ntarget: ${JSON.stringify(info)}\nlong transactions in the cluster: ${JSON.stringify(rows)}`);
   }
+}
+
+/** The runs of a workflow (one per continue-as-new), each with its event count from its own history. */
+export async function runsWithEvents(client: Client, workflowId: string): Promise<Array<{ runId: string; status: string; events: number }>> {
+  const runs: Array<{ runId: string; status: string }> = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: wf.runId, status: wf.status.name });
+  // The listing's own historyLength lags behind; the histories do not.
+  return Promise.all(runs.map(async (r) => ({ ...r, events: (await client.workflow.getHandle(workflowId, r.runId).fetchHistory()).events!.length })));
 }

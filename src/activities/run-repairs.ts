@@ -1,0 +1,23 @@
+import { Context } from '@temporalio/activity';
+import type { RepairReport, RepairRound } from '../workflows/reconciler-types';
+import { REPAIR_STEPS, type RepairContext, type RepairStep } from './repairs';
+
+/** The reconciler's activity: every repair step in turn, each failing alone. */
+export function createRunRepairs(deps: Omit<RepairContext, 'heartbeat'>, steps: readonly RepairStep[] = REPAIR_STEPS) {
+  return async function runRepairs(): Promise<RepairRound> {
+    const ctx = Context.current();
+    const heartbeat = () => ctx.heartbeat();
+    const reports: RepairReport[] = [];
+    for (const step of steps) {
+      const started = performance.now();
+      try {
+        const summary = await step.run({ ...deps, heartbeat });
+        reports.push({ step: step.name, ok: true, summary, ms: performance.now() - started });
+      } catch (err) {
+        reports.push({ step: step.name, ok: false, summary: (err as Error)?.message ?? String(err), ms: performance.now() - started });
+      }
+      heartbeat();
+    }
+    return { at: new Date().toISOString(), reports };
+  };
+}

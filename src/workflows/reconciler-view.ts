@@ -1,0 +1,15 @@
+import { utcTime } from '../text/format';
+import { forTemporalUi, mdCode } from './httpsync-view';
+import type { ReconcilerStatus } from './reconciler-types';
+
+/** The reconciler's current details in the Temporal UI: its last round, step by step. */
+export function reconcilerDetails(s: ReconcilerStatus, running: boolean): string {
+  const lines = [
+    `**State:** ${running ? 'running the repairs' : `waiting until ${utcTime(s.nextRoundAt)} (or a worker start)`}`,
+    `**Rounds:** ${s.rounds}` + (s.last ? `; the last at ${utcTime(s.last.at)}` : ''),
+    ...(s.last?.reports ?? []).map((r) => `**${r.step}:** ${r.ok ? '' : 'failed: '}${mdCode(r.summary)} (${Math.round(r.ms)} ms)`),
+  ];
+  return forTemporalUi(lines.join('\\\n'));
+}
+
+export const RECONCILER_SUMMARY = 'Self-repair: every minute (and when a worker starts), makes sure every HTTP Sync target has a running workflow, and runs the other repairs its details list';
