@@ -175,7 +175,9 @@ describe('the OpenAPI document', () => {
     assert.throws(() => conforms('GET', `/v1/httpsync/${target.id}`, { status: 200, body: { ...info.body, rows_delivered: '5' } }), /does not match/);
     assert.throws(() => conforms('GET', `/v1/httpsync/${target.id}`, { status: 418, body: {} }), /is documented/);
     assert.equal((await call('PATCH', `/v1/httpsync/${target.id}`, { page_size: 50 })).body.page_size, 50);
-    for (const verb of ['trigger', 'pause', 'resume']) assert.equal((await call('POST', `/v1/httpsync/${target.id}/${verb}`)).status, 200, verb);
+    for (const verb of ['trigger', 'pause', 'resume', 'restart']) assert.equal((await call('POST', `/v1/httpsync/${target.id}/${verb}`)).status, 200, verb);
+    assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, { from_start: true })).body.workflow_told, true);
+    assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, {})).status, 400);
     assert.equal((await call('DELETE', `/v1/httpsync/${target.id}`)).status, 200);
     assert.equal((await call('GET', `/v1/httpsync/${target.id}`)).status, 404);
 
