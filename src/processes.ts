@@ -6,6 +6,8 @@ import { createPool } from './db/pool';
 import { logger } from './log';
 import { registry } from './metrics';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
+import { startInboxSweeper } from './temporal/inbox-sweeper';
+import { ingestSettings } from './temporal/ingest-wake';
 import { createWorker } from './temporal/worker';
 
 /** The long-running parts, shared by `hooksync api`, `hooksync worker`, `hooksync dev` and the benchmarks. */
@@ -34,6 +36,7 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await app.ingest.close();
       await Promise.allSettled([pool.end(), temporal.close()]);
     },
   };
@@ -50,9 +53,13 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
     workflowBundlePath: opts.workflowBundlePath,
   });
   const metricsServer = config.HOOKSYNC_WORKER_METRICS_PORT ? await serveMetrics(config.HOOKSYNC_WORKER_METRICS_PORT) : undefined;
+  // Wakes shards whose inbox rows lost their wake-up (Temporal down after the commit, an API gone).
+  const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const sweeper = startInboxSweeper({ pool, client: temporal.client, settings: ingestSettings(config), logger });
   const done = worker.run().finally(async () => {
     metricsServer?.close();
-    await Promise.allSettled([connection.close(), pool.end()]);
+    await sweeper.stop();
+    await Promise.allSettled([temporal.close(), connection.close(), pool.end()]);
   });
   logger.info({ taskQueue: config.HOOKSYNC_TASK_QUEUE }, 'worker running');
   return {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
+import { createApplyInbox } from './apply-inbox';
 import { createDeliverPages } from './deliver-pages';
-import { createUpsertEvents } from './upsert-events';
+import { createSweepInbox } from './sweep-inbox';
 
 export interface ActivityDeps {
   pool: pg.Pool;
@@ -9,7 +10,8 @@ export interface ActivityDeps {
 /** All I/O of the workflows. Workflows import this module's type only. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    upsertEvents: createUpsertEvents(deps),
+    applyInbox: createApplyInbox(deps),
+    sweepInbox: createSweepInbox(deps),
     deliverPages: createDeliverPages(deps),
   };
 }

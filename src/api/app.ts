@@ -4,7 +4,7 @@ import { logger as defaultLogger, type Logger } from '../log';
 import type { ServiceDeps } from '../services/deps';
 import { ServiceError } from '../services/errors';
 import { mountHealth } from './health';
-import { IngestBatcher } from './ingest-batcher';
+import { createIngest, type Ingest } from './ingest';
 import { mountManagement } from './management';
 import { mountWebhooks } from './webhooks';
 
@@ -12,8 +12,11 @@ export interface AppDeps extends ServiceDeps {
   logger?: Logger;
 }
 
+/** The app, and what its ingest must finish before the process ends (groups being written, wake-ups owed). */
+export type HooksyncApp = Koa & { ingest: Ingest };
+
 /** The Koa app: webhooks, the management API, health and metrics. Built from its dependencies, so tests can too. */
-export function createApp(deps: AppDeps): Koa {
+export function createApp(deps: AppDeps): HooksyncApp {
   const logger = deps.logger ?? defaultLogger;
   const app = new Koa();
   app.proxy = true;
@@ -40,17 +43,12 @@ export function createApp(deps: AppDeps): Koa {
     }
   });
 
-  const batcher = new IngestBatcher({
-    client: deps.temporal.client,
-    taskQueue: deps.config.HOOKSYNC_TASK_QUEUE,
-    shards: deps.config.HOOKSYNC_INGEST_SHARDS,
-    historyLimit: deps.config.HOOKSYNC_HISTORY_LIMIT,
-  });
+  const ingest = createIngest(deps, logger);
   const router = new Router();
-  mountWebhooks(router, { pool: deps.pool, batcher, logger });
+  mountWebhooks(router, { pool: deps.pool, inbox: ingest.inbox, logger });
   mountManagement(router, deps);
   mountHealth(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods());
-  return app;
+  return Object.assign(app, { ingest });
 }

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { backlogSql } from '../integrations/sql';
 import { registry } from '../metrics';
 import type { TemporalHandle } from '../temporal/client';
+import { registerIngestGauges } from './ingest-metrics';
 
 /** How long /readyz waits for each dependency: well within a load balancer's probe timeout. */
 const READY_TIMEOUT_MS = 2_000;
@@ -90,6 +91,8 @@ export function mountHealth(router: Router, deps: { pool: pg.Pool; temporal: Tem
       for (const r of rows) this.set({ target: r.target, integration: r.integration }, Math.round(r.lag * 1000) / 1000);
     },
   });
+
+  registerIngestGauges(scrapeRegistry, deps.pool);
 
   router.get('/metrics', async (ctx) => {
     // Without the database the process metrics still answer; the backlog is left out.

@@ -1,6 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { IngestRecord } from '../integrations/types';
-import type { HttpSyncStatus, TargetSettings } from './types';
+import type { HttpSyncStatus, IngestWake, TargetSettings } from './types';
 
 /** Signal and query names, shared by workflows, the CLI and the API; nobody repeats the strings. */
 
@@ -15,5 +14,5 @@ export const configureSignal = defineSignal<[Partial<TargetSettings>]>('configur
 export const deleteSignal = defineSignal('delete');
 export const statusQuery = defineQuery<HttpSyncStatus>('status');
 
-/** A group of verified upstream events for one ingest shard. */
-export const ingestEventsSignal = defineSignal<[IngestRecord[]]>('events');
+/** Rows wait in the inbox of an ingest shard. Carries at most an inbox position, never an event. */
+export const wakeSignal = defineSignal<[IngestWake]>('wake');

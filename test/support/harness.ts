@@ -3,12 +3,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
-import { createApp } from '../../src/api/app';
+import { createApp, type HooksyncApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createPool } from '../../src/db/pool';
 import type { ServiceDeps } from '../../src/services/deps';
 import { connectTemporal, type TemporalHandle } from '../../src/temporal/client';
+import { startInboxSweeper, type InboxSweeper } from '../../src/temporal/inbox-sweeper';
+import { ingestSettings } from '../../src/temporal/ingest-wake';
 import { createWorker } from '../../src/temporal/worker';
+import { logger } from '../../src/log';
 
 /**
  * One test file's hooksync: its own pool, Temporal client, API and worker, against the services
@@ -67,9 +70,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const deps: ServiceDeps = { pool, temporal, config };
 
   let server: http.Server | undefined;
+  let app: HooksyncApp | undefined;
   let apiUrl: string | undefined;
   if (opts.api !== false) {
-    server = http.createServer(createApp(deps).callback());
+    app = createApp(deps);
+    server = http.createServer(app.callback());
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(0, '127.0.0.1', resolve);
@@ -77,7 +82,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
-  type RunningWorker = { worker: Worker; connection: NativeConnection; done: Promise<void>; failure?: Error };
+  type RunningWorker = { worker: Worker; connection: NativeConnection; sweeper: InboxSweeper; done: Promise<void>; failure?: Error };
   let running: RunningWorker | undefined;
   const startWorker = async () => {
     if (running) return;
@@ -88,7 +93,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       taskQueue,
       workflowBundlePath: process.env.HOOKSYNC_TEST_WORKFLOW_BUNDLE,
     });
-    const entry: RunningWorker = { worker, connection, done: Promise.resolve() };
+    // As the worker process does: the inbox sweep beside the worker.
+    const sweeper = startInboxSweeper({ pool, client: temporal.client, settings: ingestSettings(config), logger });
+    const entry: RunningWorker = { worker, connection, sweeper, done: Promise.resolve() };
     entry.done = worker.run().catch((err: Error) => {
       // Loud at once: a test waiting on a dead worker would otherwise only time out.
       console.error(`[harness] the worker of task queue ${taskQueue} failed:`, err);
@@ -102,6 +109,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     running = undefined;
     if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
     await r.done;
+    await r.sweeper.stop();
     await r.connection.close().catch(() => {});
     if (r.failure) throw r.failure;
   };
@@ -124,6 +132,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
+        await app!.ingest.close();
       }
       await temporal.close().catch(() => {});
       await pool.end().catch(() => {});

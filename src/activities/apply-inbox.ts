@@ -1,0 +1,230 @@
+import { ApplicationFailure, log } from '@temporalio/activity';
+import type pg from 'pg';
+import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
+import { integrationRef } from '../db/integration-tables';
+import { applySql } from '../integrations/sql';
+import { eventsApplied } from '../metrics';
+import type { ApplyInput, ApplyResult } from '../workflows/types';
+
+export interface ApplyOptions {
+  /** Keeps taking what arrives until the inbox is empty or this much time has passed. */
+  budgetMs?: number;
+  /** Keeps retrying a failing apply (a locked table, a restarting database) this long before it reports. */
+  failureBudgetMs?: number;
+  /** Inbox rows per statement. */
+  batchLimit?: number;
+}
+
+const BUDGET_MS = 2_000;
+const FAILURE_BUDGET_MS = 15_000;
+const BATCH_LIMIT = 1_000;
+// Each statement in a transaction of its own: a locked table or a stuck statement fails it within
+// these bounds instead of holding a connection for ever. A lost commit (a crash within the next few
+// milliseconds) loses the upsert and the inbox delete together, so the rows are applied again:
+// nothing needs the apply's commit to wait for the disk.
+const TRANSACTION = "BEGIN; SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '60s'; SET LOCAL synchronous_commit = off";
+
+// SQLSTATE class 22 (data exception), 23 (integrity) and 54 (program limit): the record is at
+// fault and retrying won't help; anything else (locks, timeouts, connections) will pass.
+const isDataError = (err: unknown) => /^(22|23|54)/.test((err as { code?: string }).code ?? '');
+// No SQLSTATE: the connection itself failed, and the client cannot be used again.
+const isConnectionError = (err: unknown) => !/^[0-9A-Z]{5}$/.test((err as { code?: string }).code ?? '') || /^(08|57P)/.test((err as { code?: string }).code!);
+
+/** What a dead letter records: SQLSTATE, message and detail (it stays in PostgreSQL, beside the event). */
+const describe = (err: unknown) => {
+  const e = err as { code?: string; message?: string; detail?: string };
+  return `${e.code ?? 'error'}: ${e.message ?? String(err)}${e.detail ? ` (${e.detail})` : ''}`.slice(0, 2_000);
+};
+/** What may travel to Temporal: the first line of the error, no detail (it can quote the data). */
+const summarize = (err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  return `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]!.slice(0, 300)}`;
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface BatchOutcome {
+  taken: number;
+  applied: number;
+  deadLettered: number;
+  upTo?: string;
+  targets: string[];
+}
+
+/**
+ * Applies a shard's inbox: one statement per batch (newest per key, the conditional upsert, the
+ * delete of what was taken; one transaction), batch after batch until the inbox is empty or the
+ * time budget is spent. Holds the shard's advisory lock meanwhile, and looks into the inbox once
+ * more after releasing it: an API that found the lock held skipped its wake-up, trusting that look.
+ */
+export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions = {}) {
+  const budgetMs = opts.budgetMs ?? BUDGET_MS;
+  const failureBudgetMs = opts.failureBudgetMs ?? FAILURE_BUDGET_MS;
+  const batchLimit = opts.batchLimit ?? BATCH_LIMIT;
+  const statements = new Map<string, string>();
+
+  return async function applyInbox({ integrationId, shard }: ApplyInput): Promise<ApplyResult> {
+    const started = Date.now();
+    const result: ApplyResult = {
+      taken: 0, applied: 0, discarded: 0, deadLettered: 0, batches: 0, more: false, onInsertTargets: [],
+      inbox: { waiting: 0, oldestAgeSeconds: null, at: new Date().toISOString() },
+    };
+    const targets = new Set<string>();
+    const add = (o: BatchOutcome) => {
+      result.taken += o.taken;
+      result.applied += o.applied;
+      result.deadLettered += o.deadLettered;
+      if (o.upTo && (!result.upTo || BigInt(o.upTo) > BigInt(result.upTo))) result.upTo = o.upTo;
+      o.targets.forEach((t) => targets.add(t));
+    };
+
+    const ref = await integrationRef(pool, integrationId);
+    if (!ref) {
+      // The integration is gone: nothing to write into. Kept, with the reason, not dropped.
+      const moved = await deadLetter(pool, integrationId, shard, null, `integration ${integrationId} does not exist`);
+      log.warn('integration gone; inbox rows moved to the dead letters', { integrationId, shard, events: moved });
+      return finish(result, targets, moved);
+    }
+    let sql = statements.get(integrationId);
+    if (!sql) statements.set(integrationId, (sql = applySql(ref.descriptor, ref.table)));
+
+    const client = await pool.connect();
+    let broken = false;
+    let locked = false;
+    try {
+      const run = (ids: string[] | null) => inTransaction(client, () => applyBatch(client, sql!, integrationId, shard, ids ? ids.length : batchLimit, ids));
+      locked = await lockSoon(client, integrationId, shard);
+      if (!locked) return { ...finish(result, targets, 0), busy: true };
+      let failing: ApplyResult['failing'];
+      for (;;) {
+        try {
+          const o = await run(null);
+          if (o.taken > 0) result.batches += 1;
+          failing = undefined;
+          add(o);
+          if (o.taken === 0) {
+            await unlockShard(client, integrationId, shard);
+            locked = false;
+            // Rows committed while the lock was held, by an API that then skipped its wake-up.
+            if (!(await shardHasRows(client, integrationId, shard))) break;
+            locked = await lockSoon(client, integrationId, shard);
+            if (!locked) break;
+            continue;
+          }
+          if (Date.now() - started >= budgetMs) {
+            result.more = true;
+            break;
+          }
+        } catch (err) {
+          if (isConnectionError(err)) {
+            broken = true;
+            throw ApplicationFailure.retryable(`the apply lost its database connection: ${summarize(err)}`, 'InboxApplyFailed');
+          }
+          if (isDataError(err)) {
+            result.batches += 1;
+            add(await isolate(run, client, integrationId, shard, batchLimit, err));
+            continue;
+          }
+          const now = Date.now();
+          failing = { error: summarize(err), since: failing?.since ?? new Date(now).toISOString(), attempts: (failing?.attempts ?? 0) + 1 };
+          if (now - Date.parse(failing.since) >= failureBudgetMs) {
+            log.warn('inbox apply failing', { integrationId, shard, error: failing.error, attempts: failing.attempts });
+            result.failing = failing;
+            result.more = true;
+            break;
+          }
+          await sleep(Math.min(250 * 2 ** (failing.attempts - 1), 2_000));
+        }
+      }
+      return finish(result, targets, 0, await inboxDepth(client, integrationId, shard));
+    } finally {
+      if (locked && !broken) await unlockShard(client, integrationId, shard).catch(() => (broken = true));
+      // A connection in doubt is closed, not reused: closing it also drops any lock it held.
+      client.release(broken);
+    }
+  };
+}
+
+function finish(result: ApplyResult, targets: Set<string>, deadLettered: number, depth?: { waiting: number; oldestAgeSeconds: number | null }): ApplyResult {
+  result.deadLettered += deadLettered;
+  result.taken += deadLettered;
+  result.discarded = result.taken - result.applied - result.deadLettered;
+  result.onInsertTargets = [...targets];
+  if (depth) result.inbox = { ...depth, at: new Date().toISOString() };
+  eventsApplied.inc({ outcome: 'applied' }, result.applied);
+  eventsApplied.inc({ outcome: 'discarded' }, result.discarded);
+  if (result.deadLettered) eventsApplied.inc({ outcome: 'dead_lettered' }, result.deadLettered);
+  return result;
+}
+
+async function applyBatch(client: pg.PoolClient, sql: string, integrationId: string, shard: number, limit: number, ids: string[] | null): Promise<BatchOutcome> {
+  const { rows } = await client.query<{ taken: number; applied: number; up_to: string | null; targets: string[] }>(sql, [integrationId, shard, limit, ids]);
+  const r = rows[0]!;
+  return { taken: r.taken, applied: r.applied, deadLettered: 0, upTo: r.up_to ?? undefined, targets: r.targets };
+}
+
+async function inTransaction<T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
+  await client.query(TRANSACTION);
+  try {
+    const out = await fn();
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+/** The shard's lock, waiting briefly: an API's check holds it (shared) for a moment only. */
+async function lockSoon(client: pg.PoolClient, integrationId: string, shard: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (await tryLockShard(client, integrationId, shard)) return true;
+    await sleep(5);
+  }
+  return false;
+}
+
+/**
+ * A batch the database refused: apply it in halves, down to the single events it refuses, which go
+ * to the dead letters with their error. The others are applied as usual.
+ */
+async function isolate(
+  run: (ids: string[]) => Promise<BatchOutcome>,
+  client: pg.PoolClient,
+  integrationId: string,
+  shard: number,
+  limit: number,
+  firstError: unknown,
+): Promise<BatchOutcome> {
+  const total: BatchOutcome = { taken: 0, applied: 0, deadLettered: 0, targets: [] };
+  const visit = async (ids: string[], known?: unknown): Promise<void> => {
+    if (ids.length === 0) return;
+    let err = known;
+    if (err === undefined) {
+      try {
+        const o = await run(ids);
+        total.taken += o.taken;
+        total.applied += o.applied;
+        total.targets.push(...o.targets);
+        if (o.upTo && (!total.upTo || BigInt(o.upTo) > BigInt(total.upTo))) total.upTo = o.upTo;
+        return;
+      } catch (e) {
+        if (!isDataError(e)) throw e;
+        err = e;
+      }
+    }
+    if (ids.length === 1) {
+      const moved = await deadLetter(client, integrationId, shard, ids, describe(err));
+      total.taken += moved;
+      total.deadLettered += moved;
+      log.error('event refused by the database; moved to the dead letters', { integrationId, shard, position: ids[0], error: summarize(err) });
+      return;
+    }
+    const half = Math.ceil(ids.length / 2);
+    await visit(ids.slice(0, half));
+    await visit(ids.slice(half));
+  };
+  // The batch that failed was (up to rows locked elsewhere) these oldest rows: split them at once.
+  await visit(await oldestIds(client, integrationId, shard, limit), firstError);
+  return total;
+}
