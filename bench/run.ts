@@ -157,6 +157,7 @@ async function bench(): Promise<number> {
     cpu.track('worker', hs.worker.pid);
 
     let ingest: IngestLevel[] | undefined;
+    let ingestWarmup: BenchResults['ingestWarmup'];
     let delivery: DeliveryResult[] | undefined;
     let latency: LatencyResult | undefined;
     if (only.has('ingest')) {
@@ -173,6 +174,7 @@ async function bench(): Promise<number> {
         log,
       });
       ingest = r.levels;
+      ingestWarmup = r.warmup;
       children.push(r.baselineChild);
     }
     if (only.has('delivery')) {
@@ -244,6 +246,7 @@ async function bench(): Promise<number> {
       },
       settings,
       ingest,
+      ingestWarmup,
       delivery,
       latency,
       memory,

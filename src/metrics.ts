@@ -37,6 +37,12 @@ export const eventsApplied = new client.Counter({
   labelNames: ['outcome'],
   registers: [registry],
 });
+export const inboxInsertRows = new client.Histogram({
+  name: 'hooksync_inbox_insert_rows',
+  help: 'Events per INSERT into the ingest inbox (concurrent requests of one shard go together)',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+  registers: [registry],
+});
 export const ingestWakeups = new client.Counter({
   name: 'hooksync_ingest_wakeups_total',
   help: 'Wake-ups of ingest workflows sent by the API, by outcome (a failed one is retried; its events wait in the inbox)',

@@ -203,8 +203,15 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
     assert.deepEqual(JSON.parse(rows[0].body), refused, 'the event is kept whole');
     const text = await scrape(stack.apiUrl);
     assert.equal(metric(text, 'hooksync_dead_letters', { integration: i.id }), 1);
-    assert.equal(metric(text, 'hooksync_events_applied_total', { outcome: 'dead_lettered' }) - metric(before, 'hooksync_events_applied_total', { outcome: 'dead_lettered' }), 1);
-    const details = await currentDetails(stack.temporal.client.workflow.getHandle(ingestWorkflowId(i.id, 0)));
+    // The worker runs in this process: its counter is on the same page.
+    await waitFor(async () => {
+      const now = await scrape(stack.apiUrl);
+      return metric(now, 'hooksync_events_applied_total', { outcome: 'dead_lettered' }) - metric(before, 'hooksync_events_applied_total', { outcome: 'dead_lettered' }) === 1;
+    }, { what: 'the dead letter counted in /metrics' });
+    const details = await waitFor(async () => {
+      const d = await currentDetails(stack.temporal.client.workflow.getHandle(ingestWorkflowId(i.id, 0)));
+      return /to the dead letters/.test(d) && d;
+    }, { what: 'the apply in the details' });
     assert.match(details, /Last batch: upsert 5 events: 4 applied, 0 older discarded, 1 to the dead letters/);
     assert.equal(detailsTotals(details)!.deadLettered, 1);
 

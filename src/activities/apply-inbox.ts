@@ -1,6 +1,6 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import type pg from 'pg';
-import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
+import pg from 'pg';
+import { deadLetter, inboxDepth, oldestIds, tryLockShard, unlockShard } from '../db/inbox';
 import { integrationRef } from '../db/integration-tables';
 import { applySql } from '../integrations/sql';
 import { eventsApplied } from '../metrics';
@@ -18,11 +18,32 @@ export interface ApplyOptions {
 const BUDGET_MS = 2_000;
 const FAILURE_BUDGET_MS = 15_000;
 const BATCH_LIMIT = 1_000;
-// Each statement in a transaction of its own: a locked table or a stuck statement fails it within
-// these bounds instead of holding a connection for ever. A lost commit (a crash within the next few
-// milliseconds) loses the upsert and the inbox delete together, so the rows are applied again:
-// nothing needs the apply's commit to wait for the disk.
-const TRANSACTION = "BEGIN; SET LOCAL lock_timeout = '5s'; SET LOCAL statement_timeout = '60s'; SET LOCAL synchronous_commit = off";
+const CONNECTIONS = 10;
+/** After the inbox runs empty, an apply that took rows looks again this often, this many times. */
+const LINGER_POLL_MS = 10;
+const LINGER_POLLS = 3;
+
+/**
+ * The applies' own connections, to the same database: a locked table or a stuck statement fails
+ * within these bounds instead of holding a connection for ever, and a commit does not wait for
+ * the disk. A commit lost in a crash loses the upsert and the inbox delete together (one
+ * statement), so the rows are applied again. Kept apart from the pool the deliveries use.
+ */
+function applyPool(pool: pg.Pool): pg.Pool {
+  const base = (pool as unknown as { options: pg.PoolConfig }).options;
+  const own = new pg.Pool({
+    ...base,
+    max: CONNECTIONS,
+    lock_timeout: 5_000,
+    statement_timeout: 60_000,
+    options: [base.options, '-c synchronous_commit=off'].filter(Boolean).join(' '),
+    idleTimeoutMillis: 10_000,
+    // Idle connections do not keep a process alive that is otherwise done.
+    allowExitOnIdle: true,
+  });
+  own.on('error', () => {});
+  return own;
+}
 
 // SQLSTATE class 22 (data exception), 23 (integrity) and 54 (program limit): the record is at
 // fault and retrying won't help; anything else (locks, timeouts, connections) will pass.
@@ -62,6 +83,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
   const failureBudgetMs = opts.failureBudgetMs ?? FAILURE_BUDGET_MS;
   const batchLimit = opts.batchLimit ?? BATCH_LIMIT;
   const statements = new Map<string, string>();
+  let own: pg.Pool | undefined;
 
   return async function applyInbox({ integrationId, shard }: ApplyInput): Promise<ApplyResult> {
     const started = Date.now();
@@ -74,6 +96,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
       result.taken += o.taken;
       result.applied += o.applied;
       result.deadLettered += o.deadLettered;
+      count(o.applied, o.taken - o.applied - o.deadLettered, o.deadLettered);
       if (o.upTo && (!result.upTo || BigInt(o.upTo) > BigInt(result.upTo))) result.upTo = o.upTo;
       o.targets.forEach((t) => targets.add(t));
     };
@@ -83,32 +106,52 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
       // The integration is gone: nothing to write into. Kept, with the reason, not dropped.
       const moved = await deadLetter(pool, integrationId, shard, null, `integration ${integrationId} does not exist`);
       log.warn('integration gone; inbox rows moved to the dead letters', { integrationId, shard, events: moved });
-      return finish(result, targets, moved);
+      add({ taken: moved, applied: 0, deadLettered: moved, targets: [] });
+      return finish(result, targets);
     }
     let sql = statements.get(integrationId);
     if (!sql) statements.set(integrationId, (sql = applySql(ref.descriptor, ref.table)));
 
-    const client = await pool.connect();
+    const client = await (own ??= applyPool(pool)).connect();
     let broken = false;
     let locked = false;
+    let depth: { waiting: number; oldestAgeSeconds: number | null } | undefined;
     try {
-      const run = (ids: string[] | null) => inTransaction(client, () => applyBatch(client, sql!, integrationId, shard, ids ? ids.length : batchLimit, ids));
+      const run = (ids: string[] | null) => applyBatch(client, sql!, integrationId, shard, ids ? ids.length : batchLimit, ids);
+      /** Releases the shard and looks into its inbox once more: true when rows wait (committed while it was held). */
+      const releaseAndLook = async () => {
+        await unlockShard(client, integrationId, shard);
+        locked = false;
+        depth = await inboxDepth(client, integrationId, shard);
+        return depth.waiting > 0;
+      };
       locked = await lockSoon(client, integrationId, shard);
-      if (!locked) return { ...finish(result, targets, 0), busy: true };
+      if (!locked) return { ...finish(result, targets), busy: true };
       let failing: ApplyResult['failing'];
+      let quiet = 0;
       for (;;) {
         try {
+          if (!locked && !(locked = await lockSoon(client, integrationId, shard))) break;
           const o = await run(null);
           if (o.taken > 0) result.batches += 1;
           failing = undefined;
           add(o);
+          if (o.taken > 0 && targets.size > 0) {
+            // On-insert targets wait for these rows: back to the workflow, which wakes them (and
+            // runs again at once if more has arrived meanwhile).
+            result.more = await releaseAndLook();
+            break;
+          }
+          quiet = o.taken === 0 ? quiet + 1 : 0;
+          // A busy shard keeps this apply going (a few polls of the inbox while rows keep
+          // arriving): one wake-up and one activity per time budget, not per group of events.
+          if (o.taken === 0 && result.taken > 0 && quiet <= LINGER_POLLS && Date.now() - started < budgetMs) {
+            await sleep(LINGER_POLL_MS);
+            continue;
+          }
           if (o.taken === 0) {
-            await unlockShard(client, integrationId, shard);
-            locked = false;
             // Rows committed while the lock was held, by an API that then skipped its wake-up.
-            if (!(await shardHasRows(client, integrationId, shard))) break;
-            locked = await lockSoon(client, integrationId, shard);
-            if (!locked) break;
+            if (!(await releaseAndLook())) break;
             continue;
           }
           if (Date.now() - started >= budgetMs) {
@@ -136,7 +179,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
           await sleep(Math.min(250 * 2 ** (failing.attempts - 1), 2_000));
         }
       }
-      return finish(result, targets, 0, await inboxDepth(client, integrationId, shard));
+      return finish(result, targets, depth && !locked ? depth : await inboxDepth(client, integrationId, shard));
     } finally {
       if (locked && !broken) await unlockShard(client, integrationId, shard).catch(() => (broken = true));
       // A connection in doubt is closed, not reused: closing it also drops any lock it held.
@@ -145,34 +188,29 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
   };
 }
 
-function finish(result: ApplyResult, targets: Set<string>, deadLettered: number, depth?: { waiting: number; oldestAgeSeconds: number | null }): ApplyResult {
-  result.deadLettered += deadLettered;
-  result.taken += deadLettered;
+function finish(result: ApplyResult, targets: Set<string>, depth?: { waiting: number; oldestAgeSeconds: number | null }): ApplyResult {
   result.discarded = result.taken - result.applied - result.deadLettered;
   result.onInsertTargets = [...targets];
   if (depth) result.inbox = { ...depth, at: new Date().toISOString() };
-  eventsApplied.inc({ outcome: 'applied' }, result.applied);
-  eventsApplied.inc({ outcome: 'discarded' }, result.discarded);
-  if (result.deadLettered) eventsApplied.inc({ outcome: 'dead_lettered' }, result.deadLettered);
   return result;
 }
 
-async function applyBatch(client: pg.PoolClient, sql: string, integrationId: string, shard: number, limit: number, ids: string[] | null): Promise<BatchOutcome> {
-  const { rows } = await client.query<{ taken: number; applied: number; up_to: string | null; targets: string[] }>(sql, [integrationId, shard, limit, ids]);
-  const r = rows[0]!;
-  return { taken: r.taken, applied: r.applied, deadLettered: 0, upTo: r.up_to ?? undefined, targets: r.targets };
+/** Counted as each statement commits, so /metrics follows a long apply. */
+function count(applied: number, discarded: number, deadLettered: number): void {
+  if (applied) eventsApplied.inc({ outcome: 'applied' }, applied);
+  if (discarded) eventsApplied.inc({ outcome: 'discarded' }, discarded);
+  if (deadLettered) eventsApplied.inc({ outcome: 'dead_lettered' }, deadLettered);
 }
 
-async function inTransaction<T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
-  await client.query(TRANSACTION);
-  try {
-    const out = await fn();
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+async function applyBatch(client: pg.PoolClient, sql: string, integrationId: string, shard: number, limit: number, ids: string[] | null): Promise<BatchOutcome> {
+  // Prepared once per connection and integration: planning this statement costs more than running it on a few rows.
+  const { rows } = await client.query<{ taken: number; applied: number; up_to: string | null; targets: string[] }>({
+    name: `hooksync_apply_${integrationId}`,
+    text: sql,
+    values: [integrationId, shard, limit, ids],
+  });
+  const r = rows[0]!;
+  return { taken: r.taken, applied: r.applied, deadLettered: 0, upTo: r.up_to ?? undefined, targets: r.targets };
 }
 
 /** The shard's lock, waiting briefly: an API's check holds it (shared) for a moment only. */

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { insertInboxRows, shardIdle, type InboxRow } from '../db/inbox';
+import { idleShards, insertInboxRows, type InboxRow, type Written } from '../db/inbox';
+import { inboxInsertRows } from '../metrics';
 import type { ShardRef } from '../temporal/ingest-wake';
 
 /** FNV-1a: a stable hash, so one remote key always lands in the same shard. */
@@ -25,8 +26,8 @@ export class InboxUnavailableError extends Error {
 export interface InboxWriterOptions {
   pool: pg.Pool;
   shards: number;
-  /** Told after each committed group: the shard, the highest position, and whether no apply held the shard. */
-  onCommitted: (ref: ShardRef, upTo: string, idle: boolean) => void;
+  /** Told after each committed group: the shard, the highest position, how many rows, and whether no apply held the shard. */
+  onCommitted: (ref: ShardRef, upTo: string, rows: number, idle: boolean) => void;
   maxRows?: number;
   maxBytes?: number;
   /** How long a request may wait for its group to commit before it is answered 503. */
@@ -40,7 +41,7 @@ interface Waiting {
 }
 
 interface Lane {
-  ref: ShardRef;
+  integration: { id: string; service: string };
   queue: Waiting[];
   writing: boolean;
 }
@@ -49,10 +50,11 @@ interface Lane {
 const isDataError = (err: unknown) => /^(22|23|54)/.test((err as { code?: string }).code ?? '');
 
 /**
- * Group commit into the inbox. Each (integration, shard) lane has at most one INSERT in flight;
- * requests arriving meanwhile wait and go together in the next one, a single multi-row statement.
- * An idle lane writes at once, so grouping adds no latency, and under load groups grow by
- * themselves. A request's promise resolves once the INSERT carrying its event has committed.
+ * Group commit into the inbox. Each integration's lane has at most one INSERT in flight; requests
+ * arriving meanwhile wait and go together in the next one, a single multi-row statement (for all
+ * shards: the shard is a column). An idle lane writes at once, so grouping adds no latency, and
+ * under load groups grow by themselves. A request's promise resolves once the INSERT carrying its
+ * event has committed.
  */
 export class InboxWriter {
   private readonly lanes = new Map<string, Lane>();
@@ -71,11 +73,11 @@ export class InboxWriter {
     return shardOf(key, this.opts.shards);
   }
 
-  submit(integration: { id: string; service: string }, row: InboxRow): Promise<void> {
-    const shard = this.shardOf(row.key);
-    const laneKey = `${integration.id}/${shard}`;
-    let lane = this.lanes.get(laneKey);
-    if (!lane) this.lanes.set(laneKey, (lane = { ref: { integrationId: integration.id, service: integration.service, shard }, queue: [], writing: false }));
+  /** Writes the event (its shard is computed here); resolves once committed. */
+  submit(integration: { id: string; service: string }, event: Omit<InboxRow, 'shard'>): Promise<void> {
+    const row: InboxRow = { ...event, shard: this.shardOf(event.key) };
+    let lane = this.lanes.get(integration.id);
+    if (!lane) this.lanes.set(integration.id, (lane = { integration: { id: integration.id, service: integration.service }, queue: [], writing: false }));
     const l = lane;
     return new Promise<void>((resolve, reject) => {
       let done = false;
@@ -107,10 +109,11 @@ export class InboxWriter {
     lane.writing = true;
     while (lane.queue.length > 0) {
       const group = this.take(lane);
+      inboxInsertRows.observe(group.length);
       try {
-        const upTo = await insertInboxRows(this.opts.pool, lane.ref.integrationId, lane.ref.shard, group.map((w) => w.row));
+        const written = await insertInboxRows(this.opts.pool, lane.integration.id, group.map((w) => w.row));
         for (const w of group) w.settle();
-        this.afterCommit(lane.ref, upTo);
+        this.afterCommit(lane, written);
       } catch (err) {
         if (isDataError(err) && group.length > 1) await this.oneByOne(lane, group);
         else for (const w of group) w.settle(refusal(err));
@@ -123,21 +126,24 @@ export class InboxWriter {
   private async oneByOne(lane: Lane, group: Waiting[]): Promise<void> {
     for (const w of group) {
       try {
-        const upTo = await insertInboxRows(this.opts.pool, lane.ref.integrationId, lane.ref.shard, [w.row]);
+        const written = await insertInboxRows(this.opts.pool, lane.integration.id, [w.row]);
         w.settle();
-        this.afterCommit(lane.ref, upTo);
+        this.afterCommit(lane, written);
       } catch (err) {
         w.settle(refusal(err));
       }
     }
   }
 
-  /** After the commit (never before: see shardIdle), whether the shard's workflow needs a wake-up. */
-  private afterCommit(ref: ShardRef, upTo: string): void {
-    const check: Promise<void> = shardIdle(this.opts.pool, ref.integrationId, ref.shard)
-      // Not known: wake it; a wake-up too many costs little.
-      .catch(() => true)
-      .then((idle) => this.opts.onCommitted(ref, upTo, idle))
+  /** After the commit (never before: see idleShards), whether the shards' workflows need a wake-up. */
+  private afterCommit(lane: Lane, written: Written[]): void {
+    const { id, service } = lane.integration;
+    const check: Promise<void> = idleShards(this.opts.pool, id, written.map((w) => w.shard))
+      // Not known: wake them; a wake-up too many costs little.
+      .catch(() => new Set(written.map((w) => w.shard)))
+      .then((idle) => {
+        for (const w of written) this.opts.onCommitted({ integrationId: id, service, shard: w.shard }, w.upTo, w.rows, idle.has(w.shard));
+      })
       .finally(() => this.checks.delete(check));
     this.checks.add(check);
   }

@@ -12,12 +12,33 @@ interface ShardWake {
   timer?: NodeJS.Timeout;
   sending?: Promise<void>;
   failures: number;
+  lastSentAt: number;
+  lastCommitAt: number;
+  /** Moving averages of the time between commits to this shard (ms) and of the rows per commit: how busy it is. */
+  commitIntervalMs: number;
+  rowsPerCommit: number;
 }
 
 const RETRY_MS = 500;
 const RETRY_MAX_MS = 30_000;
 /** A refusal because the workflow is continuing as new lasts a moment. */
 const CLOSING_RETRY_MS = 100;
+/**
+ * Spacing of wake-ups by the shard's load: none below 20 events a second (each wake-up at once,
+ * for latency), growing to 250 ms at 60 a second and above, where a wake-up per group of events
+ * would cost more than the applies it triggers (each is a signal, a workflow task and a local
+ * activity; an apply of 250 ms of events costs hardly more than one of a single event).
+ */
+const QUIET_RATE = 20;
+const BUSY_RATE = 60;
+const MAX_GAP_MS = 250;
+const EWMA = 0.1;
+
+function gapMs(s: ShardWake): number {
+  const rate = (1000 * s.rowsPerCommit) / s.commitIntervalMs;
+  return MAX_GAP_MS * Math.min(1, Math.max(0, (rate - QUIET_RATE) / (BUSY_RATE - QUIET_RATE)));
+}
+
 /** How long closing waits for wake-ups in flight (each has its own deadline too). */
 const CLOSE_GRACE_MS = 3_000;
 
@@ -29,11 +50,11 @@ const errorText = (err: unknown) => {
 
 /**
  * The API's wake-ups of ingest workflows, after their rows have committed (the requests are
- * answered already: a failed wake-up loses nothing). Adaptive: sent at once when no apply is
- * running on the shard, not at all while one is (it looks into the inbox again after it ends, so
- * under load Temporal's cost is per apply, not per request). At most one in flight per workflow;
- * what commits meanwhile goes with the next. A failed wake-up is retried with backoff; the worker's
- * sweep covers one this process never got to send.
+ * answered already: a failed wake-up loses nothing). Adaptive: none while an apply is running on
+ * the shard (it looks into the inbox again after it ends); otherwise at once on a quiet shard, and
+ * spaced up to 250 ms apart on a busy one, so that under load Temporal's cost is per slice of time,
+ * not per request. At most one in flight per workflow; what commits meanwhile goes with the next.
+ * A failed wake-up is retried with backoff; the worker's sweep covers one this process never sent.
  */
 export class IngestWakeups {
   private readonly shards = new Map<string, ShardWake>();
@@ -41,14 +62,19 @@ export class IngestWakeups {
 
   constructor(private readonly opts: { client: Client; settings: IngestSettings; logger: Logger }) {}
 
-  /** Rows of `ref` up to `upTo` committed; `idle`: no apply held the shard after the commit. */
-  committed(ref: ShardRef, upTo: string, idle: boolean): void {
-    if (!idle || this.closed) return;
+  /** `rows` rows of `ref` up to `upTo` committed; `idle`: no apply held the shard after the commit. */
+  committed(ref: ShardRef, upTo: string, rows: number, idle: boolean): void {
+    if (this.closed) return;
+    const now = Date.now();
     const key = `${ref.integrationId}/${ref.shard}`;
     let s = this.shards.get(key);
-    if (!s) this.shards.set(key, (s = { ref, failures: 0 }));
+    if (!s) this.shards.set(key, (s = { ref, failures: 0, lastSentAt: 0, lastCommitAt: now, commitIntervalMs: 1_000, rowsPerCommit: 1 }));
+    s.commitIntervalMs = (1 - EWMA) * s.commitIntervalMs + EWMA * Math.min(now - s.lastCommitAt, 5_000);
+    s.rowsPerCommit = (1 - EWMA) * s.rowsPerCommit + EWMA * rows;
+    s.lastCommitAt = now;
+    if (!idle) return;
     if (!s.upTo || BigInt(upTo) > BigInt(s.upTo)) s.upTo = upTo;
-    this.schedule(s, Date.now());
+    this.schedule(s, Math.max(now, s.lastSentAt + gapMs(s)));
   }
 
   private schedule(s: ShardWake, at: number): void {
@@ -69,6 +95,7 @@ export class IngestWakeups {
   private send(s: ShardWake): void {
     s.timer = undefined;
     s.due = undefined;
+    s.lastSentAt = Date.now();
     const upTo = s.upTo;
     s.upTo = undefined;
     s.sending = this.attempt(s, upTo).finally(() => {

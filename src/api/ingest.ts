@@ -16,7 +16,7 @@ export function createIngest(deps: ServiceDeps, logger: Logger): Ingest {
   const inbox = new InboxWriter({
     pool: deps.pool,
     shards: deps.config.HOOKSYNC_INGEST_SHARDS,
-    onCommitted: (ref, upTo, idle) => wakeups.committed(ref, upTo, idle),
+    onCommitted: (ref, upTo, rows, idle) => wakeups.committed(ref, upTo, rows, idle),
   });
   return {
     inbox,

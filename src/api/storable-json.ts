@@ -19,8 +19,17 @@ const hex4 = (text: string, at: number) => (/^[0-9a-fA-F]{4}$/.test(text.slice(a
  * events: only a body with a `\u` escape, a long exponent or enough room for deep nesting is scanned.
  */
 export function unstorableReason(text: string): string | undefined {
-  if (text.length < 2 * MAX_DEPTH && !/\\u|[eE][+-]?\d{5}/.test(text)) return undefined;
+  if (!/\\u|[eE][+-]?\d{5}/.test(text) && openings(text) <= MAX_DEPTH) return undefined;
   return scan(text);
+}
+
+/** How many `[` and `{` the text holds, counted up to MAX_DEPTH + 1 (deeper nesting needs that many). */
+function openings(text: string): number {
+  let n = 0;
+  for (const c of ['{', '[']) {
+    for (let at = text.indexOf(c); at !== -1 && n <= MAX_DEPTH; at = text.indexOf(c, at + 1)) n++;
+  }
+  return n;
 }
 
 function scan(text: string): string | undefined {

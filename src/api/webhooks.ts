@@ -113,7 +113,7 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; inbox: Inbo
     // Refused now, with the reason, rather than answered 2xx and then unappliable.
     const why = checkRecord(integration.descriptor, record) ?? unstorableReason(text);
     if (why) return reject(ctx, 400, 'invalid_event', why);
-    const row: InboxRow = {
+    const row: Omit<InboxRow, 'shard'> = {
       key: record.key,
       ts: record.ts,
       precedence: precedenceOf(integration.descriptor, record.change),

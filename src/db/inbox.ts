@@ -7,6 +7,7 @@ import type pg from 'pg';
  */
 
 export interface InboxRow {
+  shard: number;
   key: string;
   /** Upstream time of the version, ms since epoch. */
   ts: number;
@@ -19,52 +20,61 @@ export interface InboxRow {
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
-const FIELDS = 6;
+const FIELDS = 7;
 
 /**
- * A multi-row INSERT of `n` rows of one shard: a statement text per group size, prepared once per
- * connection; each field its own parameter, so bodies go over the wire as they are (no escaping).
+ * A multi-row INSERT of `n` rows of one integration: a statement text per group size, prepared
+ * once per connection; each field its own parameter, so bodies go over the wire as they are (no
+ * escaping). Returns the highest position written per shard.
  */
 function insertSql(n: number): string {
   const rows: string[] = [];
   for (let i = 0; i < n; i++) {
-    const p = 3 + i * FIELDS;
-    rows.push(`($1, $2, $${p}, to_timestamp($${p + 1}::float8 / 1000), $${p + 2}::smallint, $${p + 3}::boolean, $${p + 4}, $${p + 5})`);
+    const p = 2 + i * FIELDS;
+    rows.push(`($1, $${p}::smallint, $${p + 1}, to_timestamp($${p + 2}::float8 / 1000), $${p + 3}::smallint, $${p + 4}::boolean, $${p + 5}, $${p + 6})`);
   }
   return `WITH ins AS (
   INSERT INTO ingest_inbox (integration_id, shard, remote_key, version_at, precedence, deleted, event_id, body)
   VALUES ${rows.join(',\n         ')}
-  RETURNING id
+  RETURNING shard, id
 )
-SELECT max(id)::text AS up_to FROM ins`;
+SELECT shard, max(id)::text AS up_to, count(*)::int AS rows FROM ins GROUP BY shard`;
 }
 
-/** Writes one group of rows of one shard; resolves once committed, with the highest position written. */
-export async function insertInboxRows(db: Queryable, integrationId: string, shard: number, rows: InboxRow[]): Promise<string> {
-  const values: unknown[] = [integrationId, shard];
-  for (const r of rows) values.push(r.key, r.ts, r.precedence, r.deleted, r.eventId ?? null, r.body);
-  const res = await db.query<{ up_to: string }>({ name: `hooksync_inbox_insert_${rows.length}`, text: insertSql(rows.length), values });
-  return res.rows[0]!.up_to;
+export interface Written {
+  shard: number;
+  /** The highest position written in the shard. */
+  upTo: string;
+  rows: number;
+}
+
+/** Writes one group of rows of one integration; resolves once committed, with what it wrote per shard. */
+export async function insertInboxRows(db: Queryable, integrationId: string, rows: InboxRow[]): Promise<Written[]> {
+  const values: unknown[] = [integrationId];
+  for (const r of rows) values.push(r.shard, r.key, r.ts, r.precedence, r.deleted, r.eventId ?? null, r.body);
+  const res = await db.query<{ shard: number; up_to: string; rows: number }>({ name: `hooksync_inbox_insert_${rows.length}`, text: insertSql(rows.length), values });
+  return res.rows.map((r) => ({ shard: r.shard, upTo: r.up_to, rows: r.rows }));
 }
 
 /**
  * The advisory lock an apply holds while it takes a shard's inbox. Namespaced so it cannot meet
  * other advisory locks of hooksync (targets, migrations).
  */
-export const APPLY_LOCK_KEY = `hashtextextended('hooksync-ingest:' || $1 || '/' || $2::text, 0)`;
+const lockKey = (integrationId: string, shard: string) => `hashtextextended('hooksync-ingest:' || ${integrationId} || '/' || ${shard}::text, 0)`;
+const APPLY_LOCK_KEY = lockKey('$1', '$2');
 
 /**
- * Whether no apply is taking the shard's inbox right now. Asked after an INSERT has committed: an
+ * Of these shards, those no apply is taking right now. Asked after an INSERT has committed: an
  * apply that holds the lock looks into the inbox again after releasing it, so it will take these
  * rows, and no wake-up is needed. A shared try-lock conflicts only with the apply's own lock.
  */
-export async function shardIdle(db: Queryable, integrationId: string, shard: number): Promise<boolean> {
-  const { rows } = await db.query<{ idle: boolean }>({
+export async function idleShards(db: Queryable, integrationId: string, shards: number[]): Promise<Set<number>> {
+  const { rows } = await db.query<{ shard: number; idle: boolean }>({
     name: 'hooksync_inbox_idle',
-    text: `SELECT pg_try_advisory_xact_lock_shared(${APPLY_LOCK_KEY}) AS idle`,
-    values: [integrationId, shard],
+    text: `SELECT s AS shard, pg_try_advisory_xact_lock_shared(${lockKey('$1', 's')}) AS idle FROM unnest($2::int[]) AS s`,
+    values: [integrationId, shards],
   });
-  return rows[0]!.idle;
+  return new Set(rows.filter((r) => r.idle).map((r) => r.shard));
 }
 
 export async function tryLockShard(client: pg.PoolClient, integrationId: string, shard: number): Promise<boolean> {
@@ -74,14 +84,6 @@ export async function tryLockShard(client: pg.PoolClient, integrationId: string,
 
 export async function unlockShard(client: pg.PoolClient, integrationId: string, shard: number): Promise<void> {
   await client.query(`SELECT pg_advisory_unlock(${APPLY_LOCK_KEY})`, [integrationId, shard]);
-}
-
-export async function shardHasRows(db: Queryable, integrationId: string, shard: number): Promise<boolean> {
-  const { rows } = await db.query<{ any: boolean }>(
-    'SELECT EXISTS (SELECT 1 FROM ingest_inbox WHERE integration_id = $1 AND shard = $2) AS any',
-    [integrationId, shard],
-  );
-  return rows[0]!.any;
 }
 
 /** The ids of the oldest rows of a shard (to split a batch the database refused). */
