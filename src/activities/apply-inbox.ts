@@ -1,6 +1,6 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import pg from 'pg';
-import { deadLetter, inboxDepth, oldestIds, tryLockShard, unlockShard } from '../db/inbox';
+import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
 import { integrationRef } from '../db/integration-tables';
 import { applySql } from '../integrations/sql';
 import { eventsApplied } from '../metrics';
@@ -128,7 +128,6 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
       locked = await lockSoon(client, integrationId, shard);
       if (!locked) return { ...finish(result, targets), busy: true };
       let failing: ApplyResult['failing'];
-      let quiet = 0;
       for (;;) {
         try {
           if (!locked && !(locked = await lockSoon(client, integrationId, shard))) break;
@@ -142,13 +141,9 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
             result.more = await releaseAndLook();
             break;
           }
-          quiet = o.taken === 0 ? quiet + 1 : 0;
-          // A busy shard keeps this apply going (a few polls of the inbox while rows keep
+          // A busy shard keeps this apply going (a few cheap looks into the inbox while rows keep
           // arriving): one wake-up and one activity per time budget, not per group of events.
-          if (o.taken === 0 && result.taken > 0 && quiet <= LINGER_POLLS && Date.now() - started < budgetMs) {
-            await sleep(LINGER_POLL_MS);
-            continue;
-          }
+          if (o.taken === 0 && result.taken > 0 && (await linger(client, integrationId, shard, budgetMs - (Date.now() - started)))) continue;
           if (o.taken === 0) {
             // Rows committed while the lock was held, by an API that then skipped its wake-up.
             if (!(await releaseAndLook())) break;
@@ -211,6 +206,15 @@ async function applyBatch(client: pg.PoolClient, sql: string, integrationId: str
   });
   const r = rows[0]!;
   return { taken: r.taken, applied: r.applied, deadLettered: 0, upTo: r.up_to ?? undefined, targets: r.targets };
+}
+
+/** Waits (a few polls) for rows to arrive in the shard's inbox; false when none came. */
+async function linger(client: pg.PoolClient, integrationId: string, shard: number, leftMs: number): Promise<boolean> {
+  for (let poll = 0; poll < LINGER_POLLS && leftMs > poll * LINGER_POLL_MS; poll++) {
+    await sleep(LINGER_POLL_MS);
+    if (await shardHasRows(client, integrationId, shard)) return true;
+  }
+  return false;
 }
 
 /** The shard's lock, waiting briefly: an API's check holds it (shared) for a moment only. */
