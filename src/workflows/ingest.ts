@@ -43,6 +43,8 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
   let lastApply = input.lastApply ?? 'none yet';
   let inbox = input.inbox;
   let trouble: Trouble | undefined;
+  // Signals to on-insert targets in flight: the next apply need not wait for them, continue-as-new does.
+  const signalling = new Set<Promise<void>>();
 
   setHandler(wakeSignal, (wake) => {
     woken = true;
@@ -58,6 +60,7 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
   for (;;) {
     await condition(() => woken || rollOver());
     if (rollOver()) {
+      await Promise.all(signalling);
       await condition(allHandlersFinished);
       await continueAsNew<typeof ingestWorkflow>({ ...input, totals, lastApply, inbox, woken, announced });
     }
@@ -85,24 +88,23 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
     if (!r.busy) inbox = r.inbox;
     trouble = r.failing && { error: r.failing.error, since: trouble?.since ?? r.failing.since, attempts: (trouble?.attempts ?? 0) + r.failing.attempts };
     show();
-    await wakeTargets(r.onInsertTargets);
+    for (const targetId of r.onInsertTargets) {
+      const sent = wakeTarget(targetId).finally(() => signalling.delete(sent));
+      signalling.add(sent);
+    }
     // Rows left (its time budget ended), or failing: it retried with backoff for its whole budget,
     // holding the shard's lock, so the API sent no wake-ups meanwhile. Again at once, either way.
     if (r.more) woken = true;
   }
 }
 
-/** One signal per apply that changed rows, not per row. A target that is gone is logged, not fatal. */
-async function wakeTargets(targetIds: string[]): Promise<void> {
-  await Promise.all(
-    targetIds.map(async (targetId) => {
-      try {
-        await getExternalWorkflowHandle(httpSyncWorkflowId(targetId)).signal(rowsChangedSignal);
-      } catch (err) {
-        log.warn('could not signal rowsChanged to an on-insert target', { targetId, error: (err as Error).message });
-      }
-    }),
-  );
+/** One signal per apply that changed rows, not per row. Never rejects: a target that is gone is logged, not fatal. */
+async function wakeTarget(targetId: string): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(httpSyncWorkflowId(targetId)).signal(rowsChangedSignal);
+  } catch (err) {
+    log.warn('could not signal rowsChanged to an on-insert target', { targetId, error: (err as Error).message });
+  }
 }
 
 function failureMessage(err: unknown): string {

@@ -10,8 +10,9 @@ import type { IntegrationDescriptor } from '../../src/integrations/types';
 test('the apply keeps each key\'s newest version by timestamp, then precedence, then arrival, and parses only those bodies', () => {
   const sql = applySql(stripeCustomerV1, 'stripe_customer_v1_abcd');
   assert.match(sql, /DISTINCT ON \(remote_key\)[\s\S]*ORDER BY remote_key, version_at DESC, precedence DESC, id DESC/);
-  // The bodies are parsed after the newest were picked, from the rows taken, not before.
-  assert.ok(sql.indexOf('body::jsonb') > sql.indexOf('DISTINCT ON'));
+  // The bodies are parsed after the newest were picked, once each (a materialized step), not before.
+  assert.ok(sql.indexOf(')::jsonb AS ev') > sql.indexOf('DISTINCT ON'));
+  assert.match(sql, /src AS MATERIALIZED/);
   assert.match(sql, /DELETE FROM ingest_inbox/);
   assert.match(sql, /FOR UPDATE SKIP LOCKED/);
   assert.doesNotMatch(sql, /ingest_seen_events/, 'Stripe does not de-duplicate by event id');
