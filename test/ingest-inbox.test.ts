@@ -6,6 +6,7 @@ import { createIntegration, integrationInfo, retryFailed, type IntegrationView }
 import { createTarget } from '../src/services/targets';
 import { ingestWorkflowId } from '../src/workflows/names';
 import { startStack, waitFor, type Stack } from './support/harness';
+import { metric } from './support/metrics';
 import { currentDetails, detailsTotals, historyText, inboxRows, keysInShard, rowOf, tcpProxy } from './support/ingest';
 import { startReceiver, type Receiver } from './support/receiver';
 import { customerEvent, postEvent, type CustomerEventInput } from './support/stripe';
@@ -30,18 +31,6 @@ function person(): { email: string; name: string; phone: string } {
   };
   personal.add(p.email).add(p.name).add(p.phone);
   return p;
-}
-
-/** Sum of the samples of `name` whose labels include `labels`. */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
-  }
-  return sum;
 }
 
 const scrape = async (apiUrl: string) => (await fetch(`${apiUrl}/metrics`)).text();

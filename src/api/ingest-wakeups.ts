@@ -12,6 +12,8 @@ interface ShardWake {
   timer?: NodeJS.Timeout;
   sending?: Promise<void>;
   failures: number;
+  /** After a failure: no attempt before this, whatever commits meanwhile. */
+  retryAt: number;
   lastSentAt: number;
   lastCommitAt: number;
   /** Moving averages of the time between commits to this shard (ms) and of the rows per commit: how busy it is. */
@@ -68,13 +70,13 @@ export class IngestWakeups {
     const now = Date.now();
     const key = `${ref.integrationId}/${ref.shard}`;
     let s = this.shards.get(key);
-    if (!s) this.shards.set(key, (s = { ref, failures: 0, lastSentAt: 0, lastCommitAt: now, commitIntervalMs: 1_000, rowsPerCommit: 1 }));
+    if (!s) this.shards.set(key, (s = { ref, failures: 0, retryAt: 0, lastSentAt: 0, lastCommitAt: now, commitIntervalMs: 1_000, rowsPerCommit: 1 }));
     s.commitIntervalMs = (1 - EWMA) * s.commitIntervalMs + EWMA * Math.min(now - s.lastCommitAt, 5_000);
     s.rowsPerCommit = (1 - EWMA) * s.rowsPerCommit + EWMA * rows;
     s.lastCommitAt = now;
     if (!idle) return;
     if (!s.upTo || BigInt(upTo) > BigInt(s.upTo)) s.upTo = upTo;
-    this.schedule(s, Math.max(now, s.lastSentAt + gapMs(s)));
+    this.schedule(s, Math.max(now, s.lastSentAt + gapMs(s), s.retryAt));
   }
 
   private schedule(s: ShardWake, at: number): void {
@@ -121,7 +123,8 @@ export class IngestWakeups {
         this.opts.logger.warn({ ...s.ref, err: errorText(err) }, 'could not wake the ingest workflow; the events are in the inbox, retrying');
       }
       const delay = closing ? CLOSING_RETRY_MS : Math.min(RETRY_MS * 2 ** (s.failures - 1), RETRY_MAX_MS);
-      s.due = Math.min(s.due ?? Infinity, Date.now() + delay);
+      s.retryAt = Date.now() + delay;
+      s.due = Math.max(s.due ?? 0, s.retryAt);
     }
   }
 

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { Pool } from 'undici';
 import { shardOf } from '../../src/api/inbox-writer';
 import { ingestWorkflowId } from '../../src/workflows/names';
+import type { IngestTotals } from '../../src/workflows/types';
 import { stripeSignature } from './stripe';
 
 /** Helpers for the ingest tests (test/ingest*.test.ts). */
@@ -103,17 +104,8 @@ export async function currentDetails(handle: WorkflowHandle): Promise<string> {
   return metadata?.currentDetails ?? '';
 }
 
-export interface IngestDetailsTotals {
-  taken: number;
-  applied: number;
-  discarded: number;
-  deadLettered: number;
-  applies: number;
-  wakeUps: number;
-}
-
 /** The totals row of the ingest details table: taken from the inbox, applied, older discarded, dead letters, applies, wake-ups. */
-export function detailsTotals(details: string): IngestDetailsTotals | undefined {
+export function detailsTotals(details: string): IngestTotals | undefined {
   const m = /\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|/.exec(details);
   if (!m) return undefined;
   const [taken, applied, discarded, deadLettered, applies, wakeUps] = m.slice(1).map(Number) as [number, number, number, number, number, number];
