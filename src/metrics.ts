@@ -49,6 +49,12 @@ export const ingestWakeups = new client.Counter({
   labelNames: ['outcome'],
   registers: [registry],
 });
+export const targetSignals = new client.Counter({
+  name: 'hooksync_target_signals_total',
+  help: 'rowsChanged signals from ingest to on-insert targets, by outcome (a failed one is logged; the target syncs at its next period)',
+  labelNames: ['outcome'],
+  registers: [registry],
+});
 export const rowsDelivered = new client.Counter({
   name: 'hooksync_rows_delivered_total',
   help: 'Rows delivered to HTTP Sync targets (answered 2xx)',

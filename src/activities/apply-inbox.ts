@@ -1,9 +1,11 @@
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import pg from 'pg';
 import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
 import { integrationRef } from '../db/integration-tables';
 import { applySql } from '../integrations/sql';
-import { eventsApplied } from '../metrics';
+import { eventsApplied, targetSignals } from '../metrics';
+import { rowsChangedSignal } from '../workflows/messages';
+import { httpSyncWorkflowId } from '../workflows/names';
 import type { ApplyInput, ApplyResult } from '../workflows/types';
 
 export interface ApplyOptions {
@@ -19,6 +21,11 @@ const BUDGET_MS = 2_000;
 const FAILURE_BUDGET_MS = 15_000;
 const BATCH_LIMIT = 1_000;
 const CONNECTIONS = 10;
+/** On-insert targets are signalled at once after rows changed, then at most this often while the apply goes on. */
+const SIGNAL_SPACING_MS = 100;
+const SIGNAL_DEADLINE_MS = 5_000;
+/** How long a signal waits for the changed rows to become readable (an older transaction to end). */
+const READABLE_WAIT_MS = 100;
 /** After the inbox runs empty, an apply that took rows looks again this often, this many times. */
 const LINGER_POLL_MS = 10;
 const LINGER_POLLS = 3;
@@ -69,6 +76,8 @@ interface BatchOutcome {
   applied: number;
   deadLettered: number;
   upTo?: string;
+  /** The statement's transaction: its rows are readable by a page query once every older one has ended. */
+  txid?: string;
   targets: string[];
 }
 
@@ -92,6 +101,8 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
       inbox: { waiting: 0, oldestAgeSeconds: null, at: new Date().toISOString() },
     };
     const targets = new Set<string>();
+    let client: pg.PoolClient | undefined;
+    const signals = new TargetSignals(integrationId, () => client);
     const add = (o: BatchOutcome) => {
       result.taken += o.taken;
       result.applied += o.applied;
@@ -99,6 +110,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
       count(o.applied, o.taken - o.applied - o.deadLettered, o.deadLettered);
       if (o.upTo && (!result.upTo || BigInt(o.upTo) > BigInt(result.upTo))) result.upTo = o.upTo;
       o.targets.forEach((t) => targets.add(t));
+      signals.changed(o.targets, o.txid);
     };
 
     const ref = await integrationRef(pool, integrationId);
@@ -112,7 +124,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
     let sql = statements.get(integrationId);
     if (!sql) statements.set(integrationId, (sql = applySql(ref.descriptor, ref.table)));
 
-    const client = await (own ??= applyPool(pool)).connect();
+    client = await (own ??= applyPool(pool)).connect();
     let broken = false;
     let locked = false;
     let depth: { waiting: number; oldestAgeSeconds: number | null } | undefined;
@@ -135,12 +147,8 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
           if (o.taken > 0) result.batches += 1;
           failing = undefined;
           add(o);
-          if (o.taken > 0 && targets.size > 0) {
-            // On-insert targets wait for these rows: back to the workflow, which wakes them (and
-            // runs again at once if more has arrived meanwhile).
-            result.more = await releaseAndLook();
-            break;
-          }
+          // The rows are committed: wake the on-insert targets now, not when this apply ends.
+          await signals.flush(false);
           // A busy shard keeps this apply going (a few cheap looks into the inbox while rows keep
           // arriving): one wake-up and one activity per time budget, not per group of events.
           if (o.taken === 0 && result.taken > 0 && (await linger(client, integrationId, shard, budgetMs - (Date.now() - started)))) continue;
@@ -174,6 +182,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
           await sleep(Math.min(250 * 2 ** (failing.attempts - 1), 2_000));
         }
       }
+      await signals.flush(true);
       return finish(result, targets, depth && !locked ? depth : await inboxDepth(client, integrationId, shard));
     } finally {
       if (locked && !broken) await unlockShard(client, integrationId, shard).catch(() => (broken = true));
@@ -190,6 +199,74 @@ function finish(result: ApplyResult, targets: Set<string>, depth?: { waiting: nu
   return result;
 }
 
+/**
+ * The `rowsChanged` signals of one apply: one per on-insert target as soon as a statement changed
+ * rows, then at most every 100 ms while the apply goes on, and a last one for what changed since.
+ * Sent from here (the worker's client) rather than by the workflow: a workflow's signals leave
+ * only when its task ends, which is when this apply ends. A failure is logged, not fatal.
+ */
+class TargetSignals {
+  private readonly owed = new Set<string>();
+  private lastAt = 0;
+  private txid?: string;
+
+  constructor(
+    private readonly integrationId: string,
+    private readonly db: () => pg.PoolClient | undefined,
+  ) {}
+
+  changed(targetIds: string[], txid?: string): void {
+    for (const t of targetIds) this.owed.add(t);
+    if (targetIds.length && txid && (!this.txid || BigInt(txid) > BigInt(this.txid))) this.txid = txid;
+  }
+
+  async flush(last: boolean): Promise<void> {
+    if (this.owed.size === 0 || (!last && Date.now() - this.lastAt < SIGNAL_SPACING_MS)) return;
+    const ids = [...this.owed];
+    this.owed.clear();
+    this.lastAt = Date.now();
+    await this.readable();
+    const client = Context.current().client;
+    await Promise.all(
+      ids.map(async (targetId) => {
+        try {
+          await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => client.workflow.getHandle(httpSyncWorkflowId(targetId)).signal(rowsChangedSignal));
+          targetSignals.inc({ outcome: 'sent' });
+        } catch (err) {
+          targetSignals.inc({ outcome: 'failed' });
+          log.warn('could not signal rowsChanged to an on-insert target; it syncs at its next period', {
+            integrationId: this.integrationId,
+            targetId,
+            error: (err as Error).message,
+          });
+        }
+      }),
+    );
+  }
+
+  /**
+   * Waits (briefly) until the changed rows are readable by a page query: until every transaction
+   * older than the apply's has ended, in practice an INSERT into the inbox still committing.
+   * Otherwise the target would find them held back and look again only a second later.
+   */
+  private async readable(): Promise<void> {
+    const db = this.db();
+    const txid = this.txid;
+    this.txid = undefined;
+    if (!db || !txid) return;
+    const until = Date.now() + READABLE_WAIT_MS;
+    for (;;) {
+      const { rows } = await db.query<{ readable: boolean }>({
+        name: 'hooksync_apply_readable',
+        text: 'SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 AS readable',
+        values: [txid],
+      });
+      if (rows[0]!.readable || Date.now() >= until) return;
+      await sleep(2);
+    }
+  }
+}
+
 /** Counted as each statement commits, so /metrics follows a long apply. */
 function count(applied: number, discarded: number, deadLettered: number): void {
   if (applied) eventsApplied.inc({ outcome: 'applied' }, applied);
@@ -199,13 +276,13 @@ function count(applied: number, discarded: number, deadLettered: number): void {
 
 async function applyBatch(client: pg.PoolClient, sql: string, integrationId: string, shard: number, limit: number, ids: string[] | null): Promise<BatchOutcome> {
   // Prepared once per connection and integration: planning this statement costs more than running it on a few rows.
-  const { rows } = await client.query<{ taken: number; applied: number; up_to: string | null; targets: string[] }>({
+  const { rows } = await client.query<{ taken: number; applied: number; up_to: string | null; txid: string | null; targets: string[] }>({
     name: `hooksync_apply_${integrationId}`,
     text: sql,
     values: [integrationId, shard, limit, ids],
   });
   const r = rows[0]!;
-  return { taken: r.taken, applied: r.applied, deadLettered: 0, upTo: r.up_to ?? undefined, targets: r.targets };
+  return { taken: r.taken, applied: r.applied, deadLettered: 0, upTo: r.up_to ?? undefined, txid: r.txid ?? undefined, targets: r.targets };
 }
 
 /** Waits (a few polls) for rows to arrive in the shard's inbox; false when none came. */

@@ -138,8 +138,8 @@ WHERE (old.${ts}, old._precedence) < (excluded.${ts}, excluded._precedence)
  * One apply of a shard's inbox, in one statement (one transaction): take the oldest rows (up to
  * $3; or exactly the ids $4), keep each key's newest version (timestamp, then precedence, then the
  * later arrival), parse only those bodies, upsert them, and remove every row taken. Returns how
- * many were taken and applied, the highest position taken, and, only when rows changed, the
- * on-insert targets to wake. With `dedupe`, events whose id was applied before are dropped first.
+ * many were taken and applied, the highest position taken, its transaction id, and, only when
+ * rows changed, the on-insert targets to wake. With `dedupe`, events whose id was applied before are dropped first.
  * Parameters: $1 integration id, $2 shard, $3 limit, $4 ids (bigint[] or NULL).
  */
 export function applySql(d: IntegrationDescriptor, table: string): string {
@@ -180,6 +180,7 @@ gone AS (DELETE FROM ingest_inbox WHERE ctid = ANY (ARRAY(SELECT tid FROM batch)
 SELECT (SELECT count(*) FROM batch)::int AS taken,
        (SELECT count(*) FROM up)::int AS applied,
        (SELECT max(id) FROM batch)::text AS up_to,
+       pg_current_xact_id_if_assigned()::text AS txid,
        CASE WHEN EXISTS (SELECT 1 FROM up)
             THEN ARRAY(SELECT id FROM sync_targets
                         WHERE integration_id = $1 AND mode = 'on_insert' AND NOT paused AND deleted_at IS NULL)

@@ -3,8 +3,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
-  log,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -12,8 +10,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { applyActivitySummary, applySummary, ingestDetails, type Trouble } from './ingest-view';
-import { rowsChangedSignal, wakeSignal } from './messages';
-import { httpSyncWorkflowId } from './names';
+import { wakeSignal } from './messages';
 import type { ApplyResult, IngestInput, IngestTotals } from './types';
 
 // A local activity: skipping the activity task round trips is most of what makes an apply cheap.
@@ -33,8 +30,9 @@ const RETRY_MAX_MS = 30_000;
 
 /**
  * One long-lived workflow per integration and shard. The events wait in PostgreSQL's inbox; a
- * wake-up says so, and the workflow runs the apply activity (which takes the shard's inbox until it
- * is empty), then wakes the on-insert targets. History holds wake-ups, counts and summaries only.
+ * wake-up says so, and the workflow runs the apply activity, which takes the shard's inbox until it
+ * is empty and wakes the on-insert targets as rows change. History holds wake-ups, counts and
+ * summaries only.
  */
 export async function ingestWorkflow(input: IngestInput): Promise<void> {
   const totals: IngestTotals = input.totals ?? { taken: 0, applied: 0, discarded: 0, deadLettered: 0, applies: 0, wakeUps: 0 };
@@ -43,8 +41,6 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
   let lastApply = input.lastApply ?? 'none yet';
   let inbox = input.inbox;
   let trouble: Trouble | undefined;
-  // Signals to on-insert targets in flight: the next apply need not wait for them, continue-as-new does.
-  const signalling = new Set<Promise<void>>();
 
   setHandler(wakeSignal, (wake) => {
     woken = true;
@@ -60,7 +56,6 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
   for (;;) {
     await condition(() => woken || rollOver());
     if (rollOver()) {
-      await Promise.all(signalling);
       await condition(allHandlersFinished);
       await continueAsNew<typeof ingestWorkflow>({ ...input, totals, lastApply, inbox, woken, announced });
     }
@@ -88,22 +83,9 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
     if (!r.busy) inbox = r.inbox;
     trouble = r.failing && { error: r.failing.error, since: trouble?.since ?? r.failing.since, attempts: (trouble?.attempts ?? 0) + r.failing.attempts };
     show();
-    for (const targetId of r.onInsertTargets) {
-      const sent = wakeTarget(targetId).finally(() => signalling.delete(sent));
-      signalling.add(sent);
-    }
     // Rows left (its time budget ended), or failing: it retried with backoff for its whole budget,
     // holding the shard's lock, so the API sent no wake-ups meanwhile. Again at once, either way.
     if (r.more) woken = true;
-  }
-}
-
-/** One signal per apply that changed rows, not per row. Never rejects: a target that is gone is logged, not fatal. */
-async function wakeTarget(targetId: string): Promise<void> {
-  try {
-    await getExternalWorkflowHandle(httpSyncWorkflowId(targetId)).signal(rowsChangedSignal);
-  } catch (err) {
-    log.warn('could not signal rowsChanged to an on-insert target', { targetId, error: (err as Error).message });
   }
 }
 

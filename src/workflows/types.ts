@@ -164,7 +164,7 @@ export interface ApplyResult {
   /** It stopped for its time budget with rows left: run again at once. */
   more: boolean;
   inbox: InboxView;
-  /** Targets in on-insert mode to wake, when rows changed. */
+  /** The on-insert targets it signalled (rows changed). */
   onInsertTargets: string[];
   /** Another apply of the shard was running (it takes these rows). */
   busy?: boolean;
