@@ -26,9 +26,12 @@ const SIGNAL_SPACING_MS = 100;
 const SIGNAL_DEADLINE_MS = 5_000;
 /** How long a signal waits for the changed rows to become readable (an older transaction to end). */
 const READABLE_WAIT_MS = 100;
-/** After the inbox runs empty, an apply that took rows looks again this often, this many times. */
+/**
+ * After the inbox runs empty, an apply that took rows looks again this often, this many times: a
+ * look costs a fraction of a millisecond, a wake-up and a new activity some twenty.
+ */
 const LINGER_POLL_MS = 10;
-const LINGER_POLLS = 3;
+const LINGER_POLLS = 10;
 
 /**
  * The applies' own connections, to the same database: a locked table or a stuck statement fails
@@ -149,15 +152,17 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
           add(o);
           // The rows are committed: wake the on-insert targets now, not when this apply ends.
           await signals.flush(false);
-          // A busy shard keeps this apply going (a few cheap looks into the inbox while rows keep
-          // arriving): one wake-up and one activity per time budget, not per group of events.
-          if (o.taken === 0 && result.taken > 0 && (await linger(client, integrationId, shard, budgetMs - (Date.now() - started)))) continue;
+          // A busy shard keeps this apply going (cheap looks into the inbox while rows keep
+          // arriving): one wake-up and one activity per time budget, not per group of events;
+          // unless other applies wait for a connection.
+          const contended = own!.waitingCount > 0;
+          if (o.taken === 0 && result.taken > 0 && !contended && (await linger(client, integrationId, shard, budgetMs - (Date.now() - started)))) continue;
           if (o.taken === 0) {
             // Rows committed while the lock was held, by an API that then skipped its wake-up.
             if (!(await releaseAndLook())) break;
             continue;
           }
-          if (Date.now() - started >= budgetMs) {
+          if (Date.now() - started >= budgetMs || contended) {
             result.more = true;
             break;
           }
@@ -255,14 +260,14 @@ class TargetSignals {
     this.txid = undefined;
     if (!db || !txid) return;
     const until = Date.now() + READABLE_WAIT_MS;
-    for (;;) {
+    for (let wait = 2; ; wait *= 2) {
       const { rows } = await db.query<{ readable: boolean }>({
         name: 'hooksync_apply_readable',
         text: 'SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 AS readable',
         values: [txid],
       });
       if (rows[0]!.readable || Date.now() >= until) return;
-      await sleep(2);
+      await sleep(Math.min(wait, until - Date.now()));
     }
   }
 }
