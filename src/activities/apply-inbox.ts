@@ -187,9 +187,10 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
           await sleep(Math.min(250 * 2 ** (failing.attempts - 1), 2_000));
         }
       }
-      await signals.flush(true);
       return finish(result, targets, depth && !locked ? depth : await inboxDepth(client, integrationId, shard));
     } finally {
+      // Whatever ends this apply, the targets hear of the rows it changed.
+      await signals.flush(true, !broken);
       if (locked && !broken) await unlockShard(client, integrationId, shard).catch(() => (broken = true));
       // A connection in doubt is closed, not reused: closing it also drops any lock it held.
       client.release(broken);
@@ -225,12 +226,13 @@ class TargetSignals {
     if (targetIds.length && txid && (!this.txid || BigInt(txid) > BigInt(this.txid))) this.txid = txid;
   }
 
-  async flush(last: boolean): Promise<void> {
+  /** Never rejects. `waitReadable`: false when the connection is in doubt. */
+  async flush(last: boolean, waitReadable = true): Promise<void> {
     if (this.owed.size === 0 || (!last && Date.now() - this.lastAt < SIGNAL_SPACING_MS)) return;
     const ids = [...this.owed];
     this.owed.clear();
     this.lastAt = Date.now();
-    await this.readable();
+    if (waitReadable) await this.readable().catch(() => {});
     const client = Context.current().client;
     await Promise.all(
       ids.map(async (targetId) => {
