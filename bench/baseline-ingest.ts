@@ -1,8 +1,8 @@
 /**
  * The plain handler hooksync's ingest is compared with: a minimal Koa app that verifies the same
  * Stripe signature with the same code, reduces the event with the same descriptor and runs the
- * same conditional upsert, one event per request, straight into PostgreSQL, before answering 200.
- * No Temporal, no grouping.
+ * same conditional upsert (the same SQL-side extraction of the columns from the body), one event
+ * per request, straight into PostgreSQL, before answering 200. No Temporal, no inbox, no grouping.
  *
  * Env: DATABASE_URL, PORT (0 = any), BENCH_TABLE (made with createTableSql), BENCH_SECRET,
  * BENCH_POOL (connections, default 20 like the API's pool).
@@ -14,7 +14,7 @@ import Koa from 'koa';
 import { createPool } from '../src/db/pool';
 import { readRawBody } from '../src/api/raw-body';
 import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
-import { upsertParams, upsertSql } from '../src/integrations/sql';
+import { precedenceOf, upsertEventSql } from '../src/integrations/sql';
 
 const env = (name: string) => {
   const v = process.env[name];
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const table = env('BENCH_TABLE');
   const secret = env('BENCH_SECRET');
   const pool = createPool(env('DATABASE_URL'), Number(process.env.BENCH_POOL ?? 20));
-  const sql = upsertSql(descriptor, table);
+  const sql = upsertEventSql(descriptor, table);
 
   const app = new Koa();
   const router = new Router();
@@ -39,14 +39,15 @@ async function main(): Promise<void> {
       ctx.body = { code: verified.reason };
       return;
     }
+    const text = raw.toString('utf8');
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(text);
     } catch {
       ctx.status = 400;
       return;
     }
-    const meaning = descriptor.interpret(body);
+    const meaning = descriptor.interpret(body, { headers: ctx.req.headers, config: {} });
     if (meaning.kind === 'invalid') {
       ctx.status = 400;
       ctx.body = { code: 'invalid_event' };
@@ -54,7 +55,8 @@ async function main(): Promise<void> {
     }
     if (meaning.kind === 'record') {
       try {
-        await pool.query(sql, [upsertParams(descriptor, [meaning.record])]);
+        const r = meaning.record;
+        await pool.query(sql, [text, r.key, r.ts, precedenceOf(descriptor, r.change), r.deleted]);
       } catch {
         ctx.status = 503;
         return;

@@ -3,15 +3,15 @@ import { SEARCH_ATTRIBUTES } from '../src/workflows/names';
 
 /**
  * What Temporal did for an interval of ingest, read back from the ingest workflows' histories
- * (every run, across continue-as-new): how many signals carried how many events, how many
- * upserts (local activity markers) and workflow tasks that took.
+ * (every run, across continue-as-new): how many wake-ups (signals), how many applies (local
+ * activity markers) taking how many events, and how many workflow tasks that took.
  */
 export interface IngestHistoryStats {
-  signals: number;
-  eventsSignaled: number;
-  eventsPerSignal: number;
-  upserts: number;
-  eventsPerUpsert: number;
+  wakeUps: number;
+  applies: number;
+  /** Events the applies took from the inbox (from their results). */
+  eventsTaken: number;
+  eventsPerApply: number;
   workflowTasks: number;
   historyEvents: number;
   runs: number;
@@ -20,7 +20,7 @@ export interface IngestHistoryStats {
 const millis = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
   t ? Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
 
-/** Small pages: signals carry whole events, and gRPC refuses messages over 4 MB. */
+/** Pages of 100 events: small enough for gRPC's 4 MB message limit whatever they carry. */
 async function* historyEvents(client: Client, workflowId: string, runId: string) {
   let nextPageToken: Uint8Array | undefined;
   do {
@@ -36,7 +36,7 @@ async function* historyEvents(client: Client, workflowId: string, runId: string)
 }
 
 export async function ingestHistoryStats(client: Client, integrationId: string, fromMs: number, toMs: number): Promise<IngestHistoryStats> {
-  const stats = { signals: 0, eventsSignaled: 0, upserts: 0, workflowTasks: 0, historyEvents: 0, runs: 0 };
+  const stats = { wakeUps: 0, applies: 0, eventsTaken: 0, workflowTasks: 0, historyEvents: 0, runs: 0 };
   const executions = client.workflow.list({
     query: `${SEARCH_ATTRIBUTES.integrationId} = '${integrationId}' AND WorkflowType = 'ingestWorkflow'`,
   });
@@ -48,21 +48,17 @@ export async function ingestHistoryStats(client: Client, integrationId: string, 
       const at = millis(e.eventTime);
       if (at < fromMs || at > toMs) continue;
       stats.historyEvents += 1;
-      const signal = e.workflowExecutionSignaledEventAttributes;
-      if (signal?.signalName === 'events') {
-        stats.signals += 1;
-        const data = signal.input?.payloads?.[0]?.data;
-        if (data) stats.eventsSignaled += (JSON.parse(Buffer.from(data).toString('utf8')) as unknown[]).length;
+      if (e.workflowExecutionSignaledEventAttributes?.signalName === 'wake') stats.wakeUps += 1;
+      const marker = e.markerRecordedEventAttributes;
+      if (marker) {
+        stats.applies += 1;
+        const data = marker.details?.result?.payloads?.[0]?.data;
+        if (data) stats.eventsTaken += (JSON.parse(Buffer.from(data).toString('utf8')) as { taken?: number }).taken ?? 0;
       }
-      if (e.markerRecordedEventAttributes) stats.upserts += 1;
       if (e.workflowTaskCompletedEventAttributes) stats.workflowTasks += 1;
     }
   }
-  return {
-    ...stats,
-    eventsPerSignal: stats.signals ? stats.eventsSignaled / stats.signals : NaN,
-    eventsPerUpsert: stats.upserts ? stats.eventsSignaled / stats.upserts : NaN,
-  };
+  return { ...stats, eventsPerApply: stats.applies ? stats.eventsTaken / stats.applies : NaN };
 }
 
 export interface Timing {

@@ -35,6 +35,10 @@ export interface IngestRun {
   machineBusy: number;
   /** CPU ms per event of this system's processes and their PostgreSQL backends (hooksync: api, worker, Temporal). */
   cpuMsPerEvent: number;
+  /** The same per process (`pg`: the PostgreSQL backends serving them, together). */
+  cpuMsPerEventByProcess: Record<string, number>;
+  /** hooksync only: events per INSERT into the inbox, on average since the API started (its /metrics). */
+  groupRows?: number;
   /** hooksync only: what Temporal did, from the ingest workflows' histories. */
   temporal?: IngestHistoryStats;
   /** The measured intervals: CLOCK_MONOTONIC µs (for profiles) and wall-clock ms. */
@@ -167,24 +171,35 @@ function combine(sys: System, senders: number, segments: Segment[]): IngestRun {
     cpu,
     machineBusy: sum((s) => s.cpu.machineBusy * s.spanMs) / sum((s) => s.spanMs),
     cpuMsPerEvent: cpuPer(usage, sys.processes, accepted),
+    cpuMsPerEventByProcess: Object.fromEntries([
+      ...sys.processes.map((p) => [p, cpuPer({ ...usage, ms: { [p]: cpu[p] ?? 0 } }, [p], accepted)]),
+      ['pg', cpuPer({ ...usage, ms: Object.fromEntries(sys.processes.map((p) => [`pg:${p}`, cpu[`pg:${p}`] ?? 0])) }, sys.processes, accepted)],
+    ]),
     windows: segments.map((s) => ({ ...s.cpu.window, fromMs: s.fromMs, toMs: s.toMs })),
   };
+}
+
+/** The API's average events per inbox INSERT, from its /metrics. */
+async function insertGroupSize(apiUrl: string): Promise<number | undefined> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const avg = value('hooksync_inbox_insert_rows_sum') / value('hooksync_inbox_insert_rows_count');
+  return Number.isFinite(avg) ? avg : undefined;
 }
 
 async function historyStats(deps: ServiceDeps, integrationId: string, run: IngestRun, log: (msg: string) => void): Promise<IngestHistoryStats | undefined> {
   try {
     const parts = await Promise.all(run.windows.map((w) => ingestHistoryStats(deps.temporal.client, integrationId, w.fromMs, w.toMs)));
     const total = parts.reduce((a, p) => ({
-      signals: a.signals + p.signals,
-      eventsSignaled: a.eventsSignaled + p.eventsSignaled,
-      upserts: a.upserts + p.upserts,
+      wakeUps: a.wakeUps + p.wakeUps,
+      applies: a.applies + p.applies,
+      eventsTaken: a.eventsTaken + p.eventsTaken,
       workflowTasks: a.workflowTasks + p.workflowTasks,
       historyEvents: a.historyEvents + p.historyEvents,
       runs: a.runs + p.runs,
-      eventsPerSignal: 0,
-      eventsPerUpsert: 0,
+      eventsPerApply: 0,
     }));
-    return { ...total, eventsPerSignal: total.eventsSignaled / total.signals, eventsPerUpsert: total.eventsSignaled / total.upserts };
+    return { ...total, eventsPerApply: total.eventsTaken / total.applies };
   } catch (err) {
     log(`ingest: could not read the ingest workflows' histories: ${(err as Error).message}`);
     return undefined;
@@ -196,7 +211,14 @@ async function historyStats(deps: ServiceDeps, integrationId: string, run: Inges
  * handler, each into its own identically shaped table. Per level the two alternate A B B A in
  * half-length segments; a segment ends when its table reflects every accepted event.
  */
-export async function ingestPhase(deps: ServiceDeps, res: Resources, opts: IngestOptions): Promise<{ levels: IngestLevel[]; baselineChild: Child }> {
+export interface IngestPhaseResult {
+  levels: IngestLevel[];
+  /** hooksync's warm-up requests: they count for "every response 2xx" too. */
+  warmup: { sent: number; failed: number; failures: Record<string, number> };
+  baselineChild: Child;
+}
+
+export async function ingestPhase(deps: ServiceDeps, res: Resources, opts: IngestOptions): Promise<IngestPhaseResult> {
   const secret = `whsec_${crypto.randomBytes(24).toString('base64url')}`;
   const integration = await createIntegration(deps, { service: stripeCustomerV1.service, webhookSecret: secret });
   const baselineTable = `bench_baseline_${crypto.randomBytes(2).toString('hex')}`;
@@ -239,10 +261,12 @@ export async function ingestPhase(deps: ServiceDeps, res: Resources, opts: Inges
     await Promise.allSettled([baseline.client.destroy(), hooksync.client.destroy()]);
   });
 
-  // Warm-up (JIT, connections, the ingest workflows started), not measured.
+  // Warm-up (JIT, connections, the ingest workflows started), not measured; its answers count too.
+  const warmup = { sent: 0, failed: 0, failures: {} as Record<string, number> };
   for (const sys of [baseline, hooksync]) {
     opts.log(`ingest: warming up ${sys.name} (${opts.warmupSeconds} s at ${maxSenders} senders)…`);
-    await runSegment(deps.pool, sys, maxSenders, opts.warmupSeconds, opts.cpu);
+    const w = await runSegment(deps.pool, sys, maxSenders, opts.warmupSeconds, opts.cpu);
+    if (sys === hooksync) Object.assign(warmup, { sent: w.sent, failed: w.sent - w.accepted, failures: w.failures });
   }
 
   const levels: IngestLevel[] = [];
@@ -259,6 +283,7 @@ export async function ingestPhase(deps: ServiceDeps, res: Resources, opts: Inges
     const h = combine(hooksync, senders, segments.get(hooksync)!);
     const b = combine(baseline, senders, segments.get(baseline)!);
     h.temporal = await historyStats(deps, integration.id, h, opts.log);
+    h.groupRows = await insertGroupSize(opts.apiUrl).catch(() => undefined);
     for (const [name, r] of [['baseline', b], ['hooksync', h]] as const) {
       opts.log(
         `ingest: ${name.padEnd(8)} ${String(senders).padStart(2)} senders: ${Math.round(r.appliedPerSecond)} ev/s accepted+upserted ` +
@@ -266,15 +291,16 @@ export async function ingestPhase(deps: ServiceDeps, res: Resources, opts: Inges
           (r.failed ? `, ${r.failed} failed ${JSON.stringify(r.failures)}` : ''),
       );
       opts.log(`        ${describeCpu({ ms: r.cpu, machineBusy: r.machineBusy, window: r.windows[0]! }, r.accepted, 1000, 'events')}`);
+      if (r.groupRows) opts.log(`        inbox INSERTs of ${r.groupRows.toFixed(1)} events on average (so far)`);
       const t = r.temporal;
       if (t) {
         opts.log(
-          `        Temporal: ${t.signals} signals of ${t.eventsPerSignal.toFixed(1)} events, ${t.upserts} upserts of ${t.eventsPerUpsert.toFixed(1)}, ` +
+          `        Temporal: ${t.wakeUps} wake-ups for ${r.accepted} events, ${t.applies} applies of ${t.eventsPerApply.toFixed(1)} events, ` +
             `${t.workflowTasks} workflow tasks, ${t.historyEvents} history events`,
         );
       }
     }
     levels.push({ senders, hooksync: h, baseline: b, ratio: h.appliedPerSecond / b.appliedPerSecond, cpuEfficiency: b.cpuMsPerEvent / h.cpuMsPerEvent });
   }
-  return { levels, baselineChild };
+  return { levels, warmup, baselineChild };
 }

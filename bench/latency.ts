@@ -22,7 +22,7 @@ export interface LatencyResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** The ingest request alone (2xx once durable in Temporal), ms. */
+  /** The ingest request alone (2xx once committed into the inbox), ms. */
   requestP50Ms: number;
   requestP99Ms: number;
   /**

@@ -158,6 +158,7 @@ async function bench(): Promise<number> {
     cpu.track('worker', hs.worker.pid);
 
     let ingest: IngestLevel[] | undefined;
+    let ingestWarmup: BenchResults['ingestWarmup'];
     let delivery: DeliveryResult[] | undefined;
     let latency: LatencyResult | undefined;
     if (only.has('ingest')) {
@@ -174,6 +175,7 @@ async function bench(): Promise<number> {
         log,
       });
       ingest = r.levels;
+      ingestWarmup = r.warmup;
       children.push(r.baselineChild);
     }
     if (only.has('delivery')) {
@@ -245,6 +247,7 @@ async function bench(): Promise<number> {
       },
       settings,
       ingest,
+      ingestWarmup,
       delivery,
       latency,
       memory,

@@ -16,7 +16,7 @@ export const eventsReceived = new client.Counter({
 });
 export const eventsAccepted = new client.Counter({
   name: 'hooksync_events_accepted_total',
-  help: 'Webhook events durably handed to Temporal',
+  help: 'Webhook events written into the ingest inbox (answered 2xx once committed)',
   labelNames: ['service'],
   registers: [registry],
 });
@@ -34,7 +34,25 @@ export const eventsIgnored = new client.Counter({
 });
 export const eventsApplied = new client.Counter({
   name: 'hooksync_events_applied_total',
-  help: 'Ingested events by outcome of the conditional upsert',
+  help: 'Events taken from the inbox, by outcome: applied, discarded (older or unchanged) or dead_lettered',
+  labelNames: ['outcome'],
+  registers: [registry],
+});
+export const inboxInsertRows = new client.Histogram({
+  name: 'hooksync_inbox_insert_rows',
+  help: 'Events per INSERT into the ingest inbox (concurrent requests of one shard go together)',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+  registers: [registry],
+});
+export const ingestWakeups = new client.Counter({
+  name: 'hooksync_ingest_wakeups_total',
+  help: 'Wake-ups of ingest workflows sent by the API, by outcome (a failed one is retried; its events wait in the inbox)',
+  labelNames: ['outcome'],
+  registers: [registry],
+});
+export const targetSignals = new client.Counter({
+  name: 'hooksync_target_signals_total',
+  help: 'rowsChanged signals from ingest to on-insert targets, by outcome (a failed one is logged; the target syncs at its next period)',
   labelNames: ['outcome'],
   registers: [registry],
 });

@@ -13,6 +13,8 @@ import { registry, trackRetryState } from './metrics';
 import { serveMetrics } from './metrics-server';
 import { temporalAccess } from './temporal/access';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
+import { startInboxSweeper } from './temporal/inbox-sweeper';
+import { ingestSettings } from './temporal/ingest-wake';
 import { superviseReconciler } from './temporal/reconciler';
 import { createWorker, installRuntime } from './temporal/worker';
 import { Client } from '@temporalio/client';
@@ -34,7 +36,8 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
   const pool = createPool(config.DATABASE_URL, 20);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
   trackRetryState(pool);
-  const handle = createApp({ pool, temporal, config }).callback();
+  const app = createApp({ pool, temporal, config });
+  const handle = app.callback();
   let closing = false;
   const inFlight = new Set<http.ServerResponse>();
   const server = createApiServer((req, res) => {
@@ -74,6 +77,7 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
       await closed;
       clearTimeout(timer);
       await metrics?.close();
+      await app.ingest.close();
       await Promise.allSettled([pool.end(), temporal.close()]);
       return cutOff;
     },
@@ -113,10 +117,13 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
   // Self-repair: a database restored into another cluster is reported at once (and by every
   // round of the reconciler), and the reconciler runs its repairs now, then every minute.
   await checkCursors({ pool }).catch((err: Error) => logger.warn({ err: err.message }, 'could not check the targets\' cursors'));
-  const stopSupervising = superviseReconciler(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), {
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const stopSupervising = superviseReconciler(client, {
     taskQueue: config.HOOKSYNC_TASK_QUEUE,
     historyLimit: config.HOOKSYNC_HISTORY_LIMIT,
   });
+  // Wakes shards whose inbox rows lost their wake-up (Temporal down after the commit, an API gone).
+  const sweeper = startInboxSweeper({ pool, client, settings: ingestSettings(config), logger });
   let cutOff: string | undefined;
   const done = worker
     .run()
@@ -128,6 +135,7 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
     .finally(async () => {
       stopSupervising();
       await metricsServer?.close();
+      await sweeper.stop();
       await Promise.allSettled([connection.close(), pool.end()]);
     });
   logger.info({ taskQueue: config.HOOKSYNC_TASK_QUEUE }, 'worker running');

@@ -63,7 +63,7 @@ describe('HTTP Sync delivery', () => {
 
     // The rows are the table's rows (without the change-tracking columns), in change order.
     const { rows: tableRows } = await stack.pool.query(
-      `SELECT to_jsonb(t) - '_txid' - '_seq' - '_changed_at' AS row FROM ${integration.table} t ORDER BY _txid, _seq`,
+      `SELECT to_jsonb(t) - '_txid' - '_seq' - '_changed_at' - '_precedence' AS row FROM ${integration.table} t ORDER BY _txid, _seq`,
     );
     assert.deepEqual(page.body.rows, tableRows.map((r) => r.row));
     assert.deepEqual(page.body.rows.map((r: any) => r.stripe_id).sort(), ['cus_Payload1', 'cus_Payload2', 'cus_Payload3']);
@@ -211,7 +211,7 @@ describe('HTTP Sync delivery', () => {
     for (const page of acceptedPages(rcv)) for (const row of page.body.rows) got.set(row.stripe_id, row);
     assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
     // Whole rows, not only versions.
-    const { rows } = await stack.pool.query(`SELECT to_jsonb(t) - '_txid' - '_seq' - '_changed_at' AS row FROM ${table} t`);
+    const { rows } = await stack.pool.query(`SELECT to_jsonb(t) - '_txid' - '_seq' - '_changed_at' - '_precedence' AS row FROM ${table} t`);
     for (const { row } of rows) assert.deepEqual(got.get(row.stripe_id), row);
     for (const key of rolledBack) assert.ok(!got.has(key), `${key} was rolled back but delivered`);
     // Updated rows did change several times while being delivered.

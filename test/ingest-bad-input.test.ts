@@ -7,7 +7,8 @@ import { closedPort, existingIngestWorkflows, rowOf, workflowsOfIntegration } fr
 import { customerEvent, postEvent, stripeSignature } from './support/stripe';
 
 // Bad requests get a clear {code, detail} and change nothing: no row, no ingest workflow. With
-// Temporal or PostgreSQL unreachable the API answers 503 (retryable) and nothing is half-done.
+// PostgreSQL unreachable the API answers 503 (retryable) and nothing is half-done; with Temporal
+// unreachable it still accepts: the events wait in PostgreSQL's inbox.
 
 const SECRET = 'whsec_' + 'badinput'.repeat(4);
 const T0 = 1_700_000_000;
@@ -168,23 +169,52 @@ describe('ingest: bad input and unavailable dependencies', () => {
     assert.equal(row.email, 'cus_NoSecret1@example.com');
   });
 
-  test('with Temporal unreachable: 503 within the signal timeout, and nothing is half-done', async () => {
-    const down = await startStack({ env: { TEMPORAL_ADDRESS: `127.0.0.1:${await closedPort()}` }, worker: false });
+  test('an event PostgreSQL could not store (\\u0000, a lone surrogate, bytes that are not UTF-8): 400 invalid_event saying why, nothing stored', async () => {
+    const bodies: Array<[string | Buffer, RegExp]> = [
+      [JSON.stringify(validEvent('cus_Nul1')).replace('"cus_Nul1@example.com"', '"nul\\u0000@example.com"'), /\\u0000/],
+      [JSON.stringify(validEvent('cus_Surrogate1')).replace('"cus_Surrogate1@example.com"', '"\\ud83d alone"'), /lone surrogate/],
+      [JSON.stringify(validEvent('cus_Low1')).replace('"cus_Low1@example.com"', '"\\udc00"'), /lone surrogate/],
+      [Buffer.concat([Buffer.from(JSON.stringify(validEvent('cus_Latin1')).slice(0, -1) + ',"name":"Zo'), Buffer.from([0xeb]), Buffer.from('"}')]), /UTF-8/],
+      [JSON.stringify({ ...validEvent('cus_Deep1'), extra: JSON.parse('['.repeat(1500) + ']'.repeat(1500)) }), /deeper/],
+    ];
+    for (const [body, reason] of bodies) {
+      // JSON.parse takes every one of them; PostgreSQL's jsonb would not.
+      if (typeof body === 'string') JSON.parse(body);
+      const answer = await post(stack.apiUrl, target.id, body, stripeSignature(body.toString(), SECRET));
+      assertError(answer, 400, 'invalid_event', reason);
+    }
+    const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM ingest_inbox WHERE integration_id = $1', [target.id]);
+    assert.equal(rows[0].n, 0, 'nothing in the inbox');
+    await assertNothingChanged();
+  });
+
+  test('with Temporal unreachable: the API still accepts (2xx once in the inbox), and the worker\'s sweep applies the events', async () => {
+    const other = await createIntegration(stack.deps, { service: 'stripe_customer_v1', webhookSecret: SECRET });
+    // Same task queue as this file's worker, which runs the sweep against the real Temporal.
+    const down = await startStack({
+      env: { TEMPORAL_ADDRESS: `127.0.0.1:${await closedPort()}`, HOOKSYNC_TASK_QUEUE: stack.config.HOOKSYNC_TASK_QUEUE },
+      worker: false,
+    });
     try {
-      const event = validEvent('cus_TemporalDown1');
-      const payload = JSON.stringify(event);
       const started = Date.now();
-      const answer = await post(down.apiUrl, target.id, payload, stripeSignature(payload, SECRET));
-      const elapsed = Date.now() - started;
-      assertError(answer, 503, 'unavailable', /Temporal/);
-      assert.equal(answer.headers.get('retry-after'), '5');
-      assert.ok(elapsed < 11_500, `answered after ${elapsed} ms`);
+      for (let i = 0; i < 3; i++) {
+        const answer = await postEvent(down.apiUrl, other.id, validEvent(`cus_TemporalDown${i}`), SECRET);
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.deepEqual(answer.body, { received: true });
+      }
+      // Answered as soon as PostgreSQL has them: no waiting for Temporal.
+      assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`);
       const ready = await fetch(`${down.apiUrl}/readyz`);
-      assert.equal(ready.status, 503);
+      assert.equal(ready.status, 200, 'ready: webhooks need only PostgreSQL');
+      assert.equal(((await ready.json()) as { status: string }).status, 'degraded');
+      const rows = await waitFor(async () => {
+        const { rows } = await stack.pool.query(`SELECT stripe_id FROM ${other.table} ORDER BY 1`);
+        return rows.length === 3 && rows.map((r) => r.stripe_id);
+      }, { what: 'the 3 events applied by the sweep', timeoutMs: 40_000 });
+      assert.deepEqual(rows, ['cus_TemporalDown0', 'cus_TemporalDown1', 'cus_TemporalDown2']);
     } finally {
       await down.close();
     }
-    await assertNothingChanged();
   });
 
   test('with PostgreSQL unreachable: 503, and nothing is half-done', async () => {

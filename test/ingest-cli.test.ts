@@ -33,7 +33,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
       const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'hooksync.js'), ...args], {
         cwd: ROOT,
         // DATABASE_URL, TEMPORAL_ADDRESS and HOOKSYNC_HOME as npm test set them; the database in this file's schema.
-        env: { ...process.env, DATABASE_URL: databaseUrl, HOOKSYNC_PUBLIC_URL: stack.apiUrl },
+        env: { ...process.env, DATABASE_URL: databaseUrl, HOOKSYNC_PUBLIC_URL: stack.apiUrl, HOOKSYNC_TASK_QUEUE: stack.config.HOOKSYNC_TASK_QUEUE },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -200,6 +200,67 @@ describe('ingest: hooksync integrations (CLI)', () => {
       [plain, withSecret].map((i) => [i.id, 'stripe_customer_v1', i.table, `${stack.apiUrl}/v1/webhooks/${i.id}`, true]),
     );
     assert.ok(!json.stdout.includes('whsec_'), 'no secret in the list');
+  });
+
+  test('integrations info shows the inbox (events waiting, the oldest\'s age) and the dead letters, as text or JSON', async () => {
+    assert.ok(withSecret, 'needs the integration of the second test');
+    await stack.stopWorker();
+    try {
+      for (const n of [1, 2]) {
+        assert.equal(await postSigned(withSecret.webhook_url, SECRET, customerEvent({ type: 'customer.created', id: `cus_CliWait${n}`, created: T0 + n })), 200);
+      }
+      const [human, json] = await Promise.all([hooksync('integrations', 'info', withSecret.id), hooksync('integrations', 'info', withSecret.id, '--json')]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /inbox\s+│ 2 events waiting, the oldest for \d+ (ms|s)/);
+      assert.match(human.stdout, /dead letters\s+│ 0/);
+      assert.ok(human.stdout.includes(withSecret.table) && human.stdout.includes(withSecret.webhook_url), human.stdout);
+      assert.equal(json.code, 0, json.stderr);
+      const doc = JSON.parse(json.stdout);
+      assert.deepEqual(
+        Object.keys(doc).sort(),
+        ['created_at', 'dead_letters', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting', 'last_dead_letter_at', 'last_dead_letter_error', 'service', 'table', 'webhook_url'],
+      );
+      assert.equal(doc.inbox_waiting, 2);
+      assert.equal(typeof doc.inbox_oldest_age_seconds, 'number');
+      assert.equal(doc.dead_letters, 0);
+      assert.ok(!json.stdout.includes(SECRET), 'no secret');
+    } finally {
+      await stack.startWorker();
+    }
+    await waitFor(async () => JSON.parse((await hooksync('integrations', 'info', withSecret.id, '--json')).stdout).inbox_waiting === 0, { what: 'the inbox applied' });
+    const empty = await hooksync('integrations', 'info', withSecret.id);
+    assert.match(empty.stdout, /inbox\s+│ empty/);
+  });
+
+  test('a dead letter shows in info; integrations retry-failed applies it again once the cause is gone', async () => {
+    assert.ok(withSecret, 'needs the integration of the second test');
+    await admin.query(`ALTER TABLE ${schema}.${withSecret.table} ADD CONSTRAINT no_mallory CHECK (email IS DISTINCT FROM 'mallory@example.com')`);
+    const event = customerEvent({ type: 'customer.created', id: 'cus_CliDead1', created: T0, email: 'mallory@example.com' });
+    assert.equal(await postSigned(withSecret.webhook_url, SECRET, event), 200);
+    const info = await waitFor(async () => {
+      const doc = JSON.parse((await hooksync('integrations', 'info', withSecret.id, '--json')).stdout);
+      return doc.dead_letters === 1 && doc;
+    }, { what: 'the dead letter', timeoutMs: 60_000, intervalMs: 500 });
+    assert.match(info.last_dead_letter_error, /violates check constraint "no_mallory"/);
+    const human = await hooksync('integrations', 'info', withSecret.id);
+    assert.match(human.stdout, /dead letters\s+│ 1; last at .*no_mallory/);
+    assert.ok(human.stdout.includes(`hooksync integrations retry-failed ${withSecret.id}`), human.stdout);
+
+    const refused = await hooksync('integrations', 'retry-failed', withSecret.id, '--json');
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.deepEqual(JSON.parse(refused.stdout), { id: withSecret.id, requeued: 1, done: 0, failed_again: 1, waiting: 0, woken: true });
+
+    await admin.query(`ALTER TABLE ${schema}.${withSecret.table} DROP CONSTRAINT no_mallory`);
+    const fixed = await hooksync('integrations', 'retry-failed', withSecret.id);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.equal(fixed.stdout.trim(), `Put 1 dead letter of ${withSecret.id} back into the inbox: 1 applied, 0 refused again, 0 still waiting.`);
+    const row = await rowOf(stack.pool, withSecret.table, 'cus_CliDead1');
+    assert.equal(row.email, 'mallory@example.com');
+    const none = await hooksync('integrations', 'retry-failed', withSecret.id);
+    assert.equal(none.stdout.trim(), `${withSecret.id} has no dead letters.`);
+    const unknown = await hooksync('integrations', 'info', 'svi_doesnotexist');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^error: no integration svi_doesnotexist$/m);
   });
 
   test('a bad secret or an unknown service: a clear error, exit code 1, and nothing created', async () => {

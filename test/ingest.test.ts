@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { shardOf } from '../src/api/ingest-batcher';
+import { shardOf } from '../src/api/inbox-writer';
 import { createIntegration, type IntegrationView } from '../src/services/integrations';
 import { integrationIdKey } from '../src/temporal/client';
 import { ingestWorkflowId } from '../src/workflows/names';
@@ -14,8 +14,8 @@ import {
   keysInShard,
   rowOf,
   rowsByKey,
+  inboxRows,
   shuffle,
-  signalledRecords,
   workflowsOfIntegration,
 } from './support/ingest';
 import { customerEvent, postEvent, type CustomerEventInput } from './support/stripe';
@@ -181,9 +181,9 @@ describe('ingest: webhooks into rows', () => {
 
   // Integration used by the two tests below: a fresh one, so its ingest workflows hold only these events.
   let paused: IntegrationView;
-  let firstBatches: number;
+  let firstApplies: number;
 
-  test('events accepted while the worker is stopped are durable in Temporal at 2xx and all applied once it starts again', async () => {
+  test('events accepted while the worker is stopped are durable in the inbox at 2xx and all applied once it starts again', async () => {
     paused = await createIntegration(stack.deps, { service: 'stripe_customer_v1', webhookSecret: SECRET });
     const shard0 = keysInShard('Stop', 0, shards, 37);
     const [older1, older2] = shard0;
@@ -198,7 +198,7 @@ describe('ingest: webhooks into rows', () => {
       const t = detailsTotals(await currentDetails(handle0));
       return t?.applied === 2 && t;
     }, { what: 'the first batch recorded' });
-    firstBatches = first.batches;
+    firstApplies = first.applies;
 
     await stack.stopWorker();
     let restarted = false;
@@ -216,16 +216,13 @@ describe('ingest: webhooks into rows', () => {
       }
       await inParallel(shuffle(events, 7), 8, (e) => send(paused, e));
 
-      // 2xx means durable: every event is already in its shard workflow's history, with no worker running.
-      const signalled = new Map<number, Set<string>>();
-      for (let shard = 0; shard < shards; shard++) {
-        const batches = await signalledRecords(stack.temporal.client.workflow.getHandle(ingestWorkflowId(paused.id, shard)));
-        signalled.set(shard, new Set(batches.flat().map((r: any) => `${r.key}@${r.ts}`)));
-      }
+      // 2xx means durable: every event is already in the inbox, in its shard, with no worker running.
+      const waiting = new Set((await inboxRows(stack.pool, paused.id)).map((r) => `${r.key}@${r.ts}@${r.shard}`));
       for (const e of events) {
         const key = e.data.object.id as string;
-        assert.ok(signalled.get(shardOf(key, shards))!.has(`${key}@${e.created * 1000}`), `${key} is in the history of its shard`);
+        assert.ok(waiting.has(`${key}@${e.created * 1000}@${shardOf(key, shards)}`), `${key} is in the inbox, in its shard`);
       }
+      assert.equal(waiting.size, events.length);
 
       await sleep(1_000);
       const whileStopped = await rowsByKey(stack.pool, paused.table);
@@ -253,14 +250,19 @@ describe('ingest: webhooks into rows', () => {
   test('the ingest workflow names its integration and shard, describes its last batch and carries HooksyncIntegrationId', async () => {
     assert.ok(paused, 'needs the integration of the previous test');
     const handle = stack.temporal.client.workflow.getHandle(ingestWorkflowId(paused.id, 0));
-    // With the worker stopped, the 37 events gathered in history and were applied as one batch.
+    // With the worker stopped, the 37 events gathered in the inbox and were applied by one statement.
     const details = await waitFor(async () => {
       const d = await currentDetails(handle);
-      return detailsTotals(d)?.received === 39 && d;
-    }, { what: 'the details after the second batch' });
-    assert.match(details, /Last batch: upsert 37 events: 35 applied, 2 older discarded\b/);
+      return detailsTotals(d)?.taken === 39 && d;
+    }, { what: 'the details after the second apply' });
+    assert.match(details, /Last batch: upsert 37 events: 35 applied, 2 older discarded$/m);
     assert.ok(details.includes(paused.id) && details.includes(`shard 1 of ${shards}`), details);
-    assert.deepEqual(detailsTotals(details), { received: 39, applied: 37, discarded: 2, rejected: 0, batches: firstBatches + 1 });
+    assert.match(details, /Inbox: empty/);
+    const { applies, wakeUps, ...counts } = detailsTotals(details)!;
+    assert.deepEqual(counts, { taken: 39, applied: 37, discarded: 2, deadLettered: 0 });
+    // One apply took them all (another may have found the inbox empty, after a sweep's wake-up).
+    assert.ok(applies >= firstApplies + 1 && applies <= firstApplies + 2, `applies ${firstApplies} → ${applies}`);
+    assert.ok(wakeUps >= 1, 'woken');
 
     const description = await handle.describe();
     assert.equal(description.status.name, 'RUNNING');
@@ -319,21 +321,22 @@ describe('ingest: webhooks into rows', () => {
     const bad = statuses.filter((s) => s < 200 || s > 299);
     assert.equal(bad.length, 0, `all 2xx; got ${bad.length} others: ${[...new Set(bad)].join(', ')}`);
 
-    // Every event received exactly once by the ingest workflows, and each one applied or discarded.
+    // Every event taken from the inbox exactly once by the ingest workflows, and each one applied or discarded.
     const handles = Array.from({ length: shards }, (_, s) => stack.temporal.client.workflow.getHandle(ingestWorkflowId(integration.id, s)));
     const totals = await waitFor(async () => {
       const all = await Promise.all(handles.map(async (h) => detailsTotals(await currentDetails(h).catch(() => ''))));
       if (all.some((t) => !t)) return undefined;
       const sum = all.reduce((a, t) => ({
-        received: a.received + t!.received,
-        processed: a.processed + t!.applied + t!.discarded + t!.rejected,
+        taken: a.taken + t!.taken,
+        processed: a.processed + t!.applied + t!.discarded + t!.deadLettered,
         applied: a.applied + t!.applied,
-        rejected: a.rejected + t!.rejected,
-      }), { received: 0, processed: 0, applied: 0, rejected: 0 });
+        deadLettered: a.deadLettered + t!.deadLettered,
+      }), { taken: 0, processed: 0, applied: 0, deadLettered: 0 });
       return sum.processed === events.length && sum;
     }, { timeoutMs: 30_000, what: 'all 2,000 events processed' });
-    assert.equal(totals.received, events.length);
-    assert.equal(totals.rejected, 0);
+    assert.equal(totals.taken, events.length);
+    assert.equal(totals.deadLettered, 0);
+    assert.deepEqual(await inboxRows(stack.pool, integration.id), [], 'the inbox is empty');
     assert.ok(totals.applied >= CUSTOMERS, `at least one applied per customer (${totals.applied})`);
 
     const rows = await rowsByKey(stack.pool, integration.table);

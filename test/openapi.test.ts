@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
-import { createRouter } from '../src/api/app';
+import { createApp } from '../src/api/app';
 import { startStack, type Stack } from './support/harness';
 import { WEBHOOK_SECRET } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
@@ -85,8 +85,10 @@ describe('the OpenAPI document', () => {
   });
 
   test('documents exactly the routes the router serves', () => {
+    const app = createApp(stack.deps);
+    after(() => app.ingest.close());
     const served = new Set(
-      createRouter(stack.deps)
+      app.router
         .stack.filter((layer) => layer.methods.length > 0)
         .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${layer.path}`)),
     );

@@ -1,8 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { findDescriptor, serviceNames } from '../../src/integrations';
-import { createIntegration, listIntegrations, RATE_LIMIT_MAX, updateIntegration } from '../../src/services/integrations';
-import { fail, output, withServices } from '../context';
+import { createIntegration, integrationInfo, listIntegrations, RATE_LIMIT_MAX, retryFailed, updateIntegration } from '../../src/services/integrations';
+import { formatDuration } from '../../src/text/format';
+import { fail, output, parseInteger, withServices } from '../context';
+import { when } from '../render';
 
 /** `--rate-limit`: events per second; 0 (also for off: commander turns null into '') removes the limit. */
 export function parseRateLimit(value: string): number {
@@ -15,7 +17,7 @@ export function parseRateLimit(value: string): number {
 }
 
 export function integrationsCommand(): Command {
-  const cmd = new Command('integrations').description('create and list integrations (an upstream resource, e.g. Stripe customers, and its table)');
+  const cmd = new Command('integrations').description('create, list and inspect integrations (an upstream resource, e.g. Stripe customers, and its table)');
 
   cmd
     .command('create')
@@ -89,6 +91,64 @@ export function integrationsCommand(): Command {
             table.push([i.id, i.service, i.table, i.has_webhook_secret ? 'set' : 'missing', i.rate_limit_per_second === null ? '–' : `${i.rate_limit_per_second}/s`, i.webhook_url]);
           }
           return table.toString();
+        });
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+  cmd
+    .command('info')
+    .description('show an integration: its service, table and webhook URL, the events waiting in its inbox (and the age of the oldest), and its dead letters')
+    .argument('<id>', 'integration id (svi_…)')
+    .option('--json', 'print JSON: the fields of `list` plus inbox_waiting, inbox_oldest_age_seconds, dead_letters, last_dead_letter_error, last_dead_letter_at')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      try {
+        const info = await withServices((deps) => integrationInfo(deps, id));
+        output(opts, info, () => {
+          const rows: Array<[string, string]> = [
+            ['integration', `${info.id} (${info.service})`],
+            ['table', info.table],
+            ['webhook URL', info.webhook_url],
+            ['webhook secret', info.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + info.id + ' --webhook-secret …`'],
+            [
+              'inbox',
+              info.inbox_waiting === 0
+                ? 'empty: every accepted event is applied'
+                : `${info.inbox_waiting.toLocaleString('en-US')} event${info.inbox_waiting === 1 ? '' : 's'} waiting, the oldest for ${formatDuration((info.inbox_oldest_age_seconds ?? 0) * 1000)}`,
+            ],
+            [
+              'dead letters',
+              info.dead_letters === 0
+                ? '0'
+                : `${info.dead_letters.toLocaleString('en-US')}; last at ${when(info.last_dead_letter_at)}: ${info.last_dead_letter_error}\n` +
+                  `apply them again with: hooksync integrations retry-failed ${info.id}`,
+            ],
+          ];
+          const table = new Table({ style: { head: [], border: [] } });
+          for (const [k, v] of rows) table.push({ [k]: v });
+          return table.toString();
+        });
+      } catch (err) {
+        fail(err, Boolean(opts.json));
+      }
+    });
+
+  cmd
+    .command('retry-failed')
+    .description('apply the dead letters of an integration again (events the database refused, e.g. before a constraint was fixed): they go back into the inbox, and what is refused again returns with its error')
+    .argument('<id>', 'integration id (svi_…)')
+    .option('--wait <seconds>', 'how long to wait for the outcome', parseInteger('--wait'), 30)
+    .option('--json', 'print JSON: {id, requeued, done, failed_again, waiting, woken}')
+    .action(async (id: string, opts: { wait: number; json?: boolean }) => {
+      try {
+        const r = await withServices((deps) => retryFailed(deps, id, { waitMs: opts.wait * 1000 }));
+        output(opts, r, () => {
+          if (r.requeued === 0) return `${r.id} has no dead letters.`;
+          const lines = [`Put ${r.requeued} dead letter${r.requeued === 1 ? '' : 's'} of ${r.id} back into the inbox: ${r.done} applied, ${r.failed_again} refused again, ${r.waiting} still waiting.`];
+          if (r.failed_again) lines.push(`See why with: hooksync integrations info ${r.id}`);
+          if (r.waiting && !r.woken) lines.push('Temporal could not be reached; a running worker applies them within seconds.');
+          else if (r.waiting) lines.push('Is a worker running? The events wait in the inbox until one applies them.');
+          return lines.join('\n');
         });
       } catch (err) {
         fail(err, Boolean(opts.json));

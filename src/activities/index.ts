@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
+import { createApplyInbox } from './apply-inbox';
 import { createDeliverPages } from './deliver-pages';
 import { createRunRepairs } from './run-repairs';
-import { createUpsertEvents } from './upsert-events';
 
 export interface ActivityDeps {
   pool: pg.Pool;
@@ -13,7 +13,7 @@ export interface ActivityDeps {
 /** All I/O of the workflows. Workflows import this module's type only. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    upsertEvents: createUpsertEvents(deps),
+    applyInbox: createApplyInbox(deps),
     deliverPages: createDeliverPages(deps),
     runRepairs: createRunRepairs({ pool: deps.pool, ...deps.temporal }),
   };

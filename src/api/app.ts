@@ -5,7 +5,7 @@ import { logger as defaultLogger, type Logger } from '../log';
 import type { ServiceDeps } from '../services/deps';
 import { ServiceError } from '../services/errors';
 import { healthRoutes } from './health';
-import { IngestBatcher } from './ingest-batcher';
+import { createIngest, type Ingest } from './ingest';
 import { managementRoutes } from './management';
 import { openApiRoute } from './openapi';
 import { createRateLimiter } from './rate-limit';
@@ -24,6 +24,9 @@ export function apiRoutes(logger: Logger = defaultLogger): AnyRouteSpec[] {
   routes.push(openApiRoute(() => routes));
   return routes;
 }
+
+/** The app, and what its ingest must finish before the process ends (groups being written, wake-ups owed). */
+export type HooksyncApp = Koa & { ingest: Ingest; router: Router };
 
 /** The code of an error Koa, the router or a body check threw, by status, when it names none. */
 const CODES: Record<number, string> = {
@@ -84,31 +87,26 @@ function unmatched(router: Router) {
 }
 
 /** The router of every route: the rate limit, the webhook handler, and the route specs. */
-export function createRouter(deps: AppDeps): Router {
+function createRouter(deps: AppDeps, ingest: Ingest): Router {
   const logger = deps.logger ?? defaultLogger;
-  const batcher = new IngestBatcher({
-    client: deps.temporal.client,
-    taskQueue: deps.config.HOOKSYNC_TASK_QUEUE,
-    shards: deps.config.HOOKSYNC_INGEST_SHARDS,
-    historyLimit: deps.config.HOOKSYNC_HISTORY_LIMIT,
-  });
   const router = new Router();
   // Runs before the webhook handler on the same route: a request past its integration's limit stops here.
   router.post('/v1/webhooks/:integrationId', createRateLimiter(deps.pool).middleware);
-  mountWebhooks(router, { pool: deps.pool, batcher, logger });
+  mountWebhooks(router, { pool: deps.pool, inbox: ingest.inbox, logger });
   mountRoutes(router, apiRoutes(logger), deps);
   return router;
 }
 
 /** The Koa app: webhooks, the management API, health. Built from its dependencies, so tests can too. */
-export function createApp(deps: AppDeps): Koa {
+export function createApp(deps: AppDeps): HooksyncApp {
   const logger = deps.logger ?? defaultLogger;
   const app = new Koa();
   app.proxy = true;
   app.use(errorBodies(logger));
   app.use(headerLimit());
-  const router = createRouter(deps);
+  const ingest = createIngest(deps, logger);
+  const router = createRouter(deps, ingest);
   app.use(router.routes());
   app.use(unmatched(router));
-  return app;
+  return Object.assign(app, { ingest, router });
 }

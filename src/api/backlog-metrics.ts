@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { readBacklogs, type TargetBacklog } from '../db/backlog';
 import { registry } from '../metrics';
 import type { MetricsSource } from '../metrics-server';
+import { registerIngestGauges } from './ingest-metrics';
 
 /** Rows counted per target at most; a gauge at this value means "at least this many". */
 export const BACKLOG_COUNT_CAP = 10_000;
@@ -45,7 +46,8 @@ export function apiMetrics(pool: pg.Pool): MetricsSource[] {
       for (const r of rows) this.set({ target: r.target, integration: r.integration }, Math.round(r.lagSeconds * 1000) / 1000);
     },
   });
-  // Without the database the process metrics still answer; the backlog is left out.
+  registerIngestGauges(scrapeRegistry, pool);
+  // Without the database the process metrics still answer; the backlog and the inbox are left out.
   const backlog: MetricsSource = () => within(SCRAPE_BUDGET_MS, scrapeRegistry.metrics());
   return [() => registry.metrics(), backlog];
 }

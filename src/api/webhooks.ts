@@ -1,32 +1,42 @@
+import { isUtf8 } from 'node:buffer';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type pg from 'pg';
+import type { InboxRow } from '../db/inbox';
 import { findDescriptor } from '../integrations';
-import type { IntegrationDescriptor } from '../integrations/types';
+import { precedenceOf } from '../integrations/sql';
+import type { IngestRecord, IntegrationDescriptor } from '../integrations/types';
 import type { Logger } from '../log';
 import { eventsAccepted, eventsIgnored, eventsReceived, eventsRejected } from '../metrics';
 import { dbError } from '../services/integrations';
-import type { IngestBatcher } from './ingest-batcher';
+import { InboxUnavailableError, UnstorableEventError, type InboxWriter } from './inbox-writer';
 import { readRawBody } from './raw-body';
+import { unstorableReason } from './storable-json';
 
 interface WebhookIntegration {
   id: string;
   service: string;
   secret: string | null;
+  config: unknown;
   descriptor: IntegrationDescriptor;
   fetchedAt: number;
 }
 
 /** Secrets change (`integrations update`), so the lookup is cached only briefly. */
 const CACHE_MS = 5_000;
+/** Longer remote keys are no upstream's ids, and PostgreSQL's unique index could not hold them. */
+const MAX_KEY_LENGTH = 500;
+// Years 1 to 9999: what every upstream sends, and what PostgreSQL and JavaScript both hold.
+const MIN_TS = Date.parse('0001-01-01T00:00:00Z');
+const MAX_TS = Date.parse('9999-12-31T23:59:59.999Z');
 
 function integrationLookup(pool: pg.Pool) {
   const cache = new Map<string, WebhookIntegration>();
   return async (id: string): Promise<WebhookIntegration | undefined> => {
     const hit = cache.get(id);
     if (hit && Date.now() - hit.fetchedAt < CACHE_MS) return hit;
-    const { rows } = await pool.query<{ service: string; webhook_secret: string | null }>(
-      'SELECT service, webhook_secret FROM integrations WHERE id = $1',
+    const { rows } = await pool.query<{ service: string; webhook_secret: string | null; config: unknown }>(
+      'SELECT service, webhook_secret, config FROM integrations WHERE id = $1',
       [id],
     );
     const row = rows[0];
@@ -35,7 +45,7 @@ function integrationLookup(pool: pg.Pool) {
       cache.delete(id);
       return undefined;
     }
-    const entry = { id, service: row.service, secret: row.webhook_secret, descriptor, fetchedAt: Date.now() };
+    const entry = { id, service: row.service, secret: row.webhook_secret, config: row.config, descriptor, fetchedAt: Date.now() };
     cache.set(id, entry);
     return entry;
   };
@@ -47,8 +57,20 @@ function reject(ctx: Context, status: number, code: string, detail: string): voi
   ctx.body = { code, detail };
 }
 
-/** POST /v1/webhooks/:integrationId: verify, then hand to Temporal; 2xx only once durable there. */
-export function mountWebhooks(router: Router, deps: { pool: pg.Pool; batcher: IngestBatcher; logger: Logger }): void {
+/** The frame's own checks of what a descriptor read out of an event; a reason when it cannot be stored. */
+function checkRecord(d: IntegrationDescriptor, r: IngestRecord): string | undefined {
+  if (typeof r.key !== 'string' || r.key === '') return 'the event has no remote key';
+  if (r.key.length > MAX_KEY_LENGTH) return `the remote key is longer than ${MAX_KEY_LENGTH} characters`;
+  if (!Number.isFinite(r.ts) || r.ts < MIN_TS || r.ts > MAX_TS) return 'the event\'s timestamp is outside the years 1 to 9999';
+  if (!d.precedence.includes(r.change)) return `unknown kind of change "${r.change}"`;
+  return undefined;
+}
+
+/**
+ * POST /v1/webhooks/:integrationId: verify, then write into the inbox; 2xx once that INSERT has
+ * committed. The ingest workflow is woken after the answer (see ingest-wakeups.ts).
+ */
+export function mountWebhooks(router: Router, deps: { pool: pg.Pool; inbox: InboxWriter; logger: Logger }): void {
   const lookup = integrationLookup(deps.pool);
   router.post('/v1/webhooks/:integrationId', async (ctx) => {
     const id = ctx.params.integrationId!;
@@ -57,6 +79,7 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; batcher: In
       integration = await lookup(id);
     } catch (err) {
       const e = dbError(err);
+      ctx.set('retry-after', '5');
       return reject(ctx, 503, 'unavailable', e.message);
     }
     if (!integration) return reject(ctx, 404, 'unknown_integration', `no integration ${id}`);
@@ -68,13 +91,16 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; batcher: In
       deps.logger.warn({ integrationId: id, reason: verified.reason }, 'webhook rejected');
       return reject(ctx, 401, verified.reason, verified.message);
     }
+    // JSON is UTF-8 (RFC 8259); a decoder would silently replace what is not.
+    if (!isUtf8(raw)) return reject(ctx, 400, 'invalid_event', 'the body is not valid UTF-8');
+    const text = raw.toString('utf8');
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(text);
     } catch {
       return reject(ctx, 400, 'malformed_json', 'the body is not valid JSON');
     }
-    const meaning = integration.descriptor.interpret(body);
+    const meaning = integration.descriptor.interpret(body, { headers: ctx.req.headers, config: integration.config });
     if (meaning.kind === 'invalid') return reject(ctx, 400, 'invalid_event', meaning.message);
     if (meaning.kind === 'ignored') {
       // Acknowledged, as upstreams expect for events an endpoint does not use.
@@ -83,12 +109,26 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; batcher: In
       ctx.body = { received: true, ignored: `event type ${meaning.eventType} is not used by ${integration.service}` };
       return;
     }
+    const record = meaning.record;
+    // Refused now, with the reason, rather than answered 2xx and then unappliable.
+    const why = checkRecord(integration.descriptor, record) ?? unstorableReason(text);
+    if (why) return reject(ctx, 400, 'invalid_event', why);
+    const row: Omit<InboxRow, 'shard'> = {
+      key: record.key,
+      ts: record.ts,
+      precedence: precedenceOf(integration.descriptor, record.change),
+      deleted: record.deleted,
+      eventId: record.eventId,
+      body: text,
+    };
     try {
-      await deps.batcher.submit(integration, meaning.record, raw.length);
+      await deps.inbox.submit(integration, row);
     } catch (err) {
-      deps.logger.error({ integrationId: id, err: (err as Error).message }, 'could not hand the event to Temporal');
+      if (err instanceof UnstorableEventError) return reject(ctx, 400, 'invalid_event', err.message);
+      deps.logger.error({ integrationId: id, err: (err as Error).message }, 'could not write the event into the inbox');
       ctx.set('retry-after', '5');
-      return reject(ctx, 503, 'unavailable', 'Temporal is unreachable; the event was not accepted, send it again');
+      const detail = err instanceof InboxUnavailableError ? err.message : 'the event could not be stored';
+      return reject(ctx, 503, 'unavailable', `${detail}; the event was not accepted, send it again`);
     }
     eventsAccepted.inc({ service: integration.service });
     ctx.status = 200;

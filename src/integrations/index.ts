@@ -1,13 +1,32 @@
+import { parsePointer } from './json-pointer';
+import { converterOf } from './sql';
 import { stripeCustomerV1 } from './stripe-customer-v1';
 import type { IntegrationDescriptor } from './types';
 
 export type { IntegrationDescriptor, IngestRecord } from './types';
 
+/** A descriptor the shared code cannot serve fails here, at start, not on its first event. */
+export function checkDescriptor(d: IntegrationDescriptor): void {
+  if (!/^[a-z][a-z0-9_]{0,50}_v\d+$/.test(d.service)) throw new Error(`integration name ${d.service} must look like name_v1`);
+  parsePointer(d.resourcePointer);
+  const names = new Set([d.remoteKeyColumn, d.timestampColumn, 'pk', 'deleted', 'data']);
+  if (names.size !== 5) throw new Error(`${d.service}: the key and timestamp columns need names of their own`);
+  for (const c of d.columns) {
+    if (names.has(c.name) || c.name.startsWith('_')) throw new Error(`${d.service}: column name ${c.name} is taken`);
+    names.add(c.name);
+    parsePointer(c.pointer);
+    converterOf(c);
+  }
+  if (d.precedence.length === 0 || new Set(d.precedence).size !== d.precedence.length) {
+    throw new Error(`${d.service}: precedence must name each kind of change once`);
+  }
+}
+
 function registry(descriptors: IntegrationDescriptor[]): ReadonlyMap<string, IntegrationDescriptor> {
   const map = new Map<string, IntegrationDescriptor>();
   for (const d of descriptors) {
     if (map.has(d.service)) throw new Error(`integration ${d.service} is declared twice`);
-    if (!/^[a-z][a-z0-9_]{0,50}_v\d+$/.test(d.service)) throw new Error(`integration name ${d.service} must look like name_v1`);
+    checkDescriptor(d);
     map.set(d.service, d);
   }
   return map;

@@ -1,11 +1,61 @@
-import type { IngestRecord, IntegrationDescriptor } from './types';
+import { parsePointer } from './json-pointer';
+import type { ColumnSpec, ColumnType, Converter, IntegrationDescriptor } from './types';
 
 /** Everything that turns a descriptor into SQL lives here; no other module writes SQL for integration tables. */
 
-const ident = (name: string) => {
+export const ident = (name: string) => {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe SQL identifier: ${name}`);
   return `"${name}"`;
 };
+
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** The jsonb value at a parsed pointer inside `doc` (a jsonb expression); NULL when absent. */
+function valueAt(tokens: string[], doc: string): string {
+  return tokens.length === 0 ? doc : `(${doc} #> ARRAY[${tokens.map(literal).join(', ')}]::text[])`;
+}
+
+// Nested CASEs: PostgreSQL does not promise to evaluate AND's operands in order, and a cast of a
+// non-number would fail the whole statement.
+const numberIn = (v: string, min: string, max: string, type: string) =>
+  `CASE WHEN jsonb_typeof(${v}) = 'number' THEN CASE WHEN ${v}::numeric = trunc(${v}::numeric) AND ${v}::numeric BETWEEN ${min} AND ${max} THEN ${v}::numeric::${type} END END`;
+
+/** SQL expressions turning a jsonb value into a column value, NULL for anything they cannot read. */
+const CONVERTERS: Record<Converter, (v: string) => string> = {
+  text: (v) => `CASE WHEN jsonb_typeof(${v}) = 'string' THEN ${v} #>> '{}' END`,
+  bigint: (v) => numberIn(v, '-9223372036854775808', '9223372036854775807', 'bigint'),
+  integer: (v) => numberIn(v, '-2147483648', '2147483647', 'integer'),
+  numeric: (v) => `CASE WHEN jsonb_typeof(${v}) = 'number' THEN ${v}::numeric END`,
+  boolean: (v) => `CASE WHEN jsonb_typeof(${v}) = 'boolean' THEN ${v}::boolean END`,
+  // Seconds since 1970 that a timestamptz holds (years 1970 to 5138).
+  'epoch-seconds': (v) =>
+    `CASE WHEN jsonb_typeof(${v}) = 'number' THEN CASE WHEN ${v}::numeric >= 0 AND ${v}::numeric < 100000000000 THEN to_timestamp(${v}::numeric::float8) END END`,
+  'iso-8601': (v) => `CASE WHEN jsonb_typeof(${v}) = 'string' THEN hooksync_iso_timestamptz(${v} #>> '{}') END`,
+};
+
+/** What each converter yields; a column's type must match its converter's. */
+const CONVERTS_TO: Record<Converter, ColumnType> = {
+  text: 'text',
+  bigint: 'bigint',
+  integer: 'integer',
+  numeric: 'numeric',
+  boolean: 'boolean',
+  'epoch-seconds': 'timestamptz',
+  'iso-8601': 'timestamptz',
+};
+
+export function converterOf(c: ColumnSpec): Converter {
+  const converter = c.convert ?? (c.type === 'timestamptz' ? undefined : c.type);
+  if (!converter) throw new Error(`column ${c.name}: a timestamptz column needs a converter (epoch-seconds or iso-8601)`);
+  if (CONVERTS_TO[converter] !== c.type) throw new Error(`column ${c.name}: converter ${converter} makes ${CONVERTS_TO[converter]}, not ${c.type}`);
+  return converter;
+}
+
+/** A denormalized column's value, read from the event `ev` (jsonb): relative to the resource or to the event itself. */
+function columnValue(d: IntegrationDescriptor, c: ColumnSpec, ev: string): string {
+  const tokens = [...(c.from === 'event' ? [] : parsePointer(d.resourcePointer)), ...parsePointer(c.pointer)];
+  return CONVERTERS[converterOf(c)](valueAt(tokens, ev));
+}
 
 export const sequenceName = (table: string) => `${table}_seq`;
 
@@ -35,6 +85,8 @@ export function createTableSql(d: IntegrationDescriptor, table: string): string[
     `_seq bigint NOT NULL DEFAULT nextval('${sequenceName(table)}')`,
     // When the row last changed here (not upstream): the backlog's lag.
     '_changed_at timestamptz NOT NULL DEFAULT now()',
+    // The kind of change of the stored version (its rank in the descriptor's precedence), for ties.
+    '_precedence smallint NOT NULL DEFAULT 0',
   ];
   return [
     `CREATE SEQUENCE ${seq}`,
@@ -46,62 +98,112 @@ export function createTableSql(d: IntegrationDescriptor, table: string): string[
 }
 
 /**
- * The conditional multi-row upsert. The upstream timestamp decides: a newer version replaces the
- * row and re-stamps `_txid`/`_seq` (so it is delivered); an older one is discarded; one with the
- * same timestamp wins only if it changes something (a redelivery changes nothing and is not
- * delivered again). Parameter $1 is a JSON array built by `upsertParams`.
+ * The conditional upsert from `source`, a relation of (remote_key, version_at, precedence,
+ * deleted, ev), `ev` being the whole event as jsonb: the resource and the denormalized columns are
+ * read out of it here, inside PostgreSQL. The upstream timestamp decides, then the kind of change
+ * (the descriptor's precedence): a newer version replaces the row and re-stamps `_txid`/`_seq` (so
+ * it is delivered); an older one is discarded; the same version (timestamp and kind) wins only if
+ * it changes something, so a redelivery is not delivered again. Rows go in key order, so
+ * concurrent upserts lock rows in one order.
  */
-export function upsertSql(d: IntegrationDescriptor, table: string): string {
+function upsertFrom(d: IntegrationDescriptor, table: string, source: string): string {
   const t = ident(table);
   const cols = rowColumns(d);
-  const names = cols.map((c) => ident(c.name)).join(', ');
-  const recordType = cols.map((c) => `${ident(c.name)} ${c.type}`).join(', ');
+  const names = [...cols.map((c) => ident(c.name)), '_precedence'].join(', ');
+  const values = [
+    's.remote_key',
+    ...d.columns.map((c) => columnValue(d, c, 's.ev')),
+    's.version_at',
+    's.deleted',
+    valueAt(parsePointer(d.resourcePointer), 's.ev'),
+    's.precedence',
+  ].join(',\n       ');
   const ts = ident(d.timestampColumn);
-  const assignments = cols
-    .filter((c) => c.name !== d.remoteKeyColumn)
-    .map((c) => `${ident(c.name)} = excluded.${ident(c.name)}`)
+  const compared = cols.filter((c) => c.name !== d.remoteKeyColumn && c.name !== d.timestampColumn).map((c) => ident(c.name));
+  const assignments = [...cols.filter((c) => c.name !== d.remoteKeyColumn).map((c) => ident(c.name)), '_precedence']
+    .map((n) => `${n} = excluded.${n}`)
     .concat(['_txid = pg_current_xact_id()', `_seq = nextval('${sequenceName(table)}')`, '_changed_at = now()'])
     .join(', ');
   return `INSERT INTO ${t} AS old (${names})
-SELECT ${names} FROM jsonb_to_recordset($1::jsonb) AS x(${recordType})
+SELECT ${values}
+  FROM ${source} s
+ ORDER BY s.remote_key
 ON CONFLICT (${ident(d.remoteKeyColumn)}) DO UPDATE SET ${assignments}
-WHERE old.${ts} < excluded.${ts}
-   OR (old.${ts} = excluded.${ts} AND (old.deleted, old.data) IS DISTINCT FROM (excluded.deleted, excluded.data))`;
+WHERE (old.${ts}, old._precedence) < (excluded.${ts}, excluded._precedence)
+   OR ((old.${ts}, old._precedence) = (excluded.${ts}, excluded._precedence)
+       AND (${compared.map((n) => `old.${n}`).join(', ')}) IS DISTINCT FROM (${compared.map((n) => `excluded.${n}`).join(', ')}))`;
 }
 
 /**
- * Keeps each key's newest record (ties: the later arrival), since one statement may not touch a
- * row twice. Returns them in key order so concurrent batches lock rows in one order.
+ * One apply of a shard's inbox, in one statement (one transaction): take the oldest rows (up to
+ * $3; or exactly the ids $4), keep each key's newest version (timestamp, then precedence, then the
+ * later arrival), parse only those bodies, upsert them, and remove every row taken. Returns how
+ * many were taken and applied, the highest position taken, its transaction id, and, only when
+ * rows changed, the on-insert targets to wake. With `dedupe`, events whose id was applied before are dropped first.
+ * Parameters: $1 integration id, $2 shard, $3 limit, $4 ids (bigint[] or NULL).
  */
-export function newestPerKey(records: IngestRecord[]): IngestRecord[] {
-  const newest = new Map<string, IngestRecord>();
-  for (const r of records) {
-    const seen = newest.get(r.key);
-    if (!seen || r.ts >= seen.ts) newest.set(r.key, r);
-  }
-  return [...newest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+export function applySql(d: IntegrationDescriptor, table: string): string {
+  const candidates = d.dedupe
+    ? `fresh AS (
+  INSERT INTO ingest_seen_events (integration_id, event_id)
+  SELECT DISTINCT $1, event_id FROM batch WHERE event_id IS NOT NULL
+  ON CONFLICT DO NOTHING
+  RETURNING event_id
+),
+candidate AS (SELECT * FROM batch WHERE event_id IS NULL OR event_id IN (SELECT event_id FROM fresh)),`
+    : 'candidate AS (SELECT * FROM batch),';
+  return `WITH batch AS MATERIALIZED (
+  SELECT ctid AS tid, id, remote_key, version_at, precedence, deleted, event_id
+    FROM ingest_inbox
+   WHERE integration_id = $1 AND shard = $2 AND ($4::bigint[] IS NULL OR id = ANY ($4::bigint[]))
+   ORDER BY id
+   LIMIT $3
+     FOR UPDATE SKIP LOCKED
+),
+${candidates}
+newest AS (
+  SELECT DISTINCT ON (remote_key) tid, remote_key, version_at, precedence, deleted
+    FROM candidate
+   ORDER BY remote_key, version_at DESC, precedence DESC, id DESC
+),
+-- Materialized, so each body is parsed once (inlined, the cast would run for every column read
+-- from it); a subquery per winner (a TID lookup), never a join that could scan the inbox.
+src AS MATERIALIZED (
+  SELECT n.remote_key, n.version_at, n.precedence, n.deleted, (SELECT body FROM ingest_inbox i WHERE i.ctid = n.tid)::jsonb AS ev
+    FROM newest n
+),
+up AS (
+${upsertFrom(d, table, 'src')}
+RETURNING 1
+),
+gone AS (DELETE FROM ingest_inbox WHERE ctid = ANY (ARRAY(SELECT tid FROM batch)))
+SELECT (SELECT count(*) FROM batch)::int AS taken,
+       (SELECT count(*) FROM up)::int AS applied,
+       (SELECT max(id) FROM batch)::text AS up_to,
+       pg_current_xact_id_if_assigned()::text AS txid,
+       CASE WHEN EXISTS (SELECT 1 FROM up)
+            THEN ARRAY(SELECT id FROM sync_targets
+                        WHERE integration_id = $1 AND mode = 'on_insert' AND NOT paused AND deleted_at IS NULL)
+            ELSE '{}'::text[] END AS targets`;
 }
 
-export function upsertParams(d: IntegrationDescriptor, records: IngestRecord[]): string {
-  return JSON.stringify(
-    records.map((r) => {
-      const row: Record<string, unknown> = {
-        [d.remoteKeyColumn]: r.key,
-        [d.timestampColumn]: new Date(r.ts).toISOString(),
-        deleted: r.deleted,
-        data: r.resource,
-      };
-      // A column that cannot be read from an odd resource is null; the resource itself is kept whole.
-      for (const c of d.columns) {
-        try {
-          row[c.name] = c.from(r.resource);
-        } catch {
-          row[c.name] = null;
-        }
-      }
-      return row;
-    }),
-  );
+/**
+ * The same conditional upsert for one event given as parameters ($1 body text, $2 remote key,
+ * $3 upstream time in ms, $4 precedence, $5 deleted): what a plain handler without an inbox runs
+ * (the benchmark's baseline).
+ */
+export function upsertEventSql(d: IntegrationDescriptor, table: string): string {
+  return `WITH src AS MATERIALIZED (
+  SELECT $2::text AS remote_key, to_timestamp($3::float8 / 1000) AS version_at, $4::smallint AS precedence, $5::boolean AS deleted, $1::jsonb AS ev
+)
+${upsertFrom(d, table, 'src')}`;
+}
+
+/** The rank of a kind of change in the descriptor's precedence (0 = weakest). */
+export function precedenceOf(d: IntegrationDescriptor, change: string): number {
+  const rank = d.precedence.indexOf(change);
+  if (rank < 0) throw new Error(`${d.service}: "${change}" is not one of its kinds of change (${d.precedence.join(', ')})`);
+  return rank;
 }
 
 /**

@@ -3,14 +3,9 @@ import type { IntegrationDescriptor, Interpretation } from './types';
 
 // Seconds since 1970 that a timestamptz holds (years 1970 to 5138).
 const isEpochSeconds = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1e11;
-const epochSeconds = (v: unknown) => (isEpochSeconds(v) ? new Date(v * 1000).toISOString() : null);
-const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
-const HANDLED: Record<string, 'upsert' | 'delete'> = {
-  'customer.created': 'upsert',
-  'customer.updated': 'upsert',
-  'customer.deleted': 'delete',
-};
+/** The event types used, weakest first: at equal `created` a deletion beats an update beats a creation. */
+const HANDLED = ['customer.created', 'customer.updated', 'customer.deleted'] as const;
 
 interface StripeEvent {
   id?: unknown;
@@ -29,13 +24,15 @@ export const stripeCustomerV1: IntegrationDescriptor = {
   resource: 'customer',
   remoteKeyColumn: 'stripe_id',
   timestampColumn: 'updated',
+  resourcePointer: '/data/object',
   columns: [
-    { name: 'balance', type: 'bigint', from: (c) => (Number.isSafeInteger(c.balance) ? c.balance : null) },
-    { name: 'created', type: 'timestamptz', from: (c) => epochSeconds(c.created) },
-    { name: 'email', type: 'text', from: (c) => str(c.email), index: true },
-    { name: 'name', type: 'text', from: (c) => str(c.name) },
-    { name: 'phone', type: 'text', from: (c) => str(c.phone) },
+    { name: 'balance', type: 'bigint', pointer: '/balance' },
+    { name: 'created', type: 'timestamptz', pointer: '/created', convert: 'epoch-seconds' },
+    { name: 'email', type: 'text', pointer: '/email', index: true },
+    { name: 'name', type: 'text', pointer: '/name' },
+    { name: 'phone', type: 'text', pointer: '/phone' },
   ],
+  precedence: HANDLED,
   secretExample: 'whsec_…',
   verify: verifyStripeSignature,
   interpret(body: unknown): Interpretation {
@@ -44,8 +41,8 @@ export const stripeCustomerV1: IntegrationDescriptor = {
     }
     const event = body as StripeEvent;
     if (typeof event.type !== 'string') return { kind: 'invalid', message: 'event has no "type"' };
-    const action = HANDLED[event.type];
-    if (!action) return { kind: 'ignored', eventType: event.type };
+    const type = HANDLED.find((t) => t === event.type);
+    if (!type) return { kind: 'ignored', eventType: event.type };
     const object = event.data?.object;
     if (!isEpochSeconds(event.created)) {
       return { kind: 'invalid', message: 'event has no valid "created" timestamp' };
@@ -55,7 +52,13 @@ export const stripeCustomerV1: IntegrationDescriptor = {
     }
     return {
       kind: 'record',
-      record: { key: object.id, ts: event.created * 1000, deleted: action === 'delete', resource: object },
+      record: {
+        key: object.id,
+        ts: event.created * 1000,
+        deleted: type === 'customer.deleted',
+        change: type,
+        ...(typeof event.id === 'string' && event.id !== '' ? { eventId: event.id } : {}),
+      },
     };
   },
   setupSteps: (webhookUrl, id) => [

@@ -1,23 +1,45 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { z } from 'zod';
 
 export type ColumnType = 'text' | 'bigint' | 'integer' | 'boolean' | 'timestamptz' | 'numeric';
 
-/** A denormalized column: copied out of the resource so receivers and SQL users need not dig in `data`. */
+/**
+ * How a JSON value becomes a column value, inside PostgreSQL (see `sql.ts`). Each one yields NULL
+ * for a value it cannot read, so a denormalized column never makes a record unappliable.
+ * `epoch-seconds` and `iso-8601` make a timestamptz; the others are the column type's own.
+ */
+export type Converter = 'text' | 'bigint' | 'integer' | 'boolean' | 'numeric' | 'epoch-seconds' | 'iso-8601';
+
+/**
+ * A denormalized column: copied out of the event so receivers and SQL users need not dig in
+ * `data`. Declared as data (a JSON pointer and a converter), so the apply extracts it in SQL.
+ */
 export interface ColumnSpec {
   name: string;
   type: ColumnType;
-  from: (resource: Record<string, unknown>) => unknown;
+  /** RFC 6901 JSON pointer, e.g. `/address/city`. */
+  pointer: string;
+  /** What the pointer is relative to: the resource (default) or the whole event (an envelope field). */
+  from?: 'resource' | 'event';
+  /** Default: the column type's own (text, bigint, integer, boolean, numeric); required for timestamptz. */
+  convert?: Converter;
   index?: boolean;
 }
 
-/** One upstream change, reduced to what the upsert needs. Travels through Temporal, so keep it plain. */
+/**
+ * One upstream change, as the API stores it in the inbox beside the verified body. The resource
+ * itself stays in the body: the apply reads it (and the columns) from there, inside PostgreSQL.
+ */
 export interface IngestRecord {
   /** The remote key (e.g. Stripe's `cus_…`). */
   key: string;
   /** The upstream's own timestamp for this version, ms since epoch; it decides which version wins. */
   ts: number;
   deleted: boolean;
-  resource: Record<string, unknown>;
+  /** The kind of change, one of the descriptor's `precedence`: it decides ties of equal `ts`. */
+  change: string;
+  /** The upstream's id of this event (redeliveries repeat it); used when the descriptor de-duplicates. */
+  eventId?: string;
 }
 
 export type VerifyFailure = 'missing_signature' | 'malformed_signature' | 'bad_signature' | 'stale_signature' | 'no_secret';
@@ -30,11 +52,19 @@ export type Interpretation =
   | { kind: 'ignored'; eventType: string }
   | { kind: 'invalid'; message: string };
 
+/** What an integration instance brings to its descriptor's hooks. */
+export interface InstanceContext<Config = unknown> {
+  headers: IncomingHttpHeaders;
+  /** The instance's settings, as its descriptor's `config` schema validated them at creation. */
+  config: Config;
+}
+
 /**
- * An integration is data: how to verify a request, how to read the resource out of the event,
- * which columns to keep. The shared code in `sql.ts` and the ingest path own the algorithm.
+ * An integration is data: how to verify a request, how to read the change out of the event, where
+ * the resource and the columns sit in it, and which kind of change wins a tie. The shared code
+ * (`sql.ts`, the inbox and its apply) owns the algorithm.
  */
-export interface IntegrationDescriptor {
+export interface IntegrationDescriptor<Config = unknown> {
   /** Name with a version suffix, e.g. `stripe_customer_v1`; also the table name's prefix. */
   service: string;
   /** Human names, for CLI output. */
@@ -43,11 +73,22 @@ export interface IntegrationDescriptor {
   remoteKeyColumn: string;
   /** The column holding the upstream timestamp that orders versions. */
   timestampColumn: string;
+  /** RFC 6901 pointer to the resource in the event (the row's `data`); '' is the whole event. */
+  resourcePointer: string;
   columns: ColumnSpec[];
+  /**
+   * Kinds of change from weakest to strongest: of two versions with the same upstream timestamp
+   * the stronger wins, whatever their order of arrival (Stripe: created, updated, deleted).
+   */
+  precedence: readonly string[];
+  /** Redeliveries carry the same event id: an id applied before (within the window) is not applied again. */
+  dedupe?: { windowDays: number };
+  /** Per-instance settings (e.g. JSON pointers to the key), validated when an instance is created. */
+  config?: z.ZodType<Config>;
   /** How the webhook secret looks, for help texts (e.g. `whsec_…`). */
   secretExample: string;
   verify(rawBody: Buffer, headers: IncomingHttpHeaders, secret: string | null): VerifyResult;
-  interpret(body: unknown): Interpretation;
+  interpret(body: unknown, instance: InstanceContext<Config>): Interpretation;
   /** What to tell the user after creating an instance. */
   setupSteps(webhookUrl: string, integrationId: string): string[];
 }

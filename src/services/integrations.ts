@@ -1,7 +1,9 @@
 import { publicBaseUrl } from '../config';
+import { deadLetterStats, inboxDepth, requeueDeadLetters, requeuedOutcome } from '../db/inbox';
 import { withTransaction } from '../db/pool';
 import { findDescriptor, serviceNames } from '../integrations';
 import { createTableSql } from '../integrations/sql';
+import { ingestSettings, wakeIngest } from '../temporal/ingest-wake';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
 import { newId, tableSuffix } from './ids';
@@ -120,6 +122,74 @@ export async function listIntegrations(deps: ServiceDeps): Promise<IntegrationVi
     throw dbError(err);
   });
   return rows.map((r) => view(deps, r));
+}
+
+/** `integrations info`: the integration, its inbox (events waiting, age of the oldest) and its dead letters. */
+export interface IntegrationInfo extends IntegrationView {
+  inbox_waiting: number;
+  /** Seconds; null when nothing waits. */
+  inbox_oldest_age_seconds: number | null;
+  dead_letters: number;
+  last_dead_letter_error: string | null;
+  last_dead_letter_at: string | null;
+}
+
+export async function integrationInfo(deps: ServiceDeps, id: string): Promise<IntegrationInfo> {
+  const integration = await getIntegration(deps, id);
+  const [depth, dead] = await Promise.all([inboxDepth(deps.pool, id), deadLetterStats(deps.pool, id)]).catch((err) => {
+    throw dbError(err);
+  });
+  return {
+    ...integration,
+    inbox_waiting: depth.waiting,
+    inbox_oldest_age_seconds: depth.oldestAgeSeconds === null ? null : Math.round(depth.oldestAgeSeconds * 1000) / 1000,
+    dead_letters: dead.count,
+    last_dead_letter_error: dead.lastError,
+    last_dead_letter_at: dead.lastFailedAt?.toISOString() ?? null,
+  };
+}
+
+export interface RetryFailedResult {
+  id: string;
+  /** Dead letters put back into the inbox. */
+  requeued: number;
+  /** Of those, applied (or discarded as older) by the time the command returned. */
+  done: number;
+  /** Refused again, back in the dead letters. */
+  failed_again: number;
+  /** Still waiting in the inbox (no worker running, or the wait ended first). */
+  waiting: number;
+  /** Whether the ingest workflows could be woken; if not, the worker's sweep picks the events up. */
+  woken: boolean;
+}
+
+/**
+ * Puts an integration's dead letters back into the inbox and wakes its ingest workflows, which
+ * apply them as any event (newest version wins; what is refused again goes back, with its error).
+ * Waits up to `waitMs` for the outcome.
+ */
+export async function retryFailed(deps: ServiceDeps, id: string, opts: { waitMs?: number } = {}): Promise<RetryFailedResult> {
+  const integration = await getIntegration(deps, id);
+  const { at, shards } = await requeueDeadLetters(deps.pool, id).catch((err) => {
+    throw dbError(err);
+  });
+  const ids = shards.flatMap((s) => s.ids);
+  const result: RetryFailedResult = { id, requeued: ids.length, done: 0, failed_again: 0, waiting: ids.length, woken: true };
+  if (ids.length === 0) return result;
+  const settings = ingestSettings(deps.config);
+  const wakes = await Promise.allSettled(
+    shards.map((s) => wakeIngest(deps.temporal.client, settings, { integrationId: id, service: integration.service, shard: s.shard }, s.ids[s.ids.length - 1])),
+  );
+  result.woken = wakes.every((w) => w.status === 'fulfilled');
+  const until = Date.now() + (opts.waitMs ?? 30_000);
+  for (;;) {
+    const o = await requeuedOutcome(deps.pool, id, ids, at);
+    result.waiting = o.waiting;
+    result.failed_again = o.failedAgain;
+    result.done = Math.max(0, ids.length - o.waiting - o.failedAgain);
+    if (o.waiting === 0 || Date.now() >= until || !result.woken) return result;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 export function dbError(err: unknown): Error {

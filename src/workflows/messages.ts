@@ -1,7 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { IngestRecord } from '../integrations/types';
 import type { ReconcilerStatus } from './reconciler-types';
-import type { CursorReset, HttpSyncStatus, TargetChange, TargetSettings } from './types';
+import type { CursorReset, HttpSyncStatus, IngestWake, TargetChange, TargetSettings } from './types';
 
 /** Signal, update and query names, shared by workflows, the CLI and the API; nobody repeats the strings. */
 
@@ -24,8 +23,8 @@ export const resetSignal = defineSignal<[CursorReset]>('reset');
 export const deleteSignal = defineSignal('delete');
 export const statusQuery = defineQuery<HttpSyncStatus>('status');
 
-/** A group of verified upstream events for one ingest shard. */
-export const ingestEventsSignal = defineSignal<[IngestRecord[]]>('events');
+/** Rows wait in the inbox of an ingest shard. Carries at most an inbox position, never an event. */
+export const wakeSignal = defineSignal<[IngestWake]>('wake');
 
 /** Run the repairs now instead of at the next round (every worker sends it when it starts). */
 export const repairNowSignal = defineSignal('repairNow');

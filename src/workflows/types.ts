@@ -173,29 +173,67 @@ export interface IngestInput {
   service: string;
   shard: number;
   shards: number;
-  /** Events received but not applied yet, carried across continue-as-new. */
-  pending?: import('../integrations/types').IngestRecord[];
+  /** Set by continue-as-new: counters and what the details showed, never events. */
   totals?: IngestTotals;
-  /** The previous run's last batch, for the details of a continued run. */
-  lastBatch?: string;
+  /** The previous run's last apply, for the details of a continued run. */
+  lastApply?: string;
+  inbox?: InboxView;
+  /** A wake-up arrived that no apply has answered yet. */
+  woken?: boolean;
+  /** The highest inbox position a wake-up announced. */
+  announced?: string;
   /** Continue as new past this many history events (default in the workflow). */
   historyLimit?: number;
 }
 
-export interface IngestTotals {
-  received: number;
-  applied: number;
-  discarded: number;
-  rejected: number;
-  batches: number;
+/** What a wake-up says: rows wait in the inbox, at least up to position `upTo`. */
+export interface IngestWake {
+  upTo?: string;
 }
 
-export interface UpsertResult {
+export interface IngestTotals {
+  /** Events taken from the inbox: applied, discarded or dead-lettered. */
+  taken: number;
   applied: number;
-  /** Older than (or the same as) what is stored, or superseded within the batch. */
+  /** Older than the stored row, superseded within an apply, or the same version again. */
   discarded: number;
-  /** Records the database refused (bad data); logged and skipped so one cannot block a shard. */
-  rejected: number;
-  /** Targets in on-insert mode to wake, when rows changed. */
+  /** Events the database refused, kept in the dead-letter table. */
+  deadLettered: number;
+  /** Apply activities run. */
+  applies: number;
+  wakeUps: number;
+}
+
+/** The shard's inbox as the last apply left it. */
+export interface InboxView {
+  waiting: number;
+  oldestAgeSeconds: number | null;
+  /** When it was measured (ISO). */
+  at: string;
+}
+
+export interface ApplyInput {
+  integrationId: string;
+  shard: number;
+}
+
+/** What one apply activity did. Counts and ids only: no customer data crosses into Temporal. */
+export interface ApplyResult {
+  taken: number;
+  applied: number;
+  discarded: number;
+  deadLettered: number;
+  /** Statements that took rows (each one transaction). */
+  batches: number;
+  /** The highest inbox position taken, if any. */
+  upTo?: string;
+  /** It stopped for its time budget with rows left: run again at once. */
+  more: boolean;
+  inbox: InboxView;
+  /** The on-insert targets it signalled (rows changed). */
   onInsertTargets: string[];
+  /** Another apply of the shard was running (it takes these rows). */
+  busy?: boolean;
+  /** The apply kept failing for its whole budget (e.g. the table is locked); it is run again. */
+  failing?: { error: string; since: string; attempts: number };
 }

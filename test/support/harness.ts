@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
-import { createApp } from '../../src/api/app';
+import { createApp, type HooksyncApp } from '../../src/api/app';
 import { apiMetrics } from '../../src/api/backlog-metrics';
 import { createApiServer } from '../../src/api/request-guard';
 import { loadConfig, type Config } from '../../src/config';
@@ -12,8 +12,11 @@ import { serveMetrics, type MetricsServer } from '../../src/metrics-server';
 import { trackRetryState } from '../../src/metrics';
 import type { ServiceDeps } from '../../src/services/deps';
 import { connectTemporal, type TemporalHandle } from '../../src/temporal/client';
+import { startInboxSweeper, type InboxSweeper } from '../../src/temporal/inbox-sweeper';
+import { ingestSettings } from '../../src/temporal/ingest-wake';
 import { superviseReconciler } from '../../src/temporal/reconciler';
 import { createWorker } from '../../src/temporal/worker';
+import { logger } from '../../src/log';
 import { Client } from '@temporalio/client';
 
 /**
@@ -80,10 +83,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const deps: ServiceDeps = { pool, temporal, config };
 
   let server: http.Server | undefined;
+  let app: HooksyncApp | undefined;
   let apiUrl: string | undefined;
   let metrics: MetricsServer | undefined;
   if (opts.api !== false) {
-    server = createApiServer(createApp(deps).callback());
+    app = createApp(deps);
+    server = createApiServer(app.callback());
     // As `hooksync api` does: /metrics reads the targets' retry state from this stack's database.
     trackRetryState(pool);
     await new Promise<void>((resolve, reject) => {
@@ -94,7 +99,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     metrics = await serveMetrics({ host: '127.0.0.1', port: 0 }, apiMetrics(pool));
   }
 
-  type RunningWorker = { worker: Worker; connection: NativeConnection; done: Promise<void>; failure?: Error; stopReconciler?: () => void };
+  type RunningWorker = {
+    worker: Worker;
+    connection: NativeConnection;
+    sweeper: InboxSweeper;
+    done: Promise<void>;
+    failure?: Error;
+    stopReconciler?: () => void;
+  };
   let running: RunningWorker | undefined;
   const startWorker = async () => {
     if (running) return;
@@ -106,7 +118,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       historyLimit: config.HOOKSYNC_HISTORY_LIMIT,
       workflowBundlePath: process.env.HOOKSYNC_TEST_WORKFLOW_BUNDLE,
     });
-    const entry: RunningWorker = { worker, connection, done: Promise.resolve() };
+    // As the worker process does: the inbox sweep beside the worker.
+    const sweeper = startInboxSweeper({ pool, client: temporal.client, settings: ingestSettings(config), logger });
+    const entry: RunningWorker = { worker, connection, sweeper, done: Promise.resolve() };
     if (opts.reconciler) {
       const stop = superviseReconciler(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), { taskQueue, historyLimit: config.HOOKSYNC_HISTORY_LIMIT });
       entry.stopReconciler = stop;
@@ -125,6 +139,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     r.stopReconciler?.();
     if (r.worker.getState() === 'RUNNING') r.worker.shutdown();
     await r.done;
+    await r.sweeper.stop();
     await r.connection.close().catch(() => {});
     if (r.failure) throw r.failure;
   };
@@ -151,6 +166,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
+        await app!.ingest.close();
       }
       await metrics?.close();
       await temporal.close().catch(() => {});

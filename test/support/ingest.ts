@@ -3,8 +3,9 @@ import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type pg from 'pg';
 import { Pool } from 'undici';
-import { shardOf } from '../../src/api/ingest-batcher';
+import { shardOf } from '../../src/api/inbox-writer';
 import { ingestWorkflowId } from '../../src/workflows/names';
+import type { IngestTotals } from '../../src/workflows/types';
 import { stripeSignature } from './stripe';
 
 /** Helpers for the ingest tests (test/ingest*.test.ts). */
@@ -88,17 +89,13 @@ export async function existingIngestWorkflows(client: Client, integrationId: str
   return found;
 }
 
-/** The records carried by each `events` signal in the workflow's (current run's) history, decoded. */
-export async function signalledRecords(handle: WorkflowHandle): Promise<any[][]> {
-  const history = await handle.fetchHistory();
-  const batches: any[][] = [];
-  for (const event of history.events ?? []) {
-    const attrs = event.workflowExecutionSignaledEventAttributes;
-    if (!attrs || attrs.signalName !== 'events') continue;
-    const payload = attrs.input?.payloads?.[0];
-    batches.push(payload?.data ? JSON.parse(Buffer.from(payload.data).toString('utf8')) : []);
-  }
-  return batches;
+/** The integration's rows waiting in the inbox: key, shard and upstream time (ms), in order of arrival. */
+export async function inboxRows(pool: pg.Pool, integrationId: string): Promise<Array<{ key: string; shard: number; ts: number }>> {
+  const { rows } = await pool.query<{ key: string; shard: number; ts: number }>(
+    `SELECT remote_key AS key, shard, (extract(epoch FROM version_at) * 1000)::float8 AS ts FROM ingest_inbox WHERE integration_id = $1 ORDER BY id`,
+    [integrationId],
+  );
+  return rows;
 }
 
 /** The workflow's current details (setCurrentDetails), read with the SDK's built-in metadata query. */
@@ -107,12 +104,12 @@ export async function currentDetails(handle: WorkflowHandle): Promise<string> {
   return metadata?.currentDetails ?? '';
 }
 
-/** The totals row of the ingest details table: received, applied, older discarded, rejected, batches. */
-export function detailsTotals(details: string): { received: number; applied: number; discarded: number; rejected: number; batches: number } | undefined {
-  const m = /\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|/.exec(details);
+/** The totals row of the ingest details table: taken from the inbox, applied, older discarded, dead letters, applies, wake-ups. */
+export function detailsTotals(details: string): IngestTotals | undefined {
+  const m = /\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|/.exec(details);
   if (!m) return undefined;
-  const [received, applied, discarded, rejected, batches] = m.slice(1).map(Number) as [number, number, number, number, number];
-  return { received, applied, discarded, rejected, batches };
+  const [taken, applied, discarded, deadLettered, applies, wakeUps] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  return { taken, applied, discarded, deadLettered, applies, wakeUps };
 }
 
 /** A TCP port nothing listens on (bound, then released). */
@@ -153,4 +150,60 @@ export function fastPoster(apiUrl: string, connections = 64) {
     },
     close: () => pool.close(),
   };
+}
+
+/**
+ * A TCP proxy in front of a service (Temporal), to play it going away and coming back: `down()`
+ * refuses new connections and cuts the open ones; `up()` listens again on the same port.
+ */
+export async function tcpProxy(target: string): Promise<{ address: string; down(): Promise<void>; up(): Promise<void>; close(): Promise<void> }> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const listenPort = (server.address() as net.AddressInfo).port;
+  const down = async () => {
+    if (!server.listening) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+  };
+  return {
+    address: `127.0.0.1:${listenPort}`,
+    down,
+    up: () => (server.listening ? Promise.resolve() : new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve))),
+    close: down,
+  };
+}
+
+/**
+ * A workflow history as text: every field, and every payload's bytes decoded as UTF-8 (payloads
+ * are JSON), so that a search for a customer's email finds it wherever Temporal would keep it.
+ */
+export function historyText(history: unknown): string {
+  const parts: string[] = [];
+  const walk = (v: unknown) => {
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) (parts.push(k), walk(x));
+    else if (v !== undefined && v !== null) parts.push(String(v));
+  };
+  walk(history);
+  return parts.join('\n');
 }

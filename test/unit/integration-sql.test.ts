@@ -1,44 +1,84 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { shardOf } from '../../src/api/ingest-batcher';
-import { newestPerKey, pageSql, upsertParams } from '../../src/integrations/sql';
+import { shardOf } from '../../src/api/inbox-writer';
+import { checkDescriptor } from '../../src/integrations';
+import { parsePointer, resolvePointer } from '../../src/integrations/json-pointer';
+import { applySql, pageSql, precedenceOf } from '../../src/integrations/sql';
 import { stripeCustomerV1 } from '../../src/integrations/stripe-customer-v1';
-import type { IngestRecord } from '../../src/integrations/types';
+import type { IntegrationDescriptor } from '../../src/integrations/types';
 
-const rec = (key: string, ts: number, email = `${key}@${ts}`): IngestRecord => ({ key, ts, deleted: false, resource: { id: key, email } });
-
-test('a batch keeps each key\'s newest record; on equal timestamps the later arrival', () => {
-  const out = newestPerKey([rec('b', 2), rec('a', 5), rec('b', 1), rec('a', 5, 'later'), rec('b', 3)]);
-  assert.deepEqual(
-    out.map((r) => [r.key, r.ts, r.resource.email]),
-    [
-      ['a', 5, 'later'],
-      ['b', 3, 'b@3'],
-    ],
-  );
+test('the apply keeps each key\'s newest version by timestamp, then precedence, then arrival, and parses only those bodies', () => {
+  const sql = applySql(stripeCustomerV1, 'stripe_customer_v1_abcd');
+  assert.match(sql, /DISTINCT ON \(remote_key\)[\s\S]*ORDER BY remote_key, version_at DESC, precedence DESC, id DESC/);
+  // The bodies are parsed after the newest were picked, once each (a materialized step), not before.
+  assert.ok(sql.indexOf(')::jsonb AS ev') > sql.indexOf('DISTINCT ON'));
+  assert.match(sql, /src AS MATERIALIZED/);
+  assert.match(sql, /DELETE FROM ingest_inbox/);
+  assert.match(sql, /FOR UPDATE SKIP LOCKED/);
+  assert.doesNotMatch(sql, /ingest_seen_events/, 'Stripe does not de-duplicate by event id');
 });
 
-test('upsert parameters carry the denormalized columns of the descriptor', () => {
-  const [row] = JSON.parse(
-    upsertParams(stripeCustomerV1, [{ key: 'cus_1', ts: 1_700_000_000_000, deleted: true, resource: { id: 'cus_1', balance: 12, created: 1_600_000_000, email: 'a@b.c', name: 'A', phone: null } }]),
-  );
-  assert.deepEqual(row, {
-    stripe_id: 'cus_1',
-    updated: '2023-11-14T22:13:20.000Z',
-    deleted: true,
-    data: { id: 'cus_1', balance: 12, created: 1_600_000_000, email: 'a@b.c', name: 'A', phone: null },
-    balance: 12,
-    created: '2020-09-13T12:26:40.000Z',
-    email: 'a@b.c',
-    name: 'A',
-    phone: null,
-  });
+test('the conditional upsert compares (timestamp, precedence), and the same version wins only if it changes something', () => {
+  const sql = applySql(stripeCustomerV1, 'stripe_customer_v1_abcd');
+  assert.match(sql, /WHERE \(old\."updated", old\._precedence\) < \(excluded\."updated", excluded\._precedence\)/);
+  assert.match(sql, /IS DISTINCT FROM/);
+  assert.match(sql, /_txid = pg_current_xact_id\(\)/);
+});
+
+test('denormalized columns are read in SQL from the resource (or the event) by JSON pointer', () => {
+  const sql = applySql(stripeCustomerV1, 'stripe_customer_v1_abcd');
+  assert.ok(sql.includes(`(s.ev #> ARRAY['data', 'object', 'email']::text[])`), 'email from /data/object/email');
+  assert.ok(sql.includes(`(s.ev #> ARRAY['data', 'object']::text[])`), 'data is the resource');
+  const github: IntegrationDescriptor = {
+    ...stripeCustomerV1,
+    service: 'github_issue_v1',
+    resourcePointer: '/issue',
+    remoteKeyColumn: 'github_id',
+    timestampColumn: 'updated_at',
+    columns: [
+      { name: 'repository', type: 'text', pointer: '/repository/full_name', from: 'event' },
+      { name: 'closed_at', type: 'timestamptz', pointer: '/closed_at', convert: 'iso-8601' },
+      { name: 'odd', type: 'text', pointer: "/a~1b/it's" },
+    ],
+    precedence: ['changed', 'deleted'],
+  };
+  checkDescriptor(github);
+  const gh = applySql(github, 'github_issue_v1_abcd');
+  assert.ok(gh.includes(`(s.ev #> ARRAY['repository', 'full_name']::text[])`), 'an envelope field');
+  assert.ok(gh.includes(`hooksync_iso_timestamptz`));
+  assert.ok(gh.includes(`ARRAY['issue', 'a/b', 'it''s']::text[]`), 'pointer escapes and SQL quoting');
+});
+
+test('a descriptor the frame cannot serve fails at registration', () => {
+  assert.throws(() => checkDescriptor({ ...stripeCustomerV1, columns: [{ name: 'created', type: 'timestamptz', pointer: '/created' }] }), /needs a converter/);
+  assert.throws(() => checkDescriptor({ ...stripeCustomerV1, columns: [{ name: 'n', type: 'bigint', pointer: '/n', convert: 'iso-8601' }] }), /makes timestamptz/);
+  assert.throws(() => checkDescriptor({ ...stripeCustomerV1, resourcePointer: 'data/object' }), /starts with "\/"/);
+  assert.throws(() => checkDescriptor({ ...stripeCustomerV1, precedence: [] }), /precedence/);
+  assert.throws(() => checkDescriptor({ ...stripeCustomerV1, columns: [{ name: '_txid', type: 'text', pointer: '/x' }] }), /taken/);
+});
+
+test('Stripe\'s precedence: deleted beats updated beats created', () => {
+  assert.ok(precedenceOf(stripeCustomerV1, 'customer.deleted') > precedenceOf(stripeCustomerV1, 'customer.updated'));
+  assert.ok(precedenceOf(stripeCustomerV1, 'customer.updated') > precedenceOf(stripeCustomerV1, 'customer.created'));
+  assert.throws(() => precedenceOf(stripeCustomerV1, 'invoice.paid'));
+});
+
+test('RFC 6901 JSON pointers', () => {
+  assert.deepEqual(parsePointer(''), []);
+  assert.deepEqual(parsePointer('/a~1b/c~0d/0'), ['a/b', 'c~d', '0']);
+  assert.throws(() => parsePointer('/bad~2'));
+  const doc = { a: { 'x/y': [10, { z: 'deep' }] } };
+  assert.equal(resolvePointer(doc, '/a/x~1y/1/z'), 'deep');
+  assert.equal(resolvePointer(doc, '/a/x~1y/01'), undefined);
+  assert.equal(resolvePointer(doc, '/a/missing'), undefined);
+  assert.equal(resolvePointer(doc, ''), doc);
 });
 
 test('the page query holds back rows of transactions still in flight', () => {
   const sql = pageSql(stripeCustomerV1, 'stripe_customer_v1_abcd');
   assert.match(sql, /_txid < pg_snapshot_xmin\(pg_current_snapshot\(\)\)/);
   assert.match(sql, /ORDER BY _txid, _seq/);
+  assert.doesNotMatch(sql, /_precedence/, 'the precedence is not part of a delivered row');
   assert.throws(() => pageSql(stripeCustomerV1, 'x"; drop table y'), /unsafe SQL identifier/);
 });
 

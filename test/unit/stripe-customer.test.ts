@@ -32,10 +32,15 @@ test('missing, malformed, wrong and stale signatures are told apart', () => {
 });
 
 test('customer events become records; other types are ignored; broken ones are invalid', () => {
-  const r = stripeCustomerV1.interpret({ type: 'customer.deleted', created: 5, data: { object: { id: 'cus_9', object: 'customer' } } });
-  assert.deepEqual(r, { kind: 'record', record: { key: 'cus_9', ts: 5000, deleted: true, resource: { id: 'cus_9', object: 'customer' } } });
-  assert.deepEqual(stripeCustomerV1.interpret({ type: 'invoice.paid', created: 5, data: { object: { id: 'in_1' } } }), { kind: 'ignored', eventType: 'invoice.paid' });
-  assert.equal(stripeCustomerV1.interpret({ type: 'customer.updated', created: 5, data: {} }).kind, 'invalid');
-  assert.equal(stripeCustomerV1.interpret({ type: 'customer.updated', data: { object: { id: 'cus_1' } } }).kind, 'invalid');
-  assert.equal(stripeCustomerV1.interpret([1, 2]).kind, 'invalid');
+  const interpret = (body: unknown) => stripeCustomerV1.interpret(body, { headers: {}, config: {} });
+  const r = interpret({ id: 'evt_1', type: 'customer.deleted', created: 5, data: { object: { id: 'cus_9', object: 'customer' } } });
+  assert.deepEqual(r, { kind: 'record', record: { key: 'cus_9', ts: 5000, deleted: true, change: 'customer.deleted', eventId: 'evt_1' } });
+  assert.deepEqual(interpret({ type: 'customer.updated', created: 5, data: { object: { id: 'cus_9' } } }), {
+    kind: 'record',
+    record: { key: 'cus_9', ts: 5000, deleted: false, change: 'customer.updated' },
+  });
+  assert.deepEqual(interpret({ type: 'invoice.paid', created: 5, data: { object: { id: 'in_1' } } }), { kind: 'ignored', eventType: 'invoice.paid' });
+  assert.equal(interpret({ type: 'customer.updated', created: 5, data: {} }).kind, 'invalid');
+  assert.equal(interpret({ type: 'customer.updated', data: { object: { id: 'cus_1' } } }).kind, 'invalid');
+  assert.equal(interpret([1, 2]).kind, 'invalid');
 });
