@@ -87,7 +87,7 @@ describe('HTTP Sync over a long life', () => {
         sawInfo = info.state === 'retrying' && info.retry_attempts >= 2 && /HTTP 429/.test(info.last_error ?? '') && info.next_attempt_at !== null;
       }
       if (!sawMetrics) {
-        const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+        const text = await (await fetch(stack.metricsUrl)).text();
         const attempts = new RegExp(`^hooksync_delivery_retry_attempts\\{target="${target.id}",integration="${integration.id}"\\} (\\d+)$`, 'm').exec(text);
         const next = new RegExp(`^hooksync_delivery_next_attempt_timestamp_seconds\\{target="${target.id}",integration="${integration.id}"\\} ([\\d.e+]+)$`, 'm').exec(text);
         sawMetrics = Number(attempts?.[1]) >= 2 && Number(next?.[1]) > Date.now() / 1000 - 5;

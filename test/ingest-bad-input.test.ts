@@ -169,19 +169,19 @@ describe('ingest: bad input and unavailable dependencies', () => {
     assert.equal(row.email, 'cus_NoSecret1@example.com');
   });
 
-  test('an event PostgreSQL could not store (\\u0000, a lone surrogate, bytes that are not UTF-8): 400 invalid_event saying why, nothing stored', async () => {
-    const bodies: Array<[string | Buffer, RegExp]> = [
-      [JSON.stringify(validEvent('cus_Nul1')).replace('"cus_Nul1@example.com"', '"nul\\u0000@example.com"'), /\\u0000/],
-      [JSON.stringify(validEvent('cus_Surrogate1')).replace('"cus_Surrogate1@example.com"', '"\\ud83d alone"'), /lone surrogate/],
-      [JSON.stringify(validEvent('cus_Low1')).replace('"cus_Low1@example.com"', '"\\udc00"'), /lone surrogate/],
-      [Buffer.concat([Buffer.from(JSON.stringify(validEvent('cus_Latin1')).slice(0, -1) + ',"name":"Zo'), Buffer.from([0xeb]), Buffer.from('"}')]), /UTF-8/],
-      [JSON.stringify({ ...validEvent('cus_Deep1'), extra: JSON.parse('['.repeat(1500) + ']'.repeat(1500)) }), /deeper/],
+  test('an event PostgreSQL could not store (\\u0000, a lone surrogate): 400 invalid_event saying why; bytes that are not UTF-8 or nesting too deep are refused at the edge; nothing stored', async () => {
+    const bodies: Array<[string | Buffer, string, RegExp]> = [
+      [JSON.stringify(validEvent('cus_Nul1')).replace('"cus_Nul1@example.com"', '"nul\\u0000@example.com"'), 'invalid_event', /\\u0000/],
+      [JSON.stringify(validEvent('cus_Surrogate1')).replace('"cus_Surrogate1@example.com"', '"\\ud83d alone"'), 'invalid_event', /lone surrogate/],
+      [JSON.stringify(validEvent('cus_Low1')).replace('"cus_Low1@example.com"', '"\\udc00"'), 'invalid_event', /lone surrogate/],
+      [Buffer.concat([Buffer.from(JSON.stringify(validEvent('cus_Latin1')).slice(0, -1) + ',"name":"Zo'), Buffer.from([0xeb]), Buffer.from('"}')]), 'invalid_utf8', /UTF-8/],
+      [JSON.stringify({ ...validEvent('cus_Deep1'), extra: JSON.parse('['.repeat(1500) + ']'.repeat(1500)) }), 'too_deep', /deep/],
     ];
-    for (const [body, reason] of bodies) {
+    for (const [body, code, reason] of bodies) {
       // JSON.parse takes every one of them; PostgreSQL's jsonb would not.
       if (typeof body === 'string') JSON.parse(body);
       const answer = await post(stack.apiUrl, target.id, body, stripeSignature(body.toString(), SECRET));
-      assertError(answer, 400, 'invalid_event', reason);
+      assertError(answer, 400, code, reason);
     }
     const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM ingest_inbox WHERE integration_id = $1', [target.id]);
     assert.equal(rows[0].n, 0, 'nothing in the inbox');

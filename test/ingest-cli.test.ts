@@ -218,7 +218,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
       const doc = JSON.parse(json.stdout);
       assert.deepEqual(
         Object.keys(doc).sort(),
-        ['created_at', 'dead_letters', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting', 'last_dead_letter_at', 'last_dead_letter_error', 'service', 'table', 'webhook_url'],
+        ['created_at', 'dead_letters', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting', 'last_dead_letter_at', 'last_dead_letter_error', 'rate_limit_per_second', 'service', 'table', 'webhook_url'],
       );
       assert.equal(doc.inbox_waiting, 2);
       assert.equal(typeof doc.inbox_oldest_age_seconds, 'number');

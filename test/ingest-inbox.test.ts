@@ -33,7 +33,7 @@ function person(): { email: string; name: string; phone: string } {
   return p;
 }
 
-const scrape = async (apiUrl: string) => (await fetch(`${apiUrl}/metrics`)).text();
+const scrape = async (metricsUrl: string) => (await fetch(metricsUrl)).text();
 
 describe('ingest: the inbox', { timeout: 300_000 }, () => {
   let stack: Stack;
@@ -141,7 +141,7 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
       assert.equal(info.inbox_waiting, 5);
       assert.ok(info.inbox_oldest_age_seconds! >= 1, `oldest ${info.inbox_oldest_age_seconds} s`);
       assert.equal(info.dead_letters, 0);
-      const text = await scrape(stack.apiUrl);
+      const text = await scrape(stack.metricsUrl);
       assert.equal(metric(text, 'hooksync_inbox_events', { integration: i.id }), 5);
       assert.ok(metric(text, 'hooksync_inbox_oldest_age_seconds', { integration: i.id }) >= 1);
       assert.equal(metric(text, 'hooksync_dead_letters', { integration: i.id }), 0);
@@ -150,7 +150,7 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
     }
     await waitFor(async () => (await integrationInfo(stack.deps, i.id)).inbox_waiting === 0, { what: 'the inbox drained' });
     assert.equal(await count(i), 5);
-    const text = await scrape(stack.apiUrl);
+    const text = await scrape(stack.metricsUrl);
     assert.equal(metric(text, 'hooksync_inbox_events', { integration: i.id }), 0);
     assert.equal(metric(text, 'hooksync_inbox_oldest_age_seconds', { integration: i.id }), 0);
     // Each woken shard's details say what its last apply did and that its inbox is empty now.
@@ -166,7 +166,7 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
     const i = await integration();
     // A rule of the user's on their table, which one event breaks.
     await stack.pool.query(`ALTER TABLE ${i.table} ADD CONSTRAINT refuse_marked CHECK (name IS DISTINCT FROM 'Refused Person')`);
-    const before = await scrape(stack.apiUrl);
+    const before = await scrape(stack.metricsUrl);
     await stack.stopWorker();
     const refused = customerEvent({ type: 'customer.created', id: 'cus_Refused1', created: T0, email: `refused.${RUN}@example.com`, name: 'Refused Person' });
     personal.add(refused.data.object.email);
@@ -190,11 +190,11 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0].remote_key, refused.data.object.id);
     assert.deepEqual(JSON.parse(rows[0].body), refused, 'the event is kept whole');
-    const text = await scrape(stack.apiUrl);
+    const text = await scrape(stack.metricsUrl);
     assert.equal(metric(text, 'hooksync_dead_letters', { integration: i.id }), 1);
     // The worker runs in this process: its counter is on the same page.
     await waitFor(async () => {
-      const now = await scrape(stack.apiUrl);
+      const now = await scrape(stack.metricsUrl);
       return metric(now, 'hooksync_events_applied_total', { outcome: 'dead_lettered' }) - metric(before, 'hooksync_events_applied_total', { outcome: 'dead_lettered' }) === 1;
     }, { what: 'the dead letter counted in /metrics' });
     const details = await waitFor(async () => {
@@ -226,11 +226,11 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
       await proxy.down();
       for (let n = 0; n < 5; n++) await send(i, event({ type: 'customer.created', id: `cus_Away${n}`, created: T0 + n }), api.apiUrl);
       assert.equal((await inboxRows(stack.pool, i.id)).length + (await count(i)), 5, 'every accepted event is in the inbox (or applied)');
-      await waitFor(async () => metric(await scrape(api.apiUrl), 'hooksync_ingest_wakeups_total', { outcome: 'failed' }) >= 1, { what: 'a failed wake-up' });
+      await waitFor(async () => metric(await scrape(api.metricsUrl), 'hooksync_ingest_wakeups_total', { outcome: 'failed' }) >= 1, { what: 'a failed wake-up' });
       await proxy.up();
       await waitFor(async () => (await count(i)) === 5, { what: 'the 5 events applied', timeoutMs: 60_000 });
       // The API's own retries got through once Temporal was back (the worker's sweep may have been first).
-      await waitFor(async () => metric(await scrape(api.apiUrl), 'hooksync_ingest_wakeups_total', { outcome: 'sent' }) >= 1, { what: 'a wake-up delivered', timeoutMs: 60_000 });
+      await waitFor(async () => metric(await scrape(api.metricsUrl), 'hooksync_ingest_wakeups_total', { outcome: 'sent' }) >= 1, { what: 'a wake-up delivered', timeoutMs: 60_000 });
     } finally {
       await api.close();
       await proxy.close();
@@ -241,7 +241,7 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
     const i = await integration();
     const target = await createTarget(stack.deps, i.id, { url: receiver.url, periodSeconds: 3600, pageSize: 100, timeoutSeconds: 10, mode: 'on_insert' });
     targets.push(target.id);
-    const before = await scrape(stack.apiUrl);
+    const before = await scrape(stack.metricsUrl);
     const ids = Array.from({ length: 12 }, (_, n) => `cus_OnInsert${n}`);
     for (const [n, id] of ids.entries()) {
       await send(i, event({ type: 'customer.created', id, created: T0 + n }));
@@ -253,7 +253,7 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
       const history = await handle.fetchHistory();
       return history.events!.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'rowsChanged');
     }, { what: 'a rowsChanged signal in the target\'s history' });
-    const sent = metric(await scrape(stack.apiUrl), 'hooksync_target_signals_total', { outcome: 'sent' }) - metric(before, 'hooksync_target_signals_total', { outcome: 'sent' });
+    const sent = metric(await scrape(stack.metricsUrl), 'hooksync_target_signals_total', { outcome: 'sent' }) - metric(before, 'hooksync_target_signals_total', { outcome: 'sent' });
     assert.ok(sent >= 1 && sent <= 16, `${sent} signals for 16 events: one per apply that changed rows, not one per row`);
     // Rows of transactions still open anywhere in this (shared) cluster are held back from a page
     // until those end; the target looks again by itself, so no trigger here.

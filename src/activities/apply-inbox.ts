@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import pg from 'pg';
+import type pg from 'pg';
+import { createPool } from '../db/pool';
 import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
 import { integrationRef } from '../db/integration-tables';
 import { applySql } from '../integrations/sql';
@@ -41,9 +42,8 @@ const LINGER_POLLS = 10;
  */
 function applyPool(pool: pg.Pool): pg.Pool {
   const base = (pool as unknown as { options: pg.PoolConfig }).options;
-  const own = new pg.Pool({
-    ...base,
-    max: CONNECTIONS,
+  // createPool's keepalive and error listeners too: a restarting server must not crash the worker.
+  return createPool(base.connectionString!, CONNECTIONS, {
     lock_timeout: 5_000,
     statement_timeout: 60_000,
     options: [base.options, '-c synchronous_commit=off'].filter(Boolean).join(' '),
@@ -51,8 +51,6 @@ function applyPool(pool: pg.Pool): pg.Pool {
     // Idle connections do not keep a process alive that is otherwise done.
     allowExitOnIdle: true,
   });
-  own.on('error', () => {});
-  return own;
 }
 
 // SQLSTATE class 22 (data exception), 23 (integrity) and 54 (program limit): the record is at

@@ -16,7 +16,8 @@ const SERVER_KEEPALIVE_SQL =
   `set_config('tcp_keepalives_interval', '${KEEPALIVE.intervalSeconds}', false), ` +
   `set_config('tcp_keepalives_count', '${KEEPALIVE.count}', false)`;
 
-export function createPool(connectionString: string, max = 10): pg.Pool {
+/** A pool with keepalive and error listeners; `extra` adds or overrides settings (timeouts, session options). */
+export function createPool(connectionString: string, max = 10, extra: pg.PoolConfig = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
@@ -30,6 +31,7 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
       () => {},
       () => {},
     ),
+    ...extra,
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
