@@ -92,7 +92,7 @@ describe('HTTP Sync over a long life', () => {
         const next = new RegExp(`^hooksync_delivery_next_attempt_timestamp_seconds\\{target="${target.id}",integration="${integration.id}"\\} ([\\d.e+]+)$`, 'm').exec(text);
         sawMetrics = Number(attempts?.[1]) >= 2 && Number(next?.[1]) > Date.now() / 1000 - 5;
       }
-      if (!sawDetails) sawDetails = /State:\*\* retrying after `HTTP 429 from 127\.0\.0\.1:\d+: \{"error":"slow down"\}` since .*; attempt \d+ at/.test(await currentDetails(handle).catch(() => ''));
+      if (!sawDetails) sawDetails = /State:\*\* retrying after `HTTP 429 Too Many Requests from 127\.0\.0\.1:\d+` since .*; attempt \d+ at/.test(await currentDetails(handle).catch(() => ''));
       await sleep(500);
     }
     assert.equal(notRunning, 0, `the workflow was not running at ${notRunning} of ${checks} checks`);
