@@ -2,7 +2,7 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { createPool } from '../db/pool';
 import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
-import { integrationRef } from '../db/integration-tables';
+import { applyInboxBatch, integrationRef, olderTransactionsEnded } from '../db/integration-tables';
 import { applySql } from '../integrations/sql';
 import { eventsApplied, targetSignals } from '../metrics';
 import { rowsChangedSignal } from '../workflows/messages';
@@ -130,7 +130,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
     let locked = false;
     let depth: { waiting: number; oldestAgeSeconds: number | null } | undefined;
     try {
-      const run = (ids: string[] | null) => applyBatch(client, sql!, integrationId, shard, ids ? ids.length : batchLimit, ids);
+      const run = (ids: string[] | null) => applyInboxBatch(client, sql!, integrationId, shard, ids ? ids.length : batchLimit, ids).then((r) => ({ ...r, deadLettered: 0 }));
       /** Releases the shard and looks into its inbox once more: true when rows wait (committed while it was held). */
       const releaseAndLook = async () => {
         await unlockShard(client, integrationId, shard);
@@ -261,12 +261,7 @@ class TargetSignals {
     if (!db || !txid) return;
     const until = Date.now() + READABLE_WAIT_MS;
     for (let wait = 2; ; wait *= 2) {
-      const { rows } = await db.query<{ readable: boolean }>({
-        name: 'hooksync_apply_readable',
-        text: 'SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 AS readable',
-        values: [txid],
-      });
-      if (rows[0]!.readable || Date.now() >= until) return;
+      if ((await olderTransactionsEnded(db, txid)) || Date.now() >= until) return;
       await sleep(Math.min(wait, until - Date.now()));
     }
   }
@@ -277,17 +272,6 @@ function count(applied: number, discarded: number, deadLettered: number): void {
   if (applied) eventsApplied.inc({ outcome: 'applied' }, applied);
   if (discarded) eventsApplied.inc({ outcome: 'discarded' }, discarded);
   if (deadLettered) eventsApplied.inc({ outcome: 'dead_lettered' }, deadLettered);
-}
-
-async function applyBatch(client: pg.PoolClient, sql: string, integrationId: string, shard: number, limit: number, ids: string[] | null): Promise<BatchOutcome> {
-  // Prepared once per connection and integration: planning this statement costs more than running it on a few rows.
-  const { rows } = await client.query<{ taken: number; applied: number; up_to: string | null; txid: string | null; targets: string[] }>({
-    name: `hooksync_apply_${integrationId}`,
-    text: sql,
-    values: [integrationId, shard, limit, ids],
-  });
-  const r = rows[0]!;
-  return { taken: r.taken, applied: r.applied, deadLettered: 0, upTo: r.up_to ?? undefined, txid: r.txid ?? undefined, targets: r.targets };
 }
 
 /** Waits (a few polls) for rows to arrive in the shard's inbox; false when none came. */

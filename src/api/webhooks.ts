@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type pg from 'pg';
 import type { InboxRow } from '../db/inbox';
+import { getIntegrationRow } from '../db/integrations';
 import { findDescriptor } from '../integrations';
 import { precedenceOf } from '../integrations/sql';
 import type { IngestRecord, IntegrationDescriptor } from '../integrations/types';
@@ -35,11 +36,7 @@ function integrationLookup(pool: pg.Pool) {
   return async (id: string): Promise<WebhookIntegration | undefined> => {
     const hit = cache.get(id);
     if (hit && Date.now() - hit.fetchedAt < CACHE_MS) return hit;
-    const { rows } = await pool.query<{ service: string; webhook_secret: string | null; config: unknown }>(
-      'SELECT service, webhook_secret, config FROM integrations WHERE id = $1',
-      [id],
-    );
-    const row = rows[0];
+    const row = await getIntegrationRow(pool, id);
     const descriptor = row && findDescriptor(row.service);
     if (!row || !descriptor) {
       cache.delete(id);

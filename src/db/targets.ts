@@ -166,3 +166,61 @@ export async function targetsWithCursorAhead(db: Db): Promise<Array<{ id: string
   );
   return rows.map((r) => ({ id: r.id, cursor: cursorOf(r), nextTxid: r.next_txid }));
 }
+
+/** A target's settings as columns; undefined leaves a column as it is. */
+export interface TargetSettingsColumns {
+  url?: string;
+  periodSeconds?: number;
+  pageSize?: number;
+  timeoutSeconds?: number;
+  mode?: SyncMode;
+}
+
+export async function insertTarget(db: Db, id: string, integrationId: string, s: Required<TargetSettingsColumns>): Promise<void> {
+  await db.query(
+    `INSERT INTO sync_targets (id, integration_id, url, period_seconds, page_size, timeout_seconds, mode)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [id, integrationId, s.url, s.periodSeconds, s.pageSize, s.timeoutSeconds, s.mode],
+  );
+}
+
+/** Removes a target that never ran (its workflow could not be started): a refused create leaves nothing behind. */
+export async function removeTarget(db: Db, id: string): Promise<void> {
+  await db.query('DELETE FROM sync_targets WHERE id = $1', [id]);
+}
+
+/** Changes the settings given; false when there is no such (undeleted) target. */
+export async function updateTargetSettings(db: Db, id: string, s: TargetSettingsColumns): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_targets SET url = coalesce($2, url), period_seconds = coalesce($3, period_seconds),
+            page_size = coalesce($4, page_size), timeout_seconds = coalesce($5, timeout_seconds), mode = coalesce($6, mode)
+      WHERE id = $1 AND deleted_at IS NULL`,
+    [id, s.url ?? null, s.periodSeconds ?? null, s.pageSize ?? null, s.timeoutSeconds ?? null, s.mode ?? null],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function setTargetPaused(db: Db, id: string, paused: boolean): Promise<void> {
+  await db.query('UPDATE sync_targets SET paused = $2 WHERE id = $1', [id, paused]);
+}
+
+export async function markTargetDeleted(db: Db, id: string): Promise<void> {
+  await db.query('UPDATE sync_targets SET deleted_at = now() WHERE id = $1', [id]);
+}
+
+export interface RetryState {
+  id: string;
+  integration_id: string;
+  attempts: number;
+  /** Unix time in seconds; null when not retrying. */
+  next_at: number | null;
+}
+
+/** Every target's retry state, for the retry gauges of /metrics. */
+export async function retryStates(db: Db): Promise<RetryState[]> {
+  const { rows } = await db.query<RetryState>(
+    `SELECT id, integration_id, retry_attempts AS attempts, extract(epoch FROM next_attempt_at)::float8 AS next_at
+       FROM sync_targets WHERE deleted_at IS NULL`,
+  );
+  return rows;
+}

@@ -1,8 +1,8 @@
 import { publicBaseUrl } from '../config';
 import { deadLetterStats, inboxDepth, requeueDeadLetters, requeuedOutcome } from '../db/inbox';
+import { getIntegrationRow, insertIntegration, listIntegrationRows, updateIntegrationRow, type IntegrationRow } from '../db/integrations';
 import { withTransaction } from '../db/pool';
 import { findDescriptor, serviceNames } from '../integrations';
-import { createTableSql } from '../integrations/sql';
 import { ingestSettings, wakeIngest } from '../temporal/ingest-wake';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
@@ -17,15 +17,6 @@ export interface IntegrationView {
   /** Events per second each API process accepts for this integration; null: no limit. */
   rate_limit_per_second: number | null;
   created_at: string;
-}
-
-interface IntegrationRow {
-  id: string;
-  service: string;
-  table_name: string;
-  webhook_secret: string | null;
-  rate_limit_per_second: number | null;
-  created_at: Date;
 }
 
 /** Bounds of a rate limit, in events per second (shared by the CLI and the API). */
@@ -61,14 +52,7 @@ export async function createIntegration(deps: ServiceDeps, input: { service: str
     const id = newId('svi');
     const table = `${descriptor.service}_${tableSuffix()}`;
     try {
-      const row = await withTransaction(deps.pool, async (db) => {
-        const { rows } = await db.query<IntegrationRow>(
-          'INSERT INTO integrations (id, service, table_name, webhook_secret) VALUES ($1, $2, $3, $4) RETURNING *',
-          [id, descriptor.service, table, secret],
-        );
-        for (const stmt of createTableSql(descriptor, table)) await db.query(stmt);
-        return rows[0]!;
-      });
+      const row = await withTransaction(deps.pool, (db) => insertIntegration(db, { id, service: descriptor.service, table, webhookSecret: secret }, descriptor));
       return view(deps, row);
     } catch (err) {
       // 65,536 table names per service: on a collision, draw again.
@@ -94,31 +78,23 @@ export async function updateIntegration(deps: ServiceDeps, id: string, input: In
   }
   const current = await getIntegration(deps, id);
   const secret = input.webhookSecret === undefined ? undefined : checkSecret(current.service, input.webhookSecret);
-  const { rows } = await deps.pool
-    .query<IntegrationRow>(
-      `UPDATE integrations
-          SET webhook_secret = CASE WHEN $2 THEN $3 ELSE webhook_secret END,
-              rate_limit_per_second = CASE WHEN $4 THEN $5::double precision ELSE rate_limit_per_second END
-        WHERE id = $1 RETURNING *`,
-      [id, secret !== undefined, secret ?? null, limit !== undefined, limit ?? null],
-    )
-    .catch((err) => {
-      throw dbError(err);
-    });
-  if (!rows[0]) throw new ServiceError('not_found', `no integration ${id}`);
-  return view(deps, rows[0]);
+  const row = await updateIntegrationRow(deps.pool, id, { webhookSecret: secret, rateLimitPerSecond: limit }).catch((err) => {
+    throw dbError(err);
+  });
+  if (!row) throw new ServiceError('not_found', `no integration ${id}`);
+  return view(deps, row);
 }
 
 export async function getIntegration(deps: ServiceDeps, id: string): Promise<IntegrationView> {
-  const { rows } = await deps.pool.query<IntegrationRow>('SELECT * FROM integrations WHERE id = $1', [id]).catch((err) => {
+  const row = await getIntegrationRow(deps.pool, id).catch((err) => {
     throw dbError(err);
   });
-  if (!rows[0]) throw new ServiceError('not_found', `no integration ${id}`);
-  return view(deps, rows[0]);
+  if (!row) throw new ServiceError('not_found', `no integration ${id}`);
+  return view(deps, row);
 }
 
 export async function listIntegrations(deps: ServiceDeps): Promise<IntegrationView[]> {
-  const { rows } = await deps.pool.query<IntegrationRow>('SELECT * FROM integrations ORDER BY created_at').catch((err) => {
+  const rows = await listIntegrationRows(deps.pool).catch((err) => {
     throw dbError(err);
   });
   return rows.map((r) => view(deps, r));
