@@ -17,7 +17,12 @@ HOOKSYNC_PUBLIC_URL (how upstreams reach the API), HOOKSYNC_API_TOKEN (enables t
 TEMPORAL_TLS=1, TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY / TEMPORAL_TLS_CA (paths or PEM), TEMPORAL_TLS_SERVER_NAME,
 TEMPORAL_API_KEY (Temporal Cloud), HOOKSYNC_WORKER_METRICS_PORT (worker /metrics and /healthz),
 HOOKSYNC_SHUTDOWN_GRACE_SECONDS (default 30: how long a stop lets work in hand finish).
-Beside a running \`hooksync dev\`, the other commands find its database and Temporal by themselves.`,
+Beside a running \`hooksync dev\`, the other commands find its database and Temporal by themselves.
+
+Through the management API: with HOOKSYNC_API_URL (e.g. https://hooksync.example.com) and
+HOOKSYNC_API_TOKEN (one of the API's tokens) set, the integrations and httpsync commands go through
+the API instead of the database: no database or Temporal credentials needed. Errors and exit
+codes are the same; a refused token exits with code 1.`,
   );
 
 program.addCommand(devCommand());

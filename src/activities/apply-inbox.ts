@@ -18,9 +18,7 @@ export interface ApplyOptions {
   batchLimit?: number;
 }
 
-const BUDGET_MS = 2_000;
-const FAILURE_BUDGET_MS = 15_000;
-const BATCH_LIMIT = 1_000;
+const DEFAULTS: Required<ApplyOptions> = { budgetMs: 2_000, failureBudgetMs: 15_000, batchLimit: 1_000 };
 const CONNECTIONS = 10;
 /** On-insert targets are signalled at once after rows changed, then at most this often while the apply goes on. */
 const SIGNAL_SPACING_MS = 100;
@@ -31,8 +29,7 @@ const READABLE_WAIT_MS = 100;
  * After the inbox runs empty, an apply that took rows looks again this often, this many times: a
  * look costs a fraction of a millisecond, a wake-up and a new activity some twenty.
  */
-const LINGER_POLL_MS = 10;
-const LINGER_POLLS = 10;
+const LINGER = { pollMs: 10, polls: 10 } as const;
 
 /**
  * The applies' own connections, to the same database: a locked table or a stuck statement fails
@@ -89,9 +86,7 @@ interface BatchOutcome {
  * more after releasing it: an API that found the lock held skipped its wake-up, trusting that look.
  */
 export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions = {}) {
-  const budgetMs = opts.budgetMs ?? BUDGET_MS;
-  const failureBudgetMs = opts.failureBudgetMs ?? FAILURE_BUDGET_MS;
-  const batchLimit = opts.batchLimit ?? BATCH_LIMIT;
+  const { budgetMs, failureBudgetMs, batchLimit } = { ...DEFAULTS, ...opts };
   const statements = new Map<string, string>();
   let own: pg.Pool | undefined;
 
@@ -276,8 +271,8 @@ function count(applied: number, discarded: number, deadLettered: number): void {
 
 /** Waits (a few polls) for rows to arrive in the shard's inbox; false when none came. */
 async function linger(client: pg.PoolClient, integrationId: string, shard: number, leftMs: number): Promise<boolean> {
-  for (let poll = 0; poll < LINGER_POLLS && leftMs > poll * LINGER_POLL_MS; poll++) {
-    await sleep(LINGER_POLL_MS);
+  for (let poll = 0; poll < LINGER.polls && leftMs > poll * LINGER.pollMs; poll++) {
+    await sleep(LINGER.pollMs);
     if (await shardHasRows(client, integrationId, shard)) return true;
   }
   return false;

@@ -75,9 +75,9 @@ export function healthRoutes(logger: Logger): AnyRouteSpec[] {
       description: 'Webhooks are accepted into the inbox with PostgreSQL alone; without Temporal they are applied once it is back.',
       auth: false,
       responses: { 200: Ready, 503: Ready },
-      handle: async ({ deps, ctx, setStatus }) => {
+      handle: async ({ deps, setStatus, setHeader }) => {
         const { ready, degraded, checks } = await check(deps);
-        ctx.set('cache-control', 'no-store');
+        setHeader('cache-control', 'no-store');
         setStatus(ready ? 200 : 503);
         return { status: !ready ? 'unavailable' : degraded ? 'degraded' : 'ready', checks };
       },

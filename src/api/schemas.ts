@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { RATE_LIMIT_MAX, type IntegrationView } from '../services/integrations';
-import { TARGET_DEFAULTS, type ResetView, type RestartView, type TargetInfo, type TargetView } from '../services/targets';
+import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS, type IntegrationInfo, type IntegrationView, type RetryFailedResult } from '../services/integrations';
+import { TARGET_DEFAULTS, type ResetView, type RestartView, type TargetInfo, type TargetProgress, type TargetView } from '../services/targets';
 
 /** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
 
@@ -44,6 +44,31 @@ export const Integration = z
   .strict();
 
 export const IntegrationList = z.object({ integrations: z.array(Integration) }).strict();
+
+export const IntegrationInfoBody = Integration.extend({
+  inbox_waiting: Count.describe('accepted events not applied yet'),
+  inbox_oldest_age_seconds: z.number().nullable().describe('how long the oldest of them has waited; null when none waits'),
+  dead_letters: Count.describe('events the database refused (hooksync integrations retry-failed applies them again)'),
+  last_dead_letter_error: z.string().nullable(),
+  last_dead_letter_at: Timestamp.nullable(),
+}).strict();
+
+export const RetryFailedIn = z
+  .object({
+    wait_seconds: z.number().int().min(0).max(RETRY_WAIT_MAX_SECONDS).default(30).describe('how long to wait for the outcome before answering'),
+  })
+  .strict();
+
+export const RetryFailedBody = z
+  .object({
+    id: Id('svi'),
+    requeued: Count.describe('dead letters put back into the inbox'),
+    done: Count.describe('of those, applied (or discarded as older) before the answer'),
+    failed_again: Count.describe('refused again: back in the dead letters, with their error'),
+    waiting: Count.describe('still in the inbox when the wait ended'),
+    woken: z.boolean().describe('whether the ingest workflows could be woken (if not, the worker\'s sweep takes the events within seconds)'),
+  })
+  .strict();
 
 const Mode = z.enum(['interval', 'on_insert']);
 const Url = z.string().min(1).describe('https://user:password@host/path: Basic Auth credentials in the user info');
@@ -106,6 +131,14 @@ export const TargetReset = Target.extend({
 
 export const TargetList = z.object({ targets: z.array(Target) }).strict();
 
+export const TargetProgressBody = z
+  .object({
+    id: Id('hst'),
+    rows_delivered: Count.describe('as recorded page by page (ahead of the workflow\'s figures while a backlog drains)'),
+    rows_waiting: Count.describe('rows after the cursor the database holds'),
+  })
+  .strict();
+
 export const TargetInfoBody = Target.extend({
   state: z.enum(['waiting', 'delivering', 'retrying', 'paused', 'deleted', 'unknown', 'not_running']),
   workflow_status: z.string().nullable().describe("Temporal's status of the workflow (RUNNING, TERMINATED, NOT_FOUND, …); null when Temporal could not be asked"),
@@ -141,6 +174,9 @@ export const TargetInfoBody = Target.extend({
  */
 type Documents<Doc, View> = [View] extends [Doc] ? ([keyof Doc] extends [keyof View] ? ([keyof View] extends [keyof Doc] ? true : false) : false) : false;
 true satisfies Documents<z.output<typeof Integration>, IntegrationView>;
+true satisfies Documents<z.output<typeof IntegrationInfoBody>, IntegrationInfo>;
+true satisfies Documents<z.output<typeof RetryFailedBody>, RetryFailedResult>;
+true satisfies Documents<z.output<typeof TargetProgressBody>, TargetProgress>;
 true satisfies Documents<z.output<typeof Target>, TargetView>;
 true satisfies Documents<z.output<typeof TargetInfoBody>, TargetInfo>;
 true satisfies Documents<z.output<typeof TargetRestart>, RestartView>;

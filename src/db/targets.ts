@@ -1,16 +1,20 @@
 import type pg from 'pg';
 import type { Cursor, SyncMode } from '../workflows/types';
 
-/** The sync_targets table. Rows hold the URL with credentials: never log or print a TargetRow whole. */
-export interface TargetRow {
-  id: string;
-  integration_id: string;
-  url: string;
+/** A target's settings, as stored and as shown (the service layer's TargetView). */
+export interface TargetSettings {
   period_seconds: number;
   page_size: number;
   timeout_seconds: number;
   mode: SyncMode;
   paused: boolean;
+}
+
+/** The sync_targets table. Rows hold the URL with credentials: never log or print a TargetRow whole. */
+export interface TargetRow extends TargetSettings {
+  id: string;
+  integration_id: string;
+  url: string;
   created_at: Date;
   deleted_at: Date | null;
   cursor_txid: string;

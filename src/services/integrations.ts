@@ -21,6 +21,8 @@ export interface IntegrationView {
 
 /** Bounds of a rate limit, in events per second (shared by the CLI and the API). */
 export const RATE_LIMIT_MAX = 1_000_000;
+/** `retry-failed` waits at most this long for the outcome (an HTTP request stays open meanwhile). */
+export const RETRY_WAIT_MAX_SECONDS = 240;
 
 const view = (deps: ServiceDeps, r: IntegrationRow): IntegrationView => ({
   id: r.id,

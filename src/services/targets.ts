@@ -16,6 +16,7 @@ import {
   setTargetPaused,
   updateTargetSettings,
   type TargetRow,
+  type TargetSettings,
 } from '../db/targets';
 import { sendPage, type PageSource } from '../delivery/page';
 import { maskUrl, parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
@@ -42,17 +43,13 @@ export interface TargetInput {
   mode: SyncMode;
 }
 
-export interface TargetView {
+export interface TargetView extends TargetSettings {
   id: string;
   integration_id: string;
   integration_service: string;
   table: string;
+  /** Masked: https://***:***@host/path. */
   url: string;
-  period_seconds: number;
-  page_size: number;
-  timeout_seconds: number;
-  mode: SyncMode;
-  paused: boolean;
   created_at: string;
   workflow_id: string;
 }
