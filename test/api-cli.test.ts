@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../src/dev/processes';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { acceptedPages, HOOKSYNC_BIN, insertCustomers, keysOf, ROOT, runCli, stackEnv, WEBHOOK_SECRET, type CliResult } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
@@ -135,9 +136,10 @@ describe('the CLI through the management API', () => {
   });
 
   test('an API that does not answer, or a URL that is not one: exit code 1 with the reason', async () => {
-    const down = await cli(['integrations', 'list'], remoteEnv({ HOOKSYNC_API_URL: 'http://127.0.0.1:1' }));
+    const closed = await freePort('127.0.0.1');
+    const down = await cli(['integrations', 'list'], remoteEnv({ HOOKSYNC_API_URL: `http://127.0.0.1:${closed}` }));
     assert.equal(down.code, 1);
-    assert.match(down.stderr, /^error: the hooksync API at http:\/\/127\.0\.0\.1:1\/ is unreachable: .*ECONNREFUSED/);
+    assert.match(down.stderr, new RegExp(`^error: the hooksync API at http://127\\.0\\.0\\.1:${closed}/ is unreachable: .*ECONNREFUSED`));
     const bad = await cli(['integrations', 'list'], remoteEnv({ HOOKSYNC_API_URL: 'not a url' }));
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /HOOKSYNC_API_URL is not a URL/);

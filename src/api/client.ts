@@ -33,7 +33,6 @@ function baseUrl(raw: string): URL {
   if (url.username || url.password) throw new ServiceError('invalid', 'HOOKSYNC_API_URL carries no credentials: the token goes in HOOKSYNC_API_TOKEN');
   url.search = '';
   url.hash = '';
-  url.pathname = url.pathname.replace(/\/+$/, '');
   return url;
 }
 
@@ -51,6 +50,8 @@ function errorOf(status: number, body: unknown, where: string): Error {
 export function remoteServices(opts: { url: string; token?: string }): Services {
   const base = baseUrl(opts.url);
   const where = base.href;
+  // An API behind a path prefix (https://example.com/hooksync) keeps it.
+  const prefix = base.pathname.replace(/\/+$/, '');
   // The same variable may hold a server's comma-separated list: a client sends the first.
   const token = apiTokens(opts.token)[0];
   return {
@@ -60,7 +61,7 @@ export function remoteServices(opts: { url: string; token?: string }): Services 
       const given = (input ?? {}) as { params?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown };
       const path = spec.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(given.params?.[name] ?? '')));
       const url = new URL(base.href);
-      url.pathname = base.pathname + path;
+      url.pathname = prefix + path;
       for (const [k, v] of Object.entries(given.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
       const headers: Record<string, string> = { accept: 'application/json' };
       if (token) headers.authorization = `Bearer ${token}`;
