@@ -22,8 +22,8 @@ import { customerEvent, stripeSignature } from './support/stripe';
 
 const TOKEN = 'fuzz-test-token-0123456789abcdef';
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-const HTTP_REQUESTS = 2_400;
-const RAW_REQUESTS = 600;
+const HTTP_REQUESTS = 5_000;
+const RAW_REQUESTS = 1_000;
 const CONCURRENCY = 16;
 type Json = any;
 
@@ -84,20 +84,19 @@ describe('the API under random and broken requests', () => {
 
   /** The statuses the document gives for a request; 404 and 405 (204 for OPTIONS) where it documents nothing. */
   function allowedFor(method: string, rawPath: string): Set<number> {
-    let pathname: string;
-    try {
-      pathname = new URL(rawPath, 'http://x').pathname;
-    } catch {
-      pathname = rawPath;
-    }
+    // As the router sees it: not normalized (%2e%2e stays, no dot segments resolved).
+    const pathname = rawPath.split('?')[0]!;
     const allowed = new Set<number>([400, 408, 431]);
     let matched = false;
     for (const [template, ops] of Object.entries<Json>(doc.paths)) {
       if (!new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}/?$`, 'i').test(pathname)) continue;
       matched = true;
       const op = ops[method === 'HEAD' ? 'get' : method.toLowerCase()];
-      if (op) for (const s of Object.keys(op.responses)) if (/^\d+$/.test(s)) allowed.add(Number(s));
-      else allowed.add(method === 'OPTIONS' ? 204 : 405);
+      if (!op) {
+        allowed.add(method === 'OPTIONS' ? 204 : 405);
+        continue;
+      }
+      for (const status of Object.keys(op.responses)) if (/^\d+$/.test(status)) allowed.add(Number(status));
     }
     // A path that only looks like a template (an id with an encoded slash, …) may also be no route at all.
     allowed.add(404);
@@ -118,6 +117,8 @@ describe('the API under random and broken requests', () => {
       try {
         const headers: http.OutgoingHttpHeaders = { ...r.headers };
         if (r.manyHeaders) for (let i = 0; i < r.manyHeaders; i++) headers[`x-fuzz-${i}`] = String(i);
+        // Framed, whatever the method: a GET's body without a length would be a second, broken request.
+        if (r.body) headers['content-length'] = r.body.length;
         req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers, agent: false, timeout: 15_000 });
       } catch (err) {
         // What Node itself will not send (an invalid method, path or header): the raw tests cover it.
@@ -213,7 +214,7 @@ describe('the API under random and broken requests', () => {
     );
     const extraHeaders = fc.dictionary(
       fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/),
-      fc.oneof(fc.stringMatching(/^[\x20-\x7e]{0,60}$/), fc.constant('x'.repeat(20_000))),
+      fc.oneof({ weight: 40, arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,60}$/) }, { weight: 1, arbitrary: fc.constant('x'.repeat(20_000)) }),
       { maxKeys: 4 },
     );
 
@@ -225,7 +226,7 @@ describe('the API under random and broken requests', () => {
         authorization,
         extra: extraHeaders,
         body: fc.option(body, { nil: undefined }),
-        manyHeaders: fc.option(fc.constantFrom(99, 150), { freq: 10, nil: undefined }),
+        manyHeaders: fc.oneof({ weight: 19, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(99, 150) }),
       })
       .chain((r) => pathArb().map((p) => ({ ...r, path: p })))
       .map((r) => ({
@@ -319,7 +320,7 @@ describe('the API under random and broken requests', () => {
     return { randomRequest, mutatedWebhook, rawRequest };
   }
 
-  test(`only documented statuses, never a 5xx, bounded memory, nothing created (seed ${SEED})`, { timeout: 120_000 }, async () => {
+  test(`only documented statuses, never a 5xx, bounded memory, nothing created (seed ${SEED})`, { timeout: 120_000 }, async (t) => {
     const before = await snapshot();
     const { randomRequest, mutatedWebhook, rawRequest } = arbitraries();
     const requests = [
@@ -394,6 +395,12 @@ describe('the API under random and broken requests', () => {
       { what: 'the heap to settle', timeoutMs: 10_000 },
     );
     assert.ok(end.rss < start.rss + 200 * 1024 * 1024, `RSS grew from ${start.rss} to ${end.rss} bytes`);
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+    t.diagnostic(
+      `${requests.length + warmUp.length} requests (${skipped} not sendable), ${raw.length} raw (${unanswered} closed unanswered); ` +
+        `statuses ${[...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}; ` +
+        `RSS ${mib(start.rss)} → ${mib(end.rss)}, heap ${mib(start.heap)} → ${mib(end.heap)}`,
+    );
 
     assert.deepEqual(await snapshot(), before, 'no row and no workflow appeared');
   });

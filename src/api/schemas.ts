@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ID_PATTERN } from '../services/ids';
 import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS, type IntegrationInfo, type IntegrationView, type RetryFailedResult } from '../services/integrations';
 import { TARGET_DEFAULTS, type ResetView, type RestartView, type TargetInfo, type TargetProgress, type TargetView } from '../services/targets';
 
@@ -10,7 +11,7 @@ const Count = z.number().int().min(0);
 
 export const ErrorBody = z.object({ code: z.string().describe('machine-readable, e.g. invalid, not_found, unauthorized'), detail: z.string() }).strict();
 
-export const IdParams = z.object({ id: z.string().min(1) }).strict();
+export const IdParams = z.object({ id: z.string().regex(ID_PATTERN, 'not an id (letters, digits, _ and -)') }).strict();
 
 export const RateLimit = z
   .number()

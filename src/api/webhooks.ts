@@ -9,6 +9,7 @@ import { precedenceOf } from '../integrations/sql';
 import type { IngestRecord, IntegrationDescriptor } from '../integrations/types';
 import type { Logger } from '../log';
 import { eventsAccepted, eventsIgnored, eventsReceived, eventsRejected } from '../metrics';
+import { isWellFormedId } from '../services/ids';
 import { dbError } from '../services/integrations';
 import { InboxUnavailableError, UnstorableEventError, type InboxWriter } from './inbox-writer';
 import { readRawBody } from './raw-body';
@@ -71,6 +72,7 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; inbox: Inbo
   const lookup = integrationLookup(deps.pool);
   router.post('/v1/webhooks/:integrationId', async (ctx) => {
     const id = ctx.params.integrationId!;
+    if (!isWellFormedId(id)) return reject(ctx, 404, 'unknown_integration', 'no such integration');
     let integration: WebhookIntegration | undefined;
     try {
       integration = await lookup(id);
