@@ -179,6 +179,7 @@ describe('the API under random and broken requests', () => {
         fc.constantFrom('svi_doesnotexist', 'hst_doesnotexist', 'hst_', '%00', '..', '%2e%2e', '%E0%A4%A', '%ff', 'a'.repeat(3_000), '%2F', '~', ''),
         fc.stringMatching(/^[A-Za-z0-9_.~-]{1,40}$/),
         fc.string({ maxLength: 30 }).map((s) => encodeURIComponent(s)),
+      fc.constant('%ED%A0%80'),
       );
     const pathArb = () =>
       fc
@@ -317,15 +318,59 @@ describe('the API under random and broken requests', () => {
         )
         .map(([method, target, version, headers, body, eol]) => Buffer.from(`${method} ${target} ${version}${eol}${headers.join(eol)}${eol}${eol}${body}`, 'latin1')),
     );
-    return { randomRequest, mutatedWebhook, rawRequest };
+    /**
+     * Near-valid management requests with the token: the right keys, values that must be refused
+     * (control characters, lone surrogates, ids that are none, out-of-range numbers). None may
+     * create anything; an update of the one real integration must be refused too.
+     */
+    const nasty = fc.oneof(
+      fc.constantFrom('\u0000', 'whsec_\u0000', 'whsec_a\u0001b', '\ud800', 'whsec_\ud800', 'https://u:p@example.com/\u0000', 'https://u:p@127.0.0.1/', 'https://u:p@[::1]/', 'https://u:p@169.254.169.254/', 'svi_\u0000', '', ' '),
+      fc.string({ unit: 'binary', maxLength: 20 }),
+      fc.integer(),
+      fc.double(),
+      fc.constant(null),
+    );
+    // A lone surrogate has no percent-encoding: sent as the bytes of one (invalid UTF-8).
+    const enc = (v: unknown) => {
+      try {
+        return encodeURIComponent(String(v));
+      } catch {
+        return '%ED%A0%80';
+      }
+    };
+    const nearValid: fc.Arbitrary<FuzzRequest> = fc
+      .oneof(
+        fc.record({ service: nasty, webhook_secret: nasty }).map((b) => ['POST', '/v1/integrations', b] as const),
+        fc.record({ integration_id: nasty, url: nasty, period_seconds: nasty }, { requiredKeys: ['integration_id', 'url'] }).map((b) => ['POST', '/v1/httpsync', b] as const),
+        fc.record({ integration_id: fc.constant(integrationId), url: nasty }).map((b) => ['POST', '/v1/httpsync', b] as const),
+        fc.record({ webhook_secret: nasty }).map((b) => ['PATCH', `/v1/integrations/${integrationId}`, b] as const),
+        fc.record({ rate_limit_per_second: fc.oneof(nasty, fc.constantFrom(-1, 1e308, Number.MAX_SAFE_INTEGER)) }).map((b) => ['PATCH', `/v1/integrations/${integrationId}`, b] as const),
+        fc.record({ wait_seconds: fc.oneof(nasty, fc.constantFrom(-1, 1e9, 0.5)) }).map((b) => ['POST', `/v1/integrations/${integrationId}/retry-failed`, b] as const),
+        fc.tuple(nasty).map(([v]) => ['GET', `/v1/httpsync?integration_id=${enc(v)}`, undefined] as const),
+        fc.tuple(nasty).map(([v]) => ['GET', `/v1/integrations/${enc(v)}`, undefined] as const),
+      )
+      // A value that happens to be acceptable would change the real integration: only refused ones.
+      .filter(([, , b]) => !(b && 'rate_limit_per_second' in b && typeof b.rate_limit_per_second === 'number' && b.rate_limit_per_second >= 0 && b.rate_limit_per_second <= 1e6))
+      .filter(([, , b]) => !(b && 'wait_seconds' in b && Number.isInteger(b.wait_seconds) && (b.wait_seconds as number) >= 0 && (b.wait_seconds as number) <= 240))
+      .filter(([, , b]) => !(b && 'webhook_secret' in b && typeof b.webhook_secret === 'string' && /^whsec_[\x21-\x7e]+$/.test(b.webhook_secret)))
+      .map(([method, path, b]) => ({
+        method,
+        path,
+        headers: { authorization: `Bearer ${TOKEN}`, ...(b ? { 'content-type': 'application/json' } : {}) },
+        body: b ? Buffer.from(JSON.stringify(b)) : undefined,
+      }));
+
+    return { randomRequest, mutatedWebhook, rawRequest, nearValid };
   }
 
   test(`only documented statuses, never a 5xx, bounded memory, nothing created (seed ${SEED})`, { timeout: 120_000 }, async (t) => {
     const before = await snapshot();
-    const { randomRequest, mutatedWebhook, rawRequest } = arbitraries();
+    const { randomRequest, mutatedWebhook, rawRequest, nearValid } = arbitraries();
+    const integrationBefore = (await stack.pool.query('SELECT * FROM integrations WHERE id = $1', [integrationId])).rows[0];
     const requests = [
       ...fc.sample(randomRequest, { numRuns: Math.round(HTTP_REQUESTS * 0.7), seed: SEED }),
-      ...fc.sample(mutatedWebhook, { numRuns: Math.round(HTTP_REQUESTS * 0.3), seed: SEED + 1 }),
+      ...fc.sample(mutatedWebhook, { numRuns: Math.round(HTTP_REQUESTS * 0.2), seed: SEED + 1 }),
+      ...fc.sample(nearValid, { numRuns: Math.round(HTTP_REQUESTS * 0.1), seed: SEED + 3 }),
     ];
     const raw = fc.sample(rawRequest, { numRuns: RAW_REQUESTS, seed: SEED + 2 });
     // A few large bodies (past the 1 MiB limit), which a sampler would rarely make.
@@ -403,5 +448,6 @@ describe('the API under random and broken requests', () => {
     );
 
     assert.deepEqual(await snapshot(), before, 'no row and no workflow appeared');
+    assert.deepEqual((await stack.pool.query('SELECT * FROM integrations WHERE id = $1', [integrationId])).rows[0], integrationBefore, 'the integration is unchanged');
   });
 });

@@ -5,7 +5,7 @@ import { TARGET_DEFAULTS, type ResetView, type RestartView, type TargetInfo, typ
 
 /** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
 
-const Id = (prefix: string) => z.string().min(1).describe(`an id like ${prefix}_…`);
+const Id = (prefix: string) => z.string().regex(ID_PATTERN, 'not an id (letters, digits, _ and -)').describe(`an id like ${prefix}_…`);
 const Timestamp = z.string().describe('ISO-8601 timestamp');
 const Count = z.number().int().min(0);
 
@@ -95,7 +95,7 @@ export const TargetPatch = z
   })
   .strict();
 
-export const TargetListQuery = z.object({ integration_id: z.string().min(1).optional() }).strict();
+export const TargetListQuery = z.object({ integration_id: z.string().regex(ID_PATTERN, 'not an id (letters, digits, _ and -)').optional() }).strict();
 
 export const Target = z
   .object({

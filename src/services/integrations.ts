@@ -38,7 +38,8 @@ function checkSecret(service: string, secret: string | undefined): string | null
   if (secret === undefined) return null;
   const d = findDescriptor(service)!;
   const prefix = d.secretExample.replace('…', '');
-  if (!secret.startsWith(prefix) || secret.length <= prefix.length || /\s/.test(secret)) {
+  // Upstreams' secrets are printable ASCII; anything else (a control character, a lone surrogate) is a paste gone wrong.
+  if (!secret.startsWith(prefix) || secret.length <= prefix.length || !/^[\x21-\x7e]+$/.test(secret)) {
     throw new ServiceError('invalid', `a ${d.upstream} webhook secret looks like ${d.secretExample}`);
   }
   return secret;

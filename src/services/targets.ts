@@ -78,6 +78,8 @@ export function checkSettings(s: Partial<TargetInput>): void {
 }
 
 function parseUrl(deps: ServiceDeps, raw: string): TargetUrl {
+  // The URL is stored as given: PostgreSQL would refuse a NUL in it only after the verification POST.
+  if (/[\x00-\x1f\x7f]/.test(raw.trim())) throw new ServiceError('invalid', 'the URL contains control characters');
   try {
     return parseTargetUrl(raw, { allowHttp: deps.config.HOOKSYNC_ALLOW_HTTP });
   } catch (err) {
