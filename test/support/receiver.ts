@@ -113,7 +113,7 @@ export async function startReceiver(opts: { user?: string; password?: string } =
     res.once('close', over);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
+    const answer = async () => {
       const text = Buffer.concat(chunks).toString('utf8');
       let body: unknown = text;
       try {
@@ -170,7 +170,8 @@ export async function startReceiver(opts: { user?: string; password?: string } =
         record.accepted = reply.status >= 200 && reply.status < 300;
       });
       res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers }).end(JSON.stringify(reply.body ?? {}));
-    });
+    };
+    req.on('end', () => void answer());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
