@@ -4,10 +4,10 @@ import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
 import { createIntegration } from '../src/services/integrations';
 import { createTarget, deleteTarget, targetInfo } from '../src/services/targets';
 import type { ServiceDeps } from '../src/services/deps';
-import { spawnNode, type Child } from './children';
+import { spawnNode, type Child } from '../test/support/children';
 import { CpuMeter, cpuPer, describeCpu, withApplicationName, type CpuUsage } from './cpu';
 import type { Receiver } from './receiver';
-import { childEnv, type Resources } from './stack';
+import { childEnv, type Resources } from '../test/support/services';
 
 export interface DeliveryRun {
   rows: number;

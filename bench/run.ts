@@ -26,15 +26,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { withParentDeathSignal } from '../src/dev/processes';
 import { findTemporalCli } from '../src/dev/temporal-server';
-import type { Child } from './children';
+import type { Child } from '../test/support/children';
 import { CpuMeter } from './cpu';
 import { deliveryPhase, type DeliveryResult } from './delivery';
 import { ingestPhase, type IngestLevel } from './ingest';
 import { latencyPhase, type LatencyResult } from './latency';
 import { startReceiver } from './receiver';
 import { checkTargets, renderTable, type BenchResults, type MemoryFigure } from './report';
-import { benchDatabase, benchTemporal, Resources, serviceDeps, startHooksync } from './stack';
-import { makeTls, tlsFromDir } from './tls';
+import { benchDatabase, benchTemporal, Resources, serviceDeps, startHooksync } from '../test/support/services';
+import { makeCertificate } from '../test/support/certificate';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(ROOT, 'bench-results');
@@ -66,12 +66,19 @@ const numbers = (s: string | undefined, fallback: number[]) => (s ? s.split(',')
 async function launcher(): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hooksync-bench-'));
   try {
-    const tls = await makeTls(dir);
+    const tls = await makeCertificate(dir);
     const [command, argv] = withParentDeathSignal('SIGTERM', process.execPath, [...process.execArgv, ...process.argv.slice(1)]);
     const child = spawn(command, argv, {
       stdio: 'inherit',
       // The bench's receivers listen on 127.0.0.1, which targets may otherwise not use.
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, HOOKSYNC_BENCH_TLS_DIR: dir, HOOKSYNC_ALLOWED_TARGET_HOSTS: '127.0.0.1' },
+      env: {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: tls.caFile,
+        HOOKSYNC_TEST_TLS_CERT: tls.certFile,
+        HOOKSYNC_TEST_TLS_KEY: tls.keyFile,
+        HOOKSYNC_ALLOWED_TARGET_HOSTS: '127.0.0.1',
+        HOOKSYNC_BENCH_LAUNCHED: '1',
+      },
     });
     // A terminal's Ctrl-C reaches the child too; a signal sent to this process alone is passed on.
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
@@ -128,8 +135,7 @@ async function bench(): Promise<number> {
 
   const children: Child[] = [];
   try {
-    const tls = tlsFromDir(process.env.HOOKSYNC_BENCH_TLS_DIR!);
-    const receiver = await startReceiver(tls);
+    const receiver = await startReceiver();
     res.add('receiver', () => receiver.close());
 
     log('starting the Temporal dev server and PostgreSQL…');
@@ -277,7 +283,7 @@ async function bench(): Promise<number> {
   }
 }
 
-const main = process.env.HOOKSYNC_BENCH_TLS_DIR ? bench : launcher;
+const main = process.env.HOOKSYNC_BENCH_LAUNCHED === '1' ? bench : launcher;
 main().then(
   (code) => process.exit(code),
   (err) => {

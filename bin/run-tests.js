@@ -229,23 +229,9 @@ async function dropDatabase(pg, adminUrl, name) {
 
 /** One certificate for the test receivers; NODE_EXTRA_CA_CERTS makes the code under test trust it. */
 async function makeCertificate() {
-  const selfsigned = require('selfsigned');
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + 7 * 24 * 3600 * 1000),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
-    ],
-  });
-  const cert = path.join(RUN, 'tls-cert.pem');
-  const key = path.join(RUN, 'tls-key.pem');
-  fs.writeFileSync(cert, pems.cert);
-  fs.writeFileSync(key, pems.private, { mode: 0o600 });
-  return { cert, key };
+  const { makeCertificate: make } = require('../test/support/certificate.ts');
+  const { certFile, keyFile } = await make(RUN);
+  return { cert: certFile, key: keyFile };
 }
 
 /** Bundled once here instead of once per test file's worker (several seconds each). */

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { withParentDeathSignal } from '../src/dev/processes';
+import { withParentDeathSignal } from '../../src/dev/processes';
 
 /**
  * The bench's child processes (the API, the worker, the baselines): each its own node process, so
@@ -55,7 +55,7 @@ export function spawnNode(opts: SpawnOptions): Child {
   const log = fs.createWriteStream(logFile);
   const [command, argv] = withParentDeathSignal('SIGTERM', process.execPath, opts.args);
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])];
-  const proc = spawn(command, argv, { env: opts.env, cwd: opts.cwd ?? path.resolve(__dirname, '..'), stdio });
+  const proc = spawn(command, argv, { env: opts.env, cwd: opts.cwd ?? path.resolve(__dirname, '..', '..'), stdio });
   const recent: string[] = [];
   let partial = '';
   const watchers = new Set<(line: string) => void>();

@@ -1,18 +1,28 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig, stateDir, type Config } from '../src/config';
-import { migrate } from '../src/db/migrate';
-import { createPool } from '../src/db/pool';
-import { startEmbeddedPostgres } from '../src/dev/embedded-postgres';
-import { freePort } from '../src/dev/processes';
-import { startTemporalDevServer } from '../src/dev/temporal-server';
-import type { ServiceDeps } from '../src/services/deps';
-import { connectTemporal } from '../src/temporal/client';
+import { loadConfig, stateDir, type Config } from '../../src/config';
+import { migrate } from '../../src/db/migrate';
+import { createPool } from '../../src/db/pool';
+import { startEmbeddedPostgres } from '../../src/dev/embedded-postgres';
+import { freePort } from '../../src/dev/processes';
+import { startTemporalDevServer } from '../../src/dev/temporal-server';
+import type { ServiceDeps } from '../../src/services/deps';
+import { connectTemporal } from '../../src/temporal/client';
 import { spawnNode, type Child } from './children';
-import { withApplicationName } from './cpu';
 
-/** What the bench runs against, started as `hooksync dev` does, and everything needed to stop it. */
+/**
+ * A whole hooksync as separate processes, started as `hooksync dev` does (the benchmarks run
+ * against it): a fresh database, a Temporal dev server, `hooksync api` and `hooksync worker`,
+ * and everything needed to stop them again.
+ */
+
+/** The application_name a process connects with, so its PostgreSQL backends can be told apart. */
+export const withApplicationName = (url: string, name: string) => {
+  const u = new URL(url);
+  u.searchParams.set('application_name', `bench:${name}`);
+  return u.toString();
+};
 
 /**
  * Stops happen in stages, each stage's steps at once: 1 the bench's own processes and clients,
@@ -204,7 +214,7 @@ export async function startHooksync(res: Resources, opts: ProcessOptions): Promi
     LOG_LEVEL: 'info',
     ...opts.env,
   });
-  const cli = path.join(__dirname, '..', 'bin', 'hooksync.js');
+  const cli = path.join(__dirname, '..', '..', 'bin', 'hooksync.js');
   // Each process connects under its own application_name, so its PostgreSQL backends can be measured.
   const worker = spawnNode({
     name: 'worker',
