@@ -148,3 +148,24 @@ export function peakRssOf(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** The next IPC message of `child` that `pick` makes something of; rejects when it exits first or after timeoutMs. */
+export function nextMessage<T>(child: Child, pick: (m: any) => T | undefined, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${child.name}: no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    const onMessage = (m: unknown) => {
+      const v = pick(m);
+      if (v !== undefined) done(undefined, v);
+    };
+    const onExit = () => done(new Error(`${child.name} exited; its output ends with:\n${child.tail()}`));
+    const done = (err?: Error, v?: T) => {
+      clearTimeout(timer);
+      child.proc.off('message', onMessage);
+      child.proc.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(v as T);
+    };
+    child.proc.on('message', onMessage);
+    child.proc.once('exit', onExit);
+  });
+}
