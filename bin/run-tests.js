@@ -52,6 +52,7 @@ async function main() {
     NODE_EXTRA_CA_CERTS: tls.cert,
     HOOKSYNC_TEST_TLS_CERT: tls.cert,
     HOOKSYNC_TEST_TLS_KEY: tls.key,
+    HOOKSYNC_TEST_TLS_TRUSTED: '1',
     HOOKSYNC_TEST_WORKFLOW_BUNDLE: bundle,
     // Never the state of a `hooksync dev` running in this folder.
     HOOKSYNC_HOME: path.join(WORK, 'home'),

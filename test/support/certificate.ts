@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
+import { withParentDeathSignal } from '../../src/dev/processes';
 
 export interface Certificate {
   certFile: string;
@@ -40,4 +43,45 @@ export async function makeCertificate(dir: string): Promise<Certificate> {
   }
   fs.writeFileSync(caFile, trusted + pems.cert);
   return { certFile, keyFile, caFile };
+}
+
+/** True in a process started by rerunTrustingCertificate (bin/run-tests.js sets the same for test files). */
+export function trustsTestCertificate(): boolean {
+  return process.env.HOOKSYNC_TEST_TLS_TRUSTED === '1';
+}
+
+/**
+ * Runs this script again, with a fresh certificate trusted (NODE_EXTRA_CA_CERTS) and 127.0.0.1,
+ * where the receivers listen, allowed as a target; the certificate is removed when it ends.
+ * Resolves with its exit code. Signals sent to this process alone are passed on.
+ */
+export async function rerunTrustingCertificate(prefix: string, log: (msg: string) => void): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    const tls = await makeCertificate(dir);
+    const [command, argv] = withParentDeathSignal('SIGTERM', process.execPath, [...process.execArgv, ...process.argv.slice(1)]);
+    const child = spawn(command, argv, {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: tls.caFile,
+        HOOKSYNC_TEST_TLS_CERT: tls.certFile,
+        HOOKSYNC_TEST_TLS_KEY: tls.keyFile,
+        HOOKSYNC_TEST_TLS_TRUSTED: '1',
+        HOOKSYNC_ALLOWED_TARGET_HOSTS: '127.0.0.1',
+      },
+    });
+    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+    process.on('SIGINT', forward('SIGINT'));
+    process.on('SIGTERM', forward('SIGTERM'));
+    return await new Promise<number>((resolve) => {
+      child.once('error', (err) => {
+        log(`could not start: ${err.message}`);
+        resolve(1);
+      });
+      child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
