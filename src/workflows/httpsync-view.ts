@@ -73,6 +73,11 @@ export function retrySummary(waitMs: number, error: string): string {
   return `retry in ${formatDuration(waitMs)} after: ${clip(error.replace(/\s+/g, ' '), 200)}`;
 }
 
+/** The summary of the workflow's timer, by what it waits for (`TargetState.waitKind`). */
+export function timerSummary(kind: 'retry' | 'recheck' | 'period', waitMs: number, mode: SyncMode, error = ''): string {
+  return kind === 'retry' ? retrySummary(waitMs, error) : waitSummary(waitMs, mode, kind === 'recheck');
+}
+
 /**
  * The warning for a cursor that is at or past the next transaction id of the database: a dump
  * restored into another cluster (or a cluster rebuilt) starts its transaction counter lower, and
