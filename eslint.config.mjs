@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.hooksync/**', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/**', '.dist-build-*/**', 'node_modules/**', '.hooksync/**', 'bench-results/**', 'test-results/**', '**/*.js', '**/*.mjs'] },
   {
     files: ['**/*.ts'],
     languageOptions: {
