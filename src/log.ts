@@ -1,4 +1,18 @@
 import pino from 'pino';
+import { prettyFactory } from 'pino-pretty';
+
+const stderr = pino.destination({ fd: 2, sync: false });
+let prettify: ((line: string) => string) | undefined;
+
+/**
+ * Where log lines go: stderr, as JSON lines (for log collectors), or as lines a person reads once
+ * `prettyLogs()` was called.
+ */
+const destination = {
+  write: (line: string) => stderr.write(prettify ? prettify(line) : line),
+  flush: (cb: (err?: Error) => void) => stderr.flush(cb),
+  flushSync: () => stderr.flushSync(),
+};
 
 /**
  * One structured logger. Logs go to stderr so `--json` output on stdout stays one clean document.
@@ -13,7 +27,15 @@ export const logger = pino(
       censor: '[redacted]',
     },
   },
-  pino.destination({ fd: 2, sync: false }),
+  destination,
 );
+
+/**
+ * From now on, log lines for a person at a terminal (`hooksync dev`): time, level, message and
+ * fields (in colour where the terminal has it). `hooksync api` and `hooksync worker` always log JSON.
+ */
+export function prettyLogs(): void {
+  prettify = prettyFactory({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
+}
 
 export type Logger = typeof logger;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { devConnectionFile, loadConfig, readDevConnection, stateDir, writeDevConnection } from '../../src/config';
+import { prettyLogs } from '../../src/log';
 import type { Running } from '../../src/processes';
 import { fail, parseInteger } from '../context';
 import { untilSignal } from './serve';
@@ -31,6 +32,8 @@ export function devCommand(): Command {
     .option('--metrics-port <[host:]port>', 'where /metrics is served (HOOKSYNC_METRICS_PORT; on 127.0.0.1 unless a host is given)', process.env.HOOKSYNC_METRICS_PORT || '9464')
     .action(async (opts: { port: number; temporalPort: number; uiPort: number; metricsPort: string }) => {
       const parts: Running[] = [];
+      // A person watches this terminal; piped into a file or a collector, the lines stay JSON.
+      if (process.stdout.isTTY && process.stderr.isTTY) prettyLogs();
       try {
         // Loaded here, not at start-up, so that the other commands stay quick.
         const { migrate } = require('../../src/db/migrate') as typeof import('../../src/db/migrate');

@@ -35,8 +35,9 @@ export function untilSignal(parts: Running[], opts: { hardLimitMs: number }): Pr
       }
       resolve(cutOff);
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    // stop() catches every failure of a part itself.
+    process.on('SIGINT', (signal) => void stop(signal));
+    process.on('SIGTERM', (signal) => void stop(signal));
   });
 }
 
