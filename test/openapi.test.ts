@@ -114,6 +114,7 @@ describe('the OpenAPI document', () => {
       updateIntegration: { bad: [{ rate_limit_per_second: -1 }, { rate_limit_per_second: 'fast' }, { webhook_secret: 7 }], good: { rate_limit_per_second: 10 } },
       createTarget: { bad: [{ url: 'x' }, { integration_id: 'svi_x', url: 'https://u:p@h/', page_size: 'big' }, { integration_id: 'svi_x', url: 'u', nope: 1 }], good: undefined },
       updateTarget: { bad: [{ period_seconds: 1.5 }, { mode: 'sometimes' }, { url: 5 }], good: undefined },
+      startBackfill: { bad: [{ api_key: 5 }, { api_key: '' }, { api_key: 'sk_test_x', extra: 1 }], good: undefined },
     };
     const integration = (await call('POST', '/v1/integrations', { service: 'stripe_customer_v1', webhook_secret: WEBHOOK_SECRET })).body;
     const paths: Record<string, [string, string]> = {
@@ -121,6 +122,7 @@ describe('the OpenAPI document', () => {
       updateIntegration: ['PATCH', `/v1/integrations/${integration.id}`],
       createTarget: ['POST', '/v1/httpsync'],
       updateTarget: ['PATCH', '/v1/httpsync/hst_doesnotexist'],
+      startBackfill: ['POST', `/v1/integrations/${integration.id}/backfill`],
     };
     for (const [operationId, { bad, good }] of Object.entries(bodies)) {
       const [method, path] = paths[operationId]!;
@@ -180,6 +182,10 @@ describe('the OpenAPI document', () => {
     for (const verb of ['trigger', 'pause', 'resume', 'restart']) assert.equal((await call('POST', `/v1/httpsync/${target.id}/${verb}`)).status, 200, verb);
     assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, { from_start: true })).body.workflow_told, true);
     assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, {})).status, 400);
+    assert.equal((await call('GET', `/v1/integrations/${integration.id}/backfill`)).body.state, 'never');
+    assert.equal((await call('POST', `/v1/integrations/${integration.id}/backfill`, { api_key: 'sk_test_openapi123', api_base: 'https://10.9.8.7' })).status, 422);
+    assert.equal((await call('POST', `/v1/integrations/${integration.id}/backfill`, { api_key: 'whsec_notakey' })).status, 400);
+    assert.equal((await call('POST', '/v1/integrations/svi_doesnotexist/backfill', { api_key: 'sk_test_openapi123' })).status, 404);
     assert.equal((await call('DELETE', `/v1/httpsync/${target.id}`)).status, 200);
     assert.equal((await call('GET', `/v1/httpsync/${target.id}`)).status, 404);
 
