@@ -18,7 +18,8 @@ export interface FetchPagesOptions {
 }
 
 const BUDGET_MS = 10_000;
-const TIMEOUT_MS = 60_000;
+// Within the heartbeat timeout (20 s): a page that hangs fails and is asked again, rather than looking like a lost worker.
+const TIMEOUT_MS = 15_000;
 
 /** Refused for good: asking again will not help (the workflow stops, state `failed`). */
 const refused = (message: string, details?: FetchPagesFailureDetails) =>
