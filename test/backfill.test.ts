@@ -7,6 +7,7 @@ import { startStack, waitFor, type Stack } from './support/harness';
 import { allText, newIntegration, runCli, runsWithEvents, spawnWorker, stackEnv, WEBHOOK_SECRET, type WorkerChild } from './support/httpsync';
 import { currentDetails, historyText, rowOf, rowsByKey } from './support/ingest';
 import { startListServer, type ListServer } from './support/list-server';
+import { recordIfAsked } from './support/histories';
 import { customerEvent, postEvent } from './support/stripe';
 
 const API_KEY = 'sk_test_backfillFakeList7Hq2Lw9';
@@ -120,6 +121,7 @@ describe('backfill through a list API', () => {
     assert.ok(runs.length > 1, `continued as new (${runs.length} runs)`);
     assert.ok(runs.every((r) => r.events <= 50 + 10), `every run stays near the limit: ${runs.map((r) => r.events)}`);
     assert.ok(done.retry === null && done.last_error?.includes('429'));
+    await recordIfAsked(stack.temporal.client, backfillWorkflowId(integration.id), 'backfill-429', { maxRuns: 2 });
   });
 
   test('a worker killed mid-backfill: the next one resumes from the cursor, not from the start', async () => {
@@ -152,6 +154,7 @@ describe('backfill through a list API', () => {
       assert.equal((await rowsByKey(stack.pool, integration.table)).size, 200);
       assert.ok(done.rows >= 200 && done.pages >= 40);
       assert.ok(!second.stderr().includes(API_KEY) && !first.stderr().includes(API_KEY), 'the worker never logs the API key');
+      await recordIfAsked(stack.temporal.client, backfillWorkflowId(integration.id), 'backfill-worker-lost', { maxRuns: 2 });
     } finally {
       for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
       await Promise.all(workers.map((w) => w.exited));
