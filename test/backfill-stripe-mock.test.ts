@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { backfillWorkflowId } from '../src/workflows/names';
 import { startStack, type Stack } from './support/harness';
 import { allText, newIntegration, runCli, stackEnv } from './support/httpsync';
-import { historyText, rowOf } from './support/ingest';
+import { currentDetails, historyText, rowOf } from './support/ingest';
 import { startStripeMock } from './support/stripe-mock';
 
 // Against Stripe's own API mock: the list API as Stripe documents it (its OpenAPI description),
@@ -65,8 +65,16 @@ describe('backfill against stripe-mock', () => {
     const human = await runCli(['integrations', 'info', integration.id], { env: stackEnv(stack) });
     assert.match(human.stdout, /backfill.*done: 1 page, \d+ rows? listed/);
 
+    // The Temporal UI: what is backfilled from where, and how far it got.
+    const handle = stack.temporal.client.workflow.getHandle(backfillWorkflowId(integration.id));
+    const summary = await (await handle.describe()).staticSummary();
+    assert.equal(summary, `Backfill of \`${integration.table}\` (stripe_customer_v1 \`${integration.id}\`) from \`${stripe.url}\``);
+    const details = await currentDetails(handle);
+    assert.match(details, /\*\*State:\*\* done at /);
+    assert.match(details, new RegExp(`\\*\\*Listed:\\*\\* ${listed.data.length} rows? in 1 page; ${listed.data.length} rows? inserted or changed`));
+
     // The key stays in PostgreSQL: not in the workflow's history, nor in any output.
-    const history = await stack.temporal.client.workflow.getHandle(backfillWorkflowId(integration.id)).fetchHistory();
+    const history = await handle.fetchHistory();
     for (const text of [historyText(history), run.stdout, run.stderr, info.stdout, human.stdout, allText(backfill)]) {
       assert.ok(!text.includes(API_KEY), 'the API key is nowhere');
     }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { createApp } from '../src/api/app';
+import { waitForBackfill } from '../src/services/backfill';
 import { startStack, type Stack } from './support/harness';
 import { WEBHOOK_SECRET } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
@@ -186,6 +187,13 @@ describe('the OpenAPI document', () => {
     assert.equal((await call('POST', `/v1/integrations/${integration.id}/backfill`, { api_key: 'sk_test_openapi123', api_base: 'https://10.9.8.7' })).status, 422);
     assert.equal((await call('POST', `/v1/integrations/${integration.id}/backfill`, { api_key: 'whsec_notakey' })).status, 400);
     assert.equal((await call('POST', '/v1/integrations/svi_doesnotexist/backfill', { api_key: 'sk_test_openapi123' })).status, 404);
+    // Started for real (202); the receiver answers GET with 405, so the backfill ends as failed.
+    const receiverBase = new URL(receiver.url).origin;
+    const started = await call('POST', `/v1/integrations/${integration.id}/backfill`, { api_key: 'sk_test_openapi123', api_base: receiverBase });
+    assert.equal(started.status, 202);
+    assert.equal(started.body.started, true);
+    await waitForBackfill(stack.deps, integration.id);
+    assert.equal((await call('GET', `/v1/integrations/${integration.id}/backfill`)).body.state, 'failed');
     assert.equal((await call('DELETE', `/v1/httpsync/${target.id}`)).status, 200);
     assert.equal((await call('GET', `/v1/httpsync/${target.id}`)).status, 404);
 

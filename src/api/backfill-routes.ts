@@ -17,11 +17,12 @@ export const backfillRoutes: AnyRouteSpec[] = [
     auth: true,
     params: IdParams,
     body: BackfillIn,
-    responses: { 202: BackfillStarted, 200: BackfillStarted },
+    // Integer keys sort ascending: 200 is the default, and a start says 202 itself.
+    responses: { 200: BackfillStarted, 202: BackfillStarted },
     errors: [422, 503],
     handle: async ({ deps, params, body, setStatus }) => {
       const r = await startBackfill(deps, params.id, { apiKey: body.api_key, apiBase: body.api_base });
-      if (!r.started) setStatus(200);
+      setStatus(r.started ? 202 : 200);
       return r;
     },
   }),
