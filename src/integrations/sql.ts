@@ -54,7 +54,7 @@ export function converterOf(c: ColumnSpec): Converter {
 /**
  * A denormalized column's value, read from the event `ev` (jsonb): relative to the resource or to
  * the event itself. For a listed resource (`listed`: `ev` is the resource, there is no event) an
- * envelope column is NULL.
+ * envelope column is NULL on insert, and an update keeps the stored value (see upsertFrom).
  */
 function columnValue(d: IntegrationDescriptor, c: ColumnSpec, ev: string, listed = false): string {
   if (listed && c.from === 'event') return `NULL::${c.type}`;
@@ -124,9 +124,11 @@ function upsertFrom(d: IntegrationDescriptor, table: string, source: string, lis
     's.precedence',
   ].join(',\n       ');
   const ts = ident(d.timestampColumn);
-  const compared = cols.filter((c) => c.name !== d.remoteKeyColumn && c.name !== d.timestampColumn).map((c) => ident(c.name));
+  // A listed copy has no envelope: the envelope's columns keep what a webhook wrote, and do not count as a change.
+  const envelope = new Set(listed ? d.columns.filter((c) => c.from === 'event').map((c) => ident(c.name)) : []);
+  const compared = cols.filter((c) => c.name !== d.remoteKeyColumn && c.name !== d.timestampColumn).map((c) => ident(c.name)).filter((n) => !envelope.has(n));
   const assignments = [...cols.filter((c) => c.name !== d.remoteKeyColumn).map((c) => ident(c.name)), '_precedence']
-    .map((n) => `${n} = excluded.${n}`)
+    .map((n) => (envelope.has(n) ? `${n} = old.${n}` : `${n} = excluded.${n}`))
     .concat(['_txid = pg_current_xact_id()', `_seq = nextval('${sequenceName(table)}')`, '_changed_at = now()'])
     .join(', ');
   return `INSERT INTO ${t} AS old (${names})

@@ -33,3 +33,13 @@ test('the listed upsert ranks below every webhook change and changes a row only 
   assert.match(sql, /WHERE \(old\."updated", old\._precedence\) < \(excluded\."updated", excluded\._precedence\)\s+AND \(/);
   assert.ok(sql.includes(`(s.ev #> ARRAY['email']::text[])`), 'columns are read from the resource itself');
 });
+
+test("a listed copy keeps the envelope's columns a webhook wrote (it has no envelope) and does not count them as a change", () => {
+  const withEnvelope = { ...stripeCustomerV1, columns: [...stripeCustomerV1.columns, { name: 'livemode', type: 'boolean' as const, pointer: '/livemode', from: 'event' as const }] };
+  const sql = upsertListedSql(withEnvelope, 'stripe_customer_v1_abcd');
+  assert.match(sql, /NULL::boolean/);
+  assert.match(sql, /"livemode" = old\."livemode"/);
+  const where = sql.slice(sql.indexOf('\nWHERE'), sql.indexOf('RETURNING'));
+  assert.match(where, /IS DISTINCT FROM/);
+  assert.doesNotMatch(where, /livemode/);
+});
