@@ -166,12 +166,15 @@ describe('backfill through a list API', () => {
     const integration = await newIntegration(stack);
     server.items = customers('twice', 30);
     server.pageSize = 5;
-    server.behave(() => ({ delayMs: 300 }));
+    // Slow pages until the second start was tried: the first backfill is still running then.
+    let pageDelayMs = 2_000;
+    server.behave(() => ({ delayMs: pageDelayMs }));
     const first = await startBackfill(stack.deps, integration.id, { apiKey: API_KEY, apiBase: server.url });
     assert.equal(first.started, true);
     const cli = await runCli(['integrations', 'backfill', integration.id, '--api-key', API_KEY, '--api-base', server.url], { env: stackEnv(stack) });
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /already running .*not starting another/);
+    pageDelayMs = 50;
     const api = await fetch(`${stack.apiUrl}/v1/integrations/${integration.id}/backfill`, { method: 'GET' });
     assert.equal(api.status, 404, 'the management API is off without HOOKSYNC_API_TOKEN');
     const done = await waitForBackfill(stack.deps, integration.id);
