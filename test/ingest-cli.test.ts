@@ -218,11 +218,13 @@ describe('ingest: hooksync integrations (CLI)', () => {
       const doc = JSON.parse(json.stdout);
       assert.deepEqual(
         Object.keys(doc).sort(),
-        ['created_at', 'dead_letters', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting', 'last_dead_letter_at', 'last_dead_letter_error', 'rate_limit_per_second', 'service', 'table', 'webhook_url'],
+        ['backfill', 'created_at', 'dead_letters', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting', 'last_dead_letter_at', 'last_dead_letter_error', 'rate_limit_per_second', 'service', 'table', 'webhook_url'],
       );
       assert.equal(doc.inbox_waiting, 2);
       assert.equal(typeof doc.inbox_oldest_age_seconds, 'number');
       assert.equal(doc.dead_letters, 0);
+      assert.equal(doc.backfill.state, 'never');
+      assert.match(human.stdout, /backfill\s+│ none yet; start one with: hooksync integrations backfill svi_\w+ --api-key/);
       assert.ok(!json.stdout.includes(SECRET), 'no secret');
     } finally {
       await stack.startWorker();

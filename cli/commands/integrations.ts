@@ -1,10 +1,12 @@
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { findDescriptor, serviceNames } from '../../src/integrations';
+import { backfillStatus } from '../../src/services/backfill';
 import { createIntegration, integrationInfo, listIntegrations, RATE_LIMIT_MAX, retryFailed, updateIntegration } from '../../src/services/integrations';
 import { formatDuration } from '../../src/text/format';
 import { fail, output, parseInteger, withServices } from '../context';
 import { when } from '../render';
+import { backfillCommand, backfillText } from './integrations-backfill';
 
 /** `--rate-limit`: events per second; 0 (also for off: commander turns null into '') removes the limit. */
 export function parseRateLimit(value: string): number {
@@ -98,12 +100,15 @@ export function integrationsCommand(): Command {
     });
   cmd
     .command('info')
-    .description('show an integration: its service, table and webhook URL, the events waiting in its inbox (and the age of the oldest), and its dead letters')
+    .description('show an integration: its service, table and webhook URL, the events waiting in its inbox (and the age of the oldest), its dead letters and its last backfill')
     .argument('<id>', 'integration id (svi_…)')
-    .option('--json', 'print JSON: the fields of `list` plus inbox_waiting, inbox_oldest_age_seconds, dead_letters, last_dead_letter_error, last_dead_letter_at')
+    .option('--json', 'print JSON: the fields of `list` plus inbox_waiting, inbox_oldest_age_seconds, dead_letters, last_dead_letter_error, last_dead_letter_at, backfill')
     .action(async (id: string, opts: { json?: boolean }) => {
       try {
-        const info = await withServices((deps) => integrationInfo(deps, id));
+        const info = await withServices(async (deps) => {
+          const base = await integrationInfo(deps, id);
+          return { ...base, backfill: await backfillStatus(deps, id) };
+        });
         output(opts, info, () => {
           const rows: Array<[string, string]> = [
             ['integration', `${info.id} (${info.service})`],
@@ -123,6 +128,7 @@ export function integrationsCommand(): Command {
                 : `${info.dead_letters.toLocaleString('en-US')}; last at ${when(info.last_dead_letter_at)}: ${info.last_dead_letter_error}\n` +
                   `apply them again with: hooksync integrations retry-failed ${info.id}`,
             ],
+            ['backfill', backfillText(info.backfill)],
           ];
           const table = new Table({ style: { head: [], border: [] } });
           for (const [k, v] of rows) table.push({ [k]: v });
@@ -154,5 +160,6 @@ export function integrationsCommand(): Command {
         fail(err, Boolean(opts.json));
       }
     });
+  cmd.addCommand(backfillCommand());
   return cmd;
 }

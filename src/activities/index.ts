@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createApplyInbox } from './apply-inbox';
 import { createDeliverPages } from './deliver-pages';
+import { createFetchBackfillPages } from './fetch-backfill-pages';
 import { createRunRepairs } from './run-repairs';
 
 export interface ActivityDeps {
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     applyInbox: createApplyInbox(deps),
     deliverPages: createDeliverPages(deps),
+    fetchBackfillPages: createFetchBackfillPages(deps),
     runRepairs: createRunRepairs({ pool: deps.pool, ...deps.temporal }),
   };
 }

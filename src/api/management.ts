@@ -1,5 +1,6 @@
 import { createIntegration, getIntegration, listIntegrations, updateIntegration } from '../services/integrations';
 import { createTarget, deleteTarget, listTargetViews, resetTarget, restartTarget, setPaused, targetInfo, triggerTarget, updateTarget } from '../services/targets';
+import { backfillRoutes } from './backfill-routes';
 import { defineRoute, type AnyRouteSpec } from './routes';
 import {
   IdParams,
@@ -194,4 +195,5 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: ({ deps, params }) => resetTarget(deps, params.id),
   }),
+  ...backfillRoutes,
 ];

@@ -17,6 +17,12 @@ export function checkDescriptor(d: IntegrationDescriptor): void {
     parsePointer(c.pointer);
     converterOf(c);
   }
+  if (d.list) {
+    for (const p of [d.list.itemsPointer, d.list.hasMorePointer, d.list.keyPointer]) parsePointer(p);
+    if (!Number.isInteger(d.list.pageSize) || d.list.pageSize < 1) throw new Error(`${d.service}: the list API needs a page size`);
+    if (!(d.list.timestampResolutionMs >= 1)) throw new Error(`${d.service}: the list API needs its timestamps' resolution`);
+    new URL(d.list.path, d.list.defaultBase);
+  }
   if (d.precedence.length === 0 || new Set(d.precedence).size !== d.precedence.length) {
     throw new Error(`${d.service}: precedence must name each kind of change once`);
   }
