@@ -1,6 +1,6 @@
 import { formatDuration, utcTime } from '../text/format';
 import type { BackfillStatus } from './backfill-types';
-import { forTemporalUi, mdCode } from './httpsync-view';
+import { forTemporalUi, mdCode } from '../text/markdown';
 
 /** What the Temporal UI shows of a backfill workflow (Markdown). */
 
