@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { packageVersion } from '../src/package-info';
+import { exitAfterLogs } from './context';
 import { devCommand } from './commands/dev';
 import { httpsyncCommand } from './commands/httpsync';
 import { integrationsCommand } from './commands/integrations';
@@ -29,5 +30,5 @@ program.addCommand(migrateCommand());
 
 program.parseAsync(process.argv).catch((err) => {
   process.stderr.write(`error: ${(err as Error).message}\n`);
-  process.exit(1);
+  exitAfterLogs(1);
 });

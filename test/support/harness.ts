@@ -17,6 +17,7 @@ import { ingestSettings } from '../../src/temporal/ingest-wake';
 import { superviseReconciler } from '../../src/temporal/reconciler';
 import { createWorker } from '../../src/temporal/worker';
 import { logger } from '../../src/log';
+import { keyringOf } from '../../src/secrets/startup';
 import { Client } from '@temporalio/client';
 
 /**
@@ -80,7 +81,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const config = loadConfig({ ...process.env, HOOKSYNC_TASK_QUEUE: taskQueue, ...opts.env });
   const pool = createPool(config.DATABASE_URL, 20);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
-  const deps: ServiceDeps = { pool, temporal, config };
+  // As the processes do: HOOKSYNC_ENCRYPTION_KEY (when a test gives one) seals and opens the stored secrets.
+  const keyring = keyringOf(config);
+  const deps: ServiceDeps = { pool, temporal, config, keyring };
 
   let server: http.Server | undefined;
   let app: HooksyncApp | undefined;
@@ -112,6 +115,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (running) return;
     const { worker, connection } = await createWorker({
       pool,
+      keyring,
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,
