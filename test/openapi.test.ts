@@ -180,6 +180,12 @@ describe('the OpenAPI document', () => {
     for (const verb of ['trigger', 'pause', 'resume', 'restart']) assert.equal((await call('POST', `/v1/httpsync/${target.id}/${verb}`)).status, 200, verb);
     assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, { from_start: true })).body.workflow_told, true);
     assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, {})).status, 400);
+    assert.match(target.signing_secret, /^whsec_/);
+    const rotated = (await call('POST', `/v1/httpsync/${target.id}/rotate-signing-secret`)).body;
+    assert.match(rotated.signing_secret, /^whsec_/);
+    assert.notEqual(rotated.signing_secret, target.signing_secret);
+    assert.ok(Date.parse(rotated.previous_secret_expires_at) > Date.now());
+    assert.equal((await call('POST', '/v1/httpsync/hst_doesnotexist/rotate-signing-secret')).status, 404);
     assert.equal((await call('DELETE', `/v1/httpsync/${target.id}`)).status, 200);
     assert.equal((await call('GET', `/v1/httpsync/${target.id}`)).status, 404);
 
