@@ -6,7 +6,7 @@ import { connectTemporal } from '../src/temporal/client';
 import type { ServiceDeps } from '../src/services/deps';
 import { ServiceError } from '../src/services/errors';
 import { prepareKeyring } from '../src/secrets/startup';
-import { flushLogs } from '../src/log';
+import { flushLogs, logger } from '../src/log';
 
 /** Runs one CLI action with a small pool and a Temporal client, and closes both after. */
 export async function withServices<T>(fn: (deps: ServiceDeps) => Promise<T>): Promise<T> {
@@ -39,6 +39,8 @@ export function fail(err: unknown, json: boolean): never {
   const e = err as { code?: string; message?: string };
   const code = err instanceof ServiceError ? err.code : (e.code ?? 'error');
   const detail = e.message ?? String(err);
+  // With LOG_LEVEL=debug, the whole error (its stack, its cause) for a bug report.
+  logger.debug({ err, code }, 'the command failed');
   if (json) process.stdout.write(JSON.stringify({ error: { code, detail } }, null, 2) + '\n');
   process.stderr.write(`error: ${detail}\n`);
   exitAfterLogs(1);

@@ -119,7 +119,7 @@ export function integrationsCommand(): Command {
             ['integration', `${info.id} (${info.service})`],
             ['table', info.table],
             ['webhook URL', info.webhook_url],
-            ['webhook secret', info.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + info.id + ' --webhook-secret …`'],
+            ['webhook secret', info.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + info.id + ' --webhook-secret -`'],
             [
               'inbox',
               info.inbox_waiting === 0
