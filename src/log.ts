@@ -11,7 +11,7 @@ export const logger = pino(
     level: process.env.LOG_LEVEL ?? 'info',
     base: { service: 'hooksync' },
     redact: {
-      paths: ['url', '*.url', 'webhookSecret', '*.webhookSecret', 'webhook_secret', '*.webhook_secret', 'password', '*.password', 'headers.authorization', '*.headers.authorization'],
+      paths: ['url', '*.url', 'webhookSecret', '*.webhookSecret', 'webhook_secret', '*.webhook_secret', 'password', '*.password', 'signing_secret', '*.signing_secret', 'signingSecret', '*.signingSecret', 'headers.authorization', '*.headers.authorization'],
       censor: '[redacted]',
     },
   },
