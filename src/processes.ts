@@ -36,7 +36,7 @@ export async function startApi(config: Config, opts: { host?: string } = {}): Pr
   allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
   const pool = createPool(config.DATABASE_URL, 20);
   // Before anything is served: without the key of the secrets stored, this process could verify no webhook.
-  const keyring = await prepareKeyring(config, pool, { sealClear: true, logger }).catch(async (err) => {
+  const keyring = await prepareKeyring(config, pool, { sealClear: true, startUnreachable: true, logger }).catch(async (err) => {
     await pool.end();
     throw err;
   });
@@ -98,7 +98,7 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
   installRuntime({ sdkMetrics });
   const pool = createPool(config.DATABASE_URL, 60);
   // Before any task is taken: without the key of the secrets stored, no delivery could be made.
-  const keyring = await prepareKeyring(config, pool, { sealClear: true, logger }).catch(async (err) => {
+  const keyring = await prepareKeyring(config, pool, { sealClear: true, startUnreachable: true, logger }).catch(async (err) => {
     await pool.end();
     throw err;
   });
