@@ -105,7 +105,7 @@ describe('secrets out of argv (CLI)', () => {
         () => cli(['integrations', 'create', 'stripe_customer_v1'], { env: { HOOKSYNC_WEBHOOK_SECRET: 'not a secret' } }),
         () => cli(['integrations', 'update', integrationId]),
       ],
-      [/looks like whsec_/, /no webhook secret given/, /no webhook secret given/, /looks like whsec_/, /give --webhook-secret \(or HOOKSYNC_WEBHOOK_SECRET\) or --rate-limit/],
+      [/looks like whsec_/, /no webhook secret given/, /no webhook secret given/, /looks like whsec_/, /give --webhook-secret or --rate-limit \(the secret also through HOOKSYNC_WEBHOOK_SECRET/],
     );
     assert.equal(requests, 0);
   });

@@ -68,7 +68,7 @@ export function integrationsCommand(): Command {
     .action(async (id: string, opts: { webhookSecret?: string; rateLimit?: number; json?: boolean }) => {
       try {
         const secret = await webhookSecret(opts.webhookSecret);
-        if (secret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret (or HOOKSYNC_WEBHOOK_SECRET) or --rate-limit (see --help)');
+        if (secret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret or --rate-limit (the secret also through HOOKSYNC_WEBHOOK_SECRET; see --help)');
         const updated = await withServices((deps) => updateIntegration(deps, id, { webhookSecret: secret, rateLimitPerSecond: opts.rateLimit }));
         output(opts, updated, () =>
           [
