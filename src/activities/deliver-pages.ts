@@ -169,8 +169,12 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
           target.url = now.url;
           url = openUrl(now.url);
         }
-        // A rotated signing secret signs the next page (and the previous one beside it for a day).
-        signing = openSigning({ id: input.targetId, ...now });
+        if (now.signing_secret !== target.signing_secret || now.signing_secret_previous !== target.signing_secret_previous) {
+          // A rotated signing secret signs the next page (and the previous one beside it for a day).
+          Object.assign(target, { signing_secret: now.signing_secret, signing_secret_previous: now.signing_secret_previous });
+          target.signing_secret_previous_expires_at = now.signing_secret_previous_expires_at;
+          signing = openSigning(target);
+        }
         page = next ? await next : await fetchPage(page.last);
         if (page.last && Date.now() > deadline) {
           result.more = true;
