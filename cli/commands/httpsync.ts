@@ -64,7 +64,7 @@ export function httpsyncCommand(): Command {
     .option('--page-size <n>', 'rows per POST', parseInteger('page size'), TARGET_DEFAULTS.pageSize)
     .option('--timeout <seconds>', 'seconds to wait for each POST', parseInteger('timeout'), TARGET_DEFAULTS.timeoutSeconds)
     .option('--on-insert', 'also sync within a second or two of every change, not only every period')
-    .addOption(json())
+    .addOption(new Option('--json', 'print JSON: the target, with its signing_secret (shown only this once)'))
     .action(async (integrationId: string, opts: { url?: string; period: number; pageSize: number; timeout: number; onInsert?: boolean; json?: boolean }) => {
       try {
         const url = (await targetUrl(opts.url, true))!;
