@@ -11,7 +11,8 @@ import { createInterface } from 'node:readline/promises';
 export async function readSecret(prompt: string, what: string): Promise<string> {
   let value: string | undefined;
   if (process.stdin.isTTY) {
-    value = await password({ message: prompt });
+    // On stderr, as the rest of the conversation: stdout stays the one JSON document of --json.
+    value = await password({ message: prompt }, { output: process.stderr });
   } else {
     process.stderr.write(`${prompt} `);
     const rl = createInterface({ input: process.stdin, terminal: false });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { generateKey } from '../src/secrets/keyring';
 import { openSecret } from '../src/secrets/stored';
-import { freshDatabase, startStack, type Stack } from './support/harness';
-import { assertNoSecret, runCli, secretForms, stackEnv, type CliResult } from './support/httpsync';
+import { freshDatabase, startStack, waitFor, type Stack } from './support/harness';
+import { assertNoSecret, HOOKSYNC_BIN, ROOT, runCli, secretForms, stackEnv, type CliResult } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
 import { customerEvent, postEvent } from './support/stripe';
 
@@ -94,6 +95,32 @@ describe('secrets out of argv (CLI)', () => {
     assert.equal(await webhookSecretOf(integrationId), SECRET2);
     ok(await cli(['integrations', 'update', integrationId, '--webhook-secret', '-'], { stdin: `${SECRET}\n` }));
     assert.equal(await webhookSecretOf(integrationId), SECRET);
+  });
+
+  test('on a terminal, --webhook-secret - prompts and shows nothing of what is typed', async () => {
+    const typed = 'whsec_typed_on_a_terminal_7Yt6';
+    // util-linux `script` gives the CLI a pseudo-terminal; what goes to its stdin is typed there.
+    const env = stackEnv(stack, { HOOKSYNC_ENCRYPTION_KEY: stack.config.HOOKSYNC_ENCRYPTION_KEY });
+    const child = spawn('script', ['-qec', `${process.execPath} ${HOOKSYNC_BIN} integrations update ${integrationId} --webhook-secret -`, '/dev/null'], {
+      cwd: ROOT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (screen += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (screen += c));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    try {
+      await waitFor(() => Promise.resolve(screen.includes('Webhook signing secret:')), { timeoutMs: 30_000, what: 'the prompt' });
+      child.stdin.write(`${typed}\r`);
+      assert.equal(await exited, 0, screen);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.ok(!screen.includes(typed) && !screen.includes(typed.slice(6)), `nothing of the secret on the terminal: ${JSON.stringify(screen)}`);
+    assert.equal(await webhookSecretOf(integrationId), typed);
+    ok(await cli(['integrations', 'update', integrationId, '--webhook-secret', '-'], { stdin: `${SECRET}\n` }));
   });
 
   test('a refused webhook secret from stdin or the environment changes no row', async () => {
