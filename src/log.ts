@@ -23,7 +23,7 @@ export const logger = pino(
     level: process.env.LOG_LEVEL ?? 'info',
     base: { service: 'hooksync' },
     redact: {
-      paths: ['url', '*.url', 'webhookSecret', '*.webhookSecret', 'webhook_secret', '*.webhook_secret', 'password', '*.password', 'headers.authorization', '*.headers.authorization'],
+      paths: ['url', '*.url', 'webhookSecret', '*.webhookSecret', 'webhook_secret', '*.webhook_secret', 'password', '*.password', 'signing_secret', '*.signing_secret', 'signingSecret', '*.signingSecret', 'headers.authorization', '*.headers.authorization'],
       censor: '[redacted]',
     },
   },
@@ -36,6 +36,15 @@ export const logger = pino(
  */
 export function prettyLogs(): void {
   prettify = prettyFactory({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
+}
+
+/** Writes out what is buffered, now: for a process about to exit (the CLI). */
+export function flushLogs(): void {
+  try {
+    destination.flushSync();
+  } catch {
+    // not open yet (nothing logged) or stderr gone: nothing to write
+  }
 }
 
 export type Logger = typeof logger;

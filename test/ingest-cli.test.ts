@@ -106,7 +106,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
     assert.ok(run.stdout.includes(`Webhook URL: ${webhookUrl}\n`), run.stdout);
     assert.match(run.stdout, /Next:/);
     assert.match(run.stdout, /customer\.created, customer\.updated and customer\.deleted/);
-    assert.ok(run.stdout.includes(`hooksync integrations update ${id} --webhook-secret whsec_`), run.stdout);
+    assert.ok(run.stdout.includes(`hooksync integrations update ${id} --webhook-secret - and paste it`), run.stdout);
     assert.ok(run.stdout.includes(`hooksync httpsync create ${id}`), run.stdout);
 
     const { integrations, tables } = await snapshot();

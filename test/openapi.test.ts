@@ -194,6 +194,12 @@ describe('the OpenAPI document', () => {
     assert.equal(started.body.started, true);
     await waitForBackfill(stack.deps, integration.id);
     assert.equal((await call('GET', `/v1/integrations/${integration.id}/backfill`)).body.state, 'failed');
+    assert.match(target.signing_secret, /^whsec_/);
+    const rotated = (await call('POST', `/v1/httpsync/${target.id}/rotate-signing-secret`)).body;
+    assert.match(rotated.signing_secret, /^whsec_/);
+    assert.notEqual(rotated.signing_secret, target.signing_secret);
+    assert.ok(Date.parse(rotated.previous_secret_expires_at) > Date.now());
+    assert.equal((await call('POST', '/v1/httpsync/hst_doesnotexist/rotate-signing-secret')).status, 404);
     assert.equal((await call('DELETE', `/v1/httpsync/${target.id}`)).status, 200);
     assert.equal((await call('GET', `/v1/httpsync/${target.id}`)).status, 404);
 

@@ -7,6 +7,14 @@ import { formatDuration } from '../../src/text/format';
 import { fail, output, parseInteger, withServices } from '../context';
 import { when } from '../render';
 import { backfillCommand, backfillText } from './integrations-backfill';
+import { secretOption } from '../secret-input';
+
+const SECRET_HELP =
+  'the upstream signing secret (Stripe: whsec_…); `-` reads it from stdin (a terminal prompt shows nothing of it); ' +
+  'HOOKSYNC_WEBHOOK_SECRET is read when it is left out: a secret given here ends up in shell history and `ps`';
+
+const webhookSecret = (value: string | undefined) =>
+  secretOption(value, { name: 'HOOKSYNC_WEBHOOK_SECRET', prompt: 'Webhook signing secret:', what: 'webhook secret' });
 
 /** `--rate-limit`: events per second; 0 (also for off: commander turns null into '') removes the limit. */
 export function parseRateLimit(value: string): number {
@@ -25,11 +33,12 @@ export function integrationsCommand(): Command {
     .command('create')
     .description(`create an integration and its table; prints the webhook URL to register upstream (available: ${serviceNames().join(', ')})`)
     .argument('<service>', 'integration name, e.g. stripe_customer_v1')
-    .option('--webhook-secret <secret>', 'the upstream signing secret (Stripe: whsec_…); can be set later with `integrations update`')
+    .option('--webhook-secret <secret>', `${SECRET_HELP}; can be set later with \`integrations update\``)
     .option('--json', 'print JSON: {id, service, table, webhook_url}')
     .action(async (service: string, opts: { webhookSecret?: string; json?: boolean }) => {
       try {
-        const created = await withServices((deps) => createIntegration(deps, { service, webhookSecret: opts.webhookSecret }));
+        const secret = await webhookSecret(opts.webhookSecret);
+        const created = await withServices((deps) => createIntegration(deps, { service, webhookSecret: secret }));
         const d = findDescriptor(created.service)!;
         output(opts, { id: created.id, service: created.service, table: created.table, webhook_url: created.webhook_url }, () =>
           [
@@ -51,7 +60,7 @@ export function integrationsCommand(): Command {
     .command('update')
     .description('set the webhook signing secret (Stripe shows it once the endpoint is registered) or the rate limit of an integration')
     .argument('<id>', 'integration id (svi_…)')
-    .option('--webhook-secret <secret>', 'the upstream signing secret (Stripe: whsec_…)')
+    .option('--webhook-secret <secret>', SECRET_HELP)
     .option(
       '--rate-limit <events per second>',
       'accept at most this many events per second (each API process on its own; 429 with Retry-After past it); 0 or off removes the limit',
@@ -60,11 +69,12 @@ export function integrationsCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { webhookSecret?: string; rateLimit?: number; json?: boolean }) => {
       try {
-        if (opts.webhookSecret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret or --rate-limit (see --help)');
-        const updated = await withServices((deps) => updateIntegration(deps, id, { webhookSecret: opts.webhookSecret, rateLimitPerSecond: opts.rateLimit }));
+        const secret = await webhookSecret(opts.webhookSecret);
+        if (secret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret or --rate-limit (the secret also through HOOKSYNC_WEBHOOK_SECRET; see --help)');
+        const updated = await withServices((deps) => updateIntegration(deps, id, { webhookSecret: secret, rateLimitPerSecond: opts.rateLimit }));
         output(opts, updated, () =>
           [
-            ...(opts.webhookSecret !== undefined ? [`Webhook secret of ${updated.id} updated; events signed with it are accepted at ${updated.webhook_url}`] : []),
+            ...(secret !== undefined ? [`Webhook secret of ${updated.id} updated; events signed with it are accepted at ${updated.webhook_url}`] : []),
             ...(opts.rateLimit !== undefined
               ? [
                   updated.rate_limit_per_second === null
@@ -114,7 +124,7 @@ export function integrationsCommand(): Command {
             ['integration', `${info.id} (${info.service})`],
             ['table', info.table],
             ['webhook URL', info.webhook_url],
-            ['webhook secret', info.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + info.id + ' --webhook-secret …`'],
+            ['webhook secret', info.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + info.id + ' --webhook-secret -`'],
             [
               'inbox',
               info.inbox_waiting === 0

@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { loadBackfillApiKey } from '../db/backfill-credentials';
+import type { Keyring } from '../secrets/keyring';
 import { integrationRef } from '../db/integration-tables';
 import { getListPage } from '../http/list-page';
 import { resolvePointer } from '../integrations/json-pointer';
@@ -72,7 +73,7 @@ const summarize = (err: unknown) => {
  * the new cursor after each, until the last page or the time budget. A failure carries what was
  * done before it (and the upstream's Retry-After) to the workflow, which retries.
  */
-export function createFetchBackfillPages({ pool }: { pool: pg.Pool }, opts: FetchPagesOptions = {}) {
+export function createFetchBackfillPages({ pool, keyring }: { pool: pg.Pool; keyring?: Keyring }, opts: FetchPagesOptions = {}) {
   const budgetMs = opts.budgetMs ?? BUDGET_MS;
   const timeoutMs = opts.timeoutMs ?? TIMEOUT_MS;
   const statements = new Map<string, string>();
@@ -85,7 +86,7 @@ export function createFetchBackfillPages({ pool }: { pool: pg.Pool }, opts: Fetc
     const d: IntegrationDescriptor = ref.descriptor;
     const list = d.list;
     if (!list) throw refused(`${d.service} declares no list API to backfill from`);
-    const apiKey = await loadBackfillApiKey(pool, input.integrationId);
+    const apiKey = await loadBackfillApiKey(pool, keyring, input.integrationId);
     if (!apiKey) throw refused(`no API key is stored for ${input.integrationId}: start the backfill with --api-key`);
     let sql = statements.get(input.integrationId);
     if (!sql) statements.set(input.integrationId, (sql = upsertListedSql(d, ref.table)));

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
+import type { Keyring } from '../secrets/keyring';
 import { createApplyInbox } from './apply-inbox';
 import { createDeliverPages } from './deliver-pages';
 import { createFetchBackfillPages } from './fetch-backfill-pages';
@@ -7,6 +8,8 @@ import { createRunRepairs } from './run-repairs';
 
 export interface ActivityDeps {
   pool: pg.Pool;
+  /** Opens the secrets stored in PostgreSQL (HOOKSYNC_ENCRYPTION_KEY); undefined without a key. */
+  keyring?: Keyring;
   /** For the repairs, which start and signal workflows. */
   temporal: { client: Client; taskQueue: string; historyLimit?: number };
 }

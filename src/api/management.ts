@@ -1,6 +1,17 @@
 import { createIntegration, getIntegration, listIntegrations, updateIntegration } from '../services/integrations';
-import { createTarget, deleteTarget, listTargetViews, resetTarget, restartTarget, setPaused, targetInfo, triggerTarget, updateTarget } from '../services/targets';
 import { backfillRoutes } from './backfill-routes';
+import {
+  createTarget,
+  deleteTarget,
+  listTargetViews,
+  resetTarget,
+  restartTarget,
+  rotateSigningSecret,
+  setPaused,
+  targetInfo,
+  triggerTarget,
+  updateTarget,
+} from '../services/targets';
 import { defineRoute, type AnyRouteSpec } from './routes';
 import {
   IdParams,
@@ -9,6 +20,7 @@ import {
   IntegrationList,
   IntegrationPatch,
   Target,
+  TargetCreated,
   TargetIn,
   TargetInfoBody,
   TargetList,
@@ -17,6 +29,7 @@ import {
   TargetReset,
   TargetResetIn,
   TargetRestart,
+  TargetSigningSecret,
 } from './schemas';
 
 /** The management API: the same service layer as the CLI, behind a bearer token. */
@@ -90,10 +103,11 @@ export const managementRoutes: AnyRouteSpec[] = [
     tag: 'httpsync',
     summary: 'Create an HTTP Sync target',
     description:
-      'The URL must be https with Basic Auth credentials, reach a public address (or one HOOKSYNC_ALLOWED_TARGET_HOSTS lists: 422 target_refused otherwise) and answer a verification POST of an empty page with 2xx (422 verification_failed otherwise).',
+      'The URL must be https with Basic Auth credentials, reach a public address (or one HOOKSYNC_ALLOWED_TARGET_HOSTS lists: 422 target_refused otherwise) and answer a verification POST of an empty page with 2xx (422 verification_failed otherwise). ' +
+      'The answer carries the target\'s signing secret (signing_secret), shown this once: every POST carries the Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature.',
     auth: true,
     body: TargetIn,
-    responses: { 201: Target },
+    responses: { 201: TargetCreated },
     errors: [422, 503],
     handle: ({ deps, body }) =>
       createTarget(deps, body.integration_id, {
@@ -181,6 +195,20 @@ export const managementRoutes: AnyRouteSpec[] = [
     responses: { 200: TargetRestart },
     errors: [503],
     handle: ({ deps, params }) => restartTarget(deps, params.id),
+  }),
+  defineRoute({
+    operationId: 'rotateSigningSecret',
+    method: 'post',
+    path: '/v1/httpsync/{id}/rotate-signing-secret',
+    tag: 'httpsync',
+    summary: 'Replace the target\'s signing secret',
+    description:
+      'The new secret (shown this once) signs every POST from now on; the previous one signs beside it (a second signature in webhook-signature) for 24 hours, then it is dropped.',
+    auth: true,
+    params: IdParams,
+    responses: { 200: TargetSigningSecret },
+    errors: [503],
+    handle: ({ deps, params }) => rotateSigningSecret(deps, params.id),
   }),
   defineRoute({
     operationId: 'resetTarget',

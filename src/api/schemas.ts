@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RATE_LIMIT_MAX, type IntegrationView } from '../services/integrations';
-import { TARGET_DEFAULTS, type ResetView, type RestartView, type TargetInfo, type TargetView } from '../services/targets';
+import { TARGET_DEFAULTS, type CreatedTargetView, type ResetView, type RestartView, type RotatedSigningSecretView, type TargetInfo, type TargetView } from '../services/targets';
 
 /** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
 
@@ -88,6 +88,15 @@ export const Target = z
   })
   .strict();
 
+const SigningSecret = z.string().describe('Standard Webhooks secret (whsec_…) the POSTs to this target are signed with; shown only in this answer');
+
+export const TargetCreated = Target.extend({ signing_secret: SigningSecret }).strict();
+
+export const TargetSigningSecret = Target.extend({
+  signing_secret: SigningSecret,
+  previous_secret_expires_at: Timestamp.nullable().describe('until then the previous secret signs too (a second signature); null when there was none'),
+}).strict();
+
 const Cursor = z.object({ txid: z.string(), seq: z.string() }).strict();
 
 export const TargetRestart = Target.extend({
@@ -142,6 +151,8 @@ export const TargetInfoBody = Target.extend({
 type Documents<Doc, View> = [View] extends [Doc] ? ([keyof Doc] extends [keyof View] ? ([keyof View] extends [keyof Doc] ? true : false) : false) : false;
 true satisfies Documents<z.output<typeof Integration>, IntegrationView>;
 true satisfies Documents<z.output<typeof Target>, TargetView>;
+true satisfies Documents<z.output<typeof TargetCreated>, CreatedTargetView>;
+true satisfies Documents<z.output<typeof TargetSigningSecret>, RotatedSigningSecretView>;
 true satisfies Documents<z.output<typeof TargetInfoBody>, TargetInfo>;
 true satisfies Documents<z.output<typeof TargetRestart>, RestartView>;
 true satisfies Documents<z.output<typeof TargetReset>, ResetView>;

@@ -1,11 +1,18 @@
 import type pg from 'pg';
+import type { SigningColumns } from '../delivery/signature';
 import type { Cursor, SyncMode } from '../workflows/types';
 
-/** The sync_targets table. Rows hold the URL with credentials: never log or print a TargetRow whole. */
-export interface TargetRow {
+/**
+ * The sync_targets table. Rows hold the URL with credentials and the signing secrets (sealed when
+ * HOOKSYNC_ENCRYPTION_KEY is set): never log or print a TargetRow whole.
+ */
+export interface TargetRow extends SigningColumns {
   id: string;
   integration_id: string;
+  /** Sealed (or, without a key, clear) URL with credentials: open it with openSecret. */
   url: string;
+  /** The URL with ***:*** for user and password: what is shown. */
+  url_masked: string;
   period_seconds: number;
   page_size: number;
   timeout_seconds: number;
@@ -69,7 +76,11 @@ export const cursorOf = (t: Pick<TargetRow, 'cursor_txid' | 'cursor_seq'>): Curs
 /** Whether `cursor` is at or past the cluster's next transaction id (see TargetRow.next_txid). */
 export const cursorAhead = (cursor: Cursor, nextTxid: string) => BigInt(cursor.txid) >= BigInt(nextTxid);
 
-export type Recorded = { url: string; paused: boolean; deleted: boolean } | 'reset' | undefined;
+/** What a delivery in progress must follow: stopped, or new credentials or signing secrets. */
+export type Live = Pick<TargetRow, 'url' | 'signing_secret' | 'signing_secret_previous' | 'signing_secret_previous_expires_at'> & { paused: boolean; deleted: boolean };
+export type Recorded = Live | 'reset' | undefined;
+
+const LIVE = 'url, signing_secret, signing_secret_previous, signing_secret_previous_expires_at, paused, deleted_at IS NOT NULL AS deleted';
 
 /**
  * After a 2xx: record progress, and learn whether to go on (paused, deleted, new credentials).
@@ -80,7 +91,7 @@ export async function recordDelivered(
   id: string,
   p: { cursor: Cursor; generation: number; rows: number; postMs: number },
 ): Promise<Recorded> {
-  const { rows } = await db.query<{ url: string; paused: boolean; deleted: boolean; current: boolean }>(
+  const { rows } = await db.query<Live & { current: boolean }>(
     `WITH done AS (
        UPDATE sync_targets
           SET cursor_txid = $2::xid8, cursor_seq = $3::bigint,
@@ -88,16 +99,26 @@ export async function recordDelivered(
               post_count = post_count + 1, post_ms_total = post_ms_total + $5, last_success_at = now(),
               retry_attempts = 0, next_attempt_at = NULL
         WHERE id = $1 AND cursor_generation = $6
-    RETURNING url, paused, deleted_at IS NOT NULL AS deleted)
-     SELECT url, paused, deleted, true AS current FROM done
+    RETURNING ${LIVE})
+     SELECT *, true AS current FROM done
      UNION ALL
-     SELECT url, paused, deleted_at IS NOT NULL, false FROM sync_targets WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM done)`,
+     SELECT ${LIVE}, false FROM sync_targets WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM done)`,
     [id, p.cursor.txid, p.cursor.seq, p.rows, p.postMs, p.generation],
   );
   const row = rows[0];
   if (!row) return undefined;
-  if (!row.current) return row.deleted ? { url: row.url, paused: row.paused, deleted: true } : 'reset';
-  return { url: row.url, paused: row.paused, deleted: row.deleted };
+  const { current, ...live } = row;
+  if (!current) return live.deleted ? live : 'reset';
+  return live;
+}
+
+/** After the overlap of a rotation, the previous signing secret is dropped. */
+export async function dropExpiredSigningSecret(db: Db, id: string): Promise<void> {
+  await db.query(
+    `UPDATE sync_targets SET signing_secret_previous = NULL, signing_secret_previous_expires_at = NULL
+      WHERE id = $1 AND signing_secret_previous_expires_at <= now()`,
+    [id],
+  );
 }
 
 /** A failed attempt: the error, and the retry state `info` and /metrics show. */

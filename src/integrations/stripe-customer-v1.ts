@@ -78,7 +78,7 @@ export const stripeCustomerV1: IntegrationDescriptor = {
   },
   setupSteps: (webhookUrl, id) => [
     `In the Stripe Dashboard (Developers → Webhooks), add an endpoint with the URL ${webhookUrl} for the events customer.created, customer.updated and customer.deleted.`,
-    `Copy its signing secret (whsec_…) and run: hooksync integrations update ${id} --webhook-secret whsec_…`,
+    `Copy its signing secret (whsec_…), run: hooksync integrations update ${id} --webhook-secret - and paste it (it is not shown)`,
     `Then send data on with: hooksync httpsync create ${id}`,
   ],
 };

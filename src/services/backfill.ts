@@ -132,7 +132,7 @@ export async function startBackfill(deps: ServiceDeps, integrationId: string, in
   }
   const apiBase = await checkApiBase(deps, input.apiBase ?? list.defaultBase);
   if (input.apiKey === undefined) {
-    const stored = await loadBackfillApiKey(deps.pool, integrationId).catch((err) => {
+    const stored = await loadBackfillApiKey(deps.pool, deps.keyring, integrationId).catch((err) => {
       throw dbError(err);
     });
     if (!stored) throw new ServiceError('invalid', `no API key is stored for ${integrationId}: give one (${list.apiKeyExample})`);
@@ -143,7 +143,7 @@ export async function startBackfill(deps: ServiceDeps, integrationId: string, in
   if (current.workflow_status === 'RUNNING') return { ...current, started: false };
 
   if (input.apiKey !== undefined) {
-    await saveBackfillApiKey(deps.pool, integrationId, input.apiKey).catch((err) => {
+    await saveBackfillApiKey(deps.pool, deps.keyring, integrationId, input.apiKey).catch((err) => {
       throw dbError(err);
     });
   }

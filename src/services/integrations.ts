@@ -2,6 +2,7 @@ import { publicBaseUrl } from '../config';
 import { deadLetterStats, inboxDepth, requeueDeadLetters, requeuedOutcome } from '../db/inbox';
 import { withTransaction } from '../db/pool';
 import { findDescriptor, serviceNames } from '../integrations';
+import { sealSecret } from '../secrets/stored';
 import { createTableSql } from '../integrations/sql';
 import { ingestSettings, wakeIngest } from '../temporal/ingest-wake';
 import type { ServiceDeps } from './deps';
@@ -64,7 +65,7 @@ export async function createIntegration(deps: ServiceDeps, input: { service: str
       const row = await withTransaction(deps.pool, async (db) => {
         const { rows } = await db.query<IntegrationRow>(
           'INSERT INTO integrations (id, service, table_name, webhook_secret) VALUES ($1, $2, $3, $4) RETURNING *',
-          [id, descriptor.service, table, secret],
+          [id, descriptor.service, table, secret === null ? null : sealSecret(deps.keyring, 'integrations.webhook_secret', id, secret)],
         );
         for (const stmt of createTableSql(descriptor, table)) await db.query(stmt);
         return rows[0]!;
@@ -100,7 +101,7 @@ export async function updateIntegration(deps: ServiceDeps, id: string, input: In
           SET webhook_secret = CASE WHEN $2 THEN $3 ELSE webhook_secret END,
               rate_limit_per_second = CASE WHEN $4 THEN $5::double precision ELSE rate_limit_per_second END
         WHERE id = $1 RETURNING *`,
-      [id, secret !== undefined, secret ?? null, limit !== undefined, limit ?? null],
+      [id, secret !== undefined, secret == null ? null : sealSecret(deps.keyring, 'integrations.webhook_secret', id, secret), limit !== undefined, limit ?? null],
     )
     .catch((err) => {
       throw dbError(err);

@@ -4,7 +4,10 @@ import { integrationRef } from '../db/integration-tables';
 import { cursorAhead, cursorOf, getTarget, listTargets, lockDeliveriesInTransaction, recordRestart, resetCursor, type TargetRow } from '../db/targets';
 import { sendPage, type PageSource } from '../delivery/page';
 import { backlogSql } from '../integrations/sql';
-import { maskUrl, parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
+import { parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
+import { generateSigningSecret, SIGNING_OVERLAP_MS, signingSecretsOf } from '../delivery/signature';
+import { KeyringError } from '../secrets/keyring';
+import { openOptional, sealSecret } from '../secrets/stored';
 import { DRAIN_BUDGET_MS } from '../activities/deliver-pages';
 import { settingsProblems } from '../workflows/httpsync-settings';
 import { cursorAheadWarning } from '../workflows/httpsync-view';
@@ -48,7 +51,7 @@ const view = (t: TargetRow): TargetView => ({
   integration_id: t.integration_id,
   integration_service: t.service,
   table: t.table_name,
-  url: maskUrl(t.url),
+  url: t.url_masked,
   period_seconds: t.period_seconds,
   page_size: t.page_size,
   timeout_seconds: t.timeout_seconds,
@@ -75,10 +78,13 @@ function parseUrl(deps: ServiceDeps, raw: string): TargetUrl {
   }
 }
 
-/** The verification POST: an empty page must be answered 2xx before a target is saved with a URL. */
-async function verifyEndpoint(url: TargetUrl, source: PageSource, timeoutSeconds: number) {
+/**
+ * The verification POST: an empty page, signed as the target's pages are, must be answered 2xx
+ * before a target is saved with a URL.
+ */
+async function verifyEndpoint(url: TargetUrl, source: PageSource, targetId: string, signingSecrets: readonly string[], timeoutSeconds: number) {
   await checkTargetAddress(url);
-  const outcome = await sendPage(url, source, { kind: 'verification' }, timeoutSeconds * 1000);
+  const outcome = await sendPage(url, source, { kind: 'verification', targetId }, signingSecrets, timeoutSeconds * 1000);
   if (!outcome.ok) {
     throw new ServiceError('verification_failed', `the verification POST (an empty page) to ${url.masked} failed: ${outcome.error}`);
   }
@@ -98,20 +104,37 @@ const starter = (deps: ServiceDeps): WorkflowStarter => ({
   historyLimit: deps.config.HOOKSYNC_HISTORY_LIMIT,
 });
 
-export async function createTarget(deps: ServiceDeps, integrationId: string, input: TargetInput): Promise<TargetView> {
+/** A new target, with its signing secret: shown once, here (it is stored sealed). */
+export interface CreatedTargetView extends TargetView {
+  /** Standard Webhooks secret (whsec_…) every POST to this target is signed with. */
+  signing_secret: string;
+}
+
+export async function createTarget(deps: ServiceDeps, integrationId: string, input: TargetInput): Promise<CreatedTargetView> {
   checkSettings(input);
   const url = parseUrl(deps, input.url);
   const ref = await integrationRef(deps.pool, integrationId).catch((err) => {
     throw dbError(err);
   });
   if (!ref) throw new ServiceError('not_found', `no integration ${integrationId}`);
-  await verifyEndpoint(url, ref, input.timeoutSeconds);
   const id = newId('hst');
+  const signingSecret = generateSigningSecret();
+  await verifyEndpoint(url, ref, id, [signingSecret], input.timeoutSeconds);
   await deps.pool
     .query(
-      `INSERT INTO sync_targets (id, integration_id, url, period_seconds, page_size, timeout_seconds, mode)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [id, integrationId, input.url.trim(), input.periodSeconds, input.pageSize, input.timeoutSeconds, input.mode],
+      `INSERT INTO sync_targets (id, integration_id, url, url_masked, signing_secret, period_seconds, page_size, timeout_seconds, mode)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        id,
+        integrationId,
+        sealSecret(deps.keyring, 'sync_targets.url', id, input.url.trim()),
+        url.masked,
+        sealSecret(deps.keyring, 'sync_targets.signing_secret', id, signingSecret),
+        input.periodSeconds,
+        input.pageSize,
+        input.timeoutSeconds,
+        input.mode,
+      ],
     )
     .catch((err) => {
       throw dbError(err);
@@ -125,7 +148,7 @@ export async function createTarget(deps: ServiceDeps, integrationId: string, inp
     await deps.pool.query('DELETE FROM sync_targets WHERE id = $1', [id]).catch(() => {});
     throw unavailable('Temporal', err);
   }
-  return view(t);
+  return { ...view(t), signing_secret: signingSecret };
 }
 
 export async function listTargetViews(deps: ServiceDeps, integrationId?: string): Promise<TargetView[]> {
@@ -204,7 +227,7 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
   if (cursorAhead(cursor, t.next_txid) && !warnings.some((w) => w.startsWith('the cursor'))) warnings.unshift(cursorAheadWarning(id, cursor, t.next_txid));
   return {
     ...view(t),
-    url: status?.maskedUrl ?? maskUrl(t.url),
+    url: status?.maskedUrl ?? t.url_masked,
     state: status?.state ?? (workflowStatus ? 'not_running' : 'unknown'),
     workflow_status: workflowStatus ?? null,
     cursor,
@@ -353,13 +376,21 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
         // receiver never gets it beside a page. Wait for a delivery in flight (its time budget
         // and one POST) to finish.
         await lockDeliveriesInTransaction(db, id, DRAIN_BUDGET_MS + t.timeout_seconds * 1000 + 5_000);
-        await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, patch.timeoutSeconds ?? t.timeout_seconds);
+        await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, id, signingSecrets(deps, t), patch.timeoutSeconds ?? t.timeout_seconds);
       }
       const { rows } = await db.query<{ id: string }>(
-        `UPDATE sync_targets SET url = coalesce($2, url), period_seconds = coalesce($3, period_seconds),
+        `UPDATE sync_targets SET url = coalesce($2, url), url_masked = coalesce($7, url_masked), period_seconds = coalesce($3, period_seconds),
                 page_size = coalesce($4, page_size), timeout_seconds = coalesce($5, timeout_seconds), mode = coalesce($6, mode)
           WHERE id = $1 AND deleted_at IS NULL RETURNING id`,
-        [id, patch.url?.trim() ?? null, patch.periodSeconds ?? null, patch.pageSize ?? null, patch.timeoutSeconds ?? null, patch.mode ?? null],
+        [
+          id,
+          patch.url === undefined ? null : sealSecret(deps.keyring, 'sync_targets.url', id, patch.url.trim()),
+          patch.periodSeconds ?? null,
+          patch.pageSize ?? null,
+          patch.timeoutSeconds ?? null,
+          patch.mode ?? null,
+          url?.masked ?? null,
+        ],
       );
       if (!rows[0]) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
     },
@@ -368,16 +399,76 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
     },
     // Temporal unreachable: back to the settings before, as if the update had never been asked for.
     (pool) =>
-      pool.query('UPDATE sync_targets SET url = $2, period_seconds = $3, page_size = $4, timeout_seconds = $5, mode = $6 WHERE id = $1', [
+      pool.query('UPDATE sync_targets SET url = $2, url_masked = $7, period_seconds = $3, page_size = $4, timeout_seconds = $5, mode = $6 WHERE id = $1', [
         id,
         t.url,
         t.period_seconds,
         t.page_size,
         t.timeout_seconds,
         t.mode,
+        t.url_masked,
       ]),
   );
   return view((await getTarget(deps.pool, id))!);
+}
+
+/** The secrets a target signs with now; a key that does not open them is the operator's to fix. */
+function signingSecrets(deps: ServiceDeps, t: TargetRow): string[] {
+  try {
+    return signingSecretsOf(t, deps.keyring);
+  } catch (err) {
+    if (err instanceof KeyringError) throw new ServiceError('unavailable', `the signing secret of ${t.id} cannot be read: ${err.message}`);
+    throw err;
+  }
+}
+
+export interface RotatedSigningSecretView extends TargetView {
+  /** The new Standard Webhooks secret (whsec_…): shown once, here. */
+  signing_secret: string;
+  /** Until then the previous secret signs too (a second signature); null when there was none. */
+  previous_secret_expires_at: string | null;
+}
+
+/**
+ * `rotate-signing-secret`: a new secret signs every POST from now on; the one it replaces signs
+ * beside it (a second signature in `webhook-signature`) for a day, so receivers can switch over
+ * without losing a page. Rotating again within the day drops the oldest. The delivery activity
+ * reads the secrets after every page, so no workflow needs to be told.
+ */
+export async function rotateSigningSecret(deps: ServiceDeps, id: string): Promise<RotatedSigningSecretView> {
+  const secret = generateSigningSecret();
+  const db = await deps.pool.connect().catch((err) => {
+    throw dbError(err);
+  });
+  try {
+    await db.query('BEGIN');
+    const { rows } = await db.query<{ signing_secret: string | null }>('SELECT signing_secret FROM sync_targets WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
+    if (!rows[0]) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
+    let previous: string | null;
+    try {
+      previous = openOptional(deps.keyring, 'sync_targets.signing_secret', id, rows[0].signing_secret);
+    } catch (err) {
+      throw new ServiceError('unavailable', `the current signing secret of ${id} cannot be read: ${(err as Error).message}`);
+    }
+    const expires = previous === null ? null : new Date(Date.now() + SIGNING_OVERLAP_MS);
+    await db.query(
+      `UPDATE sync_targets SET signing_secret = $2, signing_secret_previous = $3, signing_secret_previous_expires_at = $4 WHERE id = $1`,
+      [
+        id,
+        sealSecret(deps.keyring, 'sync_targets.signing_secret', id, secret),
+        previous === null ? null : sealSecret(deps.keyring, 'sync_targets.signing_secret_previous', id, previous),
+        expires,
+      ],
+    );
+    await db.query('COMMIT');
+    const t = (await getTarget(deps.pool, id))!;
+    return { ...view(t), signing_secret: secret, previous_secret_expires_at: expires?.toISOString() ?? null };
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => {});
+    throw dbError(err);
+  } finally {
+    db.release();
+  }
 }
 
 export interface ResetView extends TargetView {

@@ -18,6 +18,7 @@ import { superviseReconciler } from '../../src/temporal/reconciler';
 import { createWorker } from '../../src/temporal/worker';
 import { logger } from '../../src/log';
 import { createDatabase } from './database';
+import { keyringOf } from '../../src/secrets/startup';
 import { Client } from '@temporalio/client';
 
 /**
@@ -81,7 +82,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const config = loadConfig({ ...process.env, HOOKSYNC_TASK_QUEUE: taskQueue, ...opts.env });
   const pool = createPool(config.DATABASE_URL, 20);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
-  const deps: ServiceDeps = { pool, temporal, config };
+  // As the processes do: HOOKSYNC_ENCRYPTION_KEY (when a test gives one) seals and opens the stored secrets.
+  const keyring = keyringOf(config);
+  const deps: ServiceDeps = { pool, temporal, config, keyring };
 
   let server: http.Server | undefined;
   let app: HooksyncApp | undefined;
@@ -113,6 +116,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (running) return;
     const { worker, connection } = await createWorker({
       pool,
+      keyring,
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,

@@ -13,6 +13,8 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   /** The parsed JSON body, or the raw text when it is not JSON. */
   body: any;
+  /** The body as it arrived (what a signature is checked against). */
+  raw: string;
   pageId: string | undefined;
   authorized: boolean;
   /** What the receiver answered (0 when it destroyed the socket or has not answered yet). */
@@ -132,6 +134,7 @@ export async function startReceiver(opts: { user?: string; password?: string; ke
         url: req.url,
         headers: req.headers,
         body,
+        raw: text,
         pageId: Array.isArray(pageId) ? pageId[0] : pageId,
         authorized: req.headers.authorization === expected,
         status: 0,
