@@ -80,7 +80,9 @@ function verifyStandardWebhook(rawBody: Buffer, headers: IncomingHttpHeaders, se
  * Any sender that follows the Standard Webhooks specification (standardwebhooks.com). Payloads
  * differ between senders, so each instance says, as JSON pointers given at creation, where the
  * resource's key and its version time are. The whole payload is the row's `data`. A redelivery
- * carries the same `webhook-id` and is applied only once.
+ * carries the same `webhook-id` and is applied only once. A payload without the key (another event
+ * type the sender sends to the same endpoint) is acknowledged and ignored; one with a key but no
+ * valid version time is refused.
  */
 export const standardWebhooksV1: IntegrationDescriptor<StandardWebhooksConfig> = {
   service: 'standard_webhooks_v1',
@@ -108,6 +110,12 @@ export const standardWebhooksV1: IntegrationDescriptor<StandardWebhooksConfig> =
   verify: verifyStandardWebhook,
   interpret(body, { headers, config }): Interpretation {
     const key = resolvePointer(body, config.remote_key);
+    // One endpoint often gets a sender's other event types too: without a key they are not this
+    // resource's versions, and are acknowledged (a refusal would be retried for days).
+    if (key === undefined || key === null) {
+      const type = (body as { type?: unknown } | null)?.type;
+      return { kind: 'ignored', eventType: typeof type === 'string' ? type : `without ${config.remote_key}` };
+    }
     const keyText = typeof key === 'string' ? key : typeof key === 'number' && Number.isSafeInteger(key) ? String(key) : undefined;
     if (!keyText) return { kind: 'invalid', message: `no string or integer at ${config.remote_key} (the remote key)` };
     const ts = versionTime(resolvePointer(body, config.timestamp));
