@@ -120,7 +120,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
       const moved = await deadLetter(pool, integrationId, shard, null, `integration ${integrationId} does not exist`);
       log.warn('integration gone; inbox rows moved to the dead letters', { integrationId, shard, events: moved });
       add({ taken: moved, applied: 0, deadLettered: moved, targets: [] });
-      return finish(result, targets);
+      return { ...finish(result, targets), gone: true };
     }
     let sql = statements.get(integrationId);
     if (!sql) statements.set(integrationId, (sql = applySql(ref.descriptor, ref.table)));
