@@ -11,7 +11,7 @@ import { fail, output, withServices } from '../context';
  */
 export function integrationDeleteCommand(): Command {
   return new Command('delete')
-    .description('delete an integration with its HTTP Sync targets (their workflows are terminated), its inbox, its dead letters and its table; asks for confirmation first')
+    .description('delete an integration with its HTTP Sync targets, its inbox, its dead letters and its table, and terminate its workflows (its targets\' and its ingest workflows); asks for confirmation first')
     .argument('<id>', 'integration id (svi_…)')
     .option('--yes', 'do not ask: delete at once (needed when there is no terminal to ask on)')
     .option('--json', 'print JSON: {id, service, table, targets, workflows_terminated}')
