@@ -166,6 +166,21 @@ describe('integrations: create, list, info and delete', () => {
     assert.match(shown.stdout, /3 \(2 changed a row\); last \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(.+ ago\)/);
     const infoJson = JSON.parse((await hooksync('integrations', 'info', created.id, '--json')).stdout);
     assert.deepEqual([infoJson.events_received, infoJson.events_applied, infoJson.rows, infoJson.rows_deleted], [3, 2, 2, 1]);
+
+    // A table locked (a migration, VACUUM FULL) does not hold info up: the rows are not counted, the rest is shown.
+    const locker = await admin.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${schema}.${created.table} IN ACCESS EXCLUSIVE MODE`);
+      const locked = await hooksync('integrations', 'info', created.id);
+      assert.equal(locked.code, 0, locked.stderr);
+      assert.match(locked.stdout, /rows not counted \(the table is locked/);
+      assert.match(locked.stdout, /3 \(2 changed a row\)/);
+      assert.deepEqual([(await integrationInfo(stack.deps, created.id)).rows, (await integrationInfo(stack.deps, created.id)).rows_deleted], [null, null]);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
   });
 
   /** An integration with a running target and a running ingest workflow. */

@@ -129,7 +129,12 @@ Examples:
         output(opts, info, () => {
           const rows: Array<[string, string]> = [
             ['integration', `${info.id} (${info.service})`],
-            ['table', `${info.table}: ${info.rows.toLocaleString('en-US')} row${info.rows === 1 ? '' : 's'}` + (info.rows_deleted ? ` (${info.rows_deleted.toLocaleString('en-US')} deleted upstream)` : '')],
+            [
+              'table',
+              info.rows === null
+                ? `${info.table}: rows not counted (the table is locked, or too large to count within seconds)`
+                : `${info.table}: ${info.rows.toLocaleString('en-US')} row${info.rows === 1 ? '' : 's'}` + (info.rows_deleted ? ` (${info.rows_deleted.toLocaleString('en-US')} deleted upstream)` : ''),
+            ],
             ['events', `${eventsText(info)}; last ${when(info.last_event_at)}`],
             ...(Object.keys(info.config).length ? ([['settings', Object.entries(info.config).map(([k, v]) => `${k}: ${String(v)}`).join(', ')]] as Array<[string, string]>) : []),
             ['webhook URL', info.webhook_url],

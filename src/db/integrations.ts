@@ -33,12 +33,33 @@ export async function integrationEvents(db: Queryable, ids?: string[]): Promise<
   return new Map(rows.map((r) => [r.id, { received: Number(r.received), applied: Number(r.applied), lastEventAt: r.last_event_at }]));
 }
 
-/** Rows in an integration's table, and how many of them are marked deleted upstream. */
-export async function tableRowCounts(db: Queryable, table: string): Promise<{ rows: number; deleted: number }> {
-  const { rows } = await db.query<{ rows: string; deleted: string }>(
-    `SELECT count(*) AS rows, count(*) FILTER (WHERE deleted) AS deleted FROM ${ident(table)}`,
-  );
-  return { rows: Number(rows[0]!.rows), deleted: Number(rows[0]!.deleted) };
+/** How long `info` waits for a table's row count: a locked or very large table must not hold it up. */
+const COUNT_LOCK_TIMEOUT_MS = 1_000;
+const COUNT_TIMEOUT_MS = 5_000;
+
+/**
+ * Rows in an integration's table, and how many of them are marked deleted upstream; null when
+ * they cannot be counted at once (the table is locked, e.g. by a migration, or too large to count
+ * within a few seconds).
+ */
+export async function tableRowCounts(pool: pg.Pool, table: string): Promise<{ rows: number; deleted: number } | null> {
+  const db = await pool.connect();
+  try {
+    await db.query('BEGIN READ ONLY');
+    await db.query(`SET LOCAL lock_timeout = ${COUNT_LOCK_TIMEOUT_MS}`);
+    await db.query(`SET LOCAL statement_timeout = ${COUNT_TIMEOUT_MS}`);
+    const { rows } = await db.query<{ rows: string; deleted: string }>(
+      `SELECT count(*) AS rows, count(*) FILTER (WHERE deleted) AS deleted FROM ${ident(table)}`,
+    );
+    return { rows: Number(rows[0]!.rows), deleted: Number(rows[0]!.deleted) };
+  } catch (err) {
+    // 55P03 lock_not_available, 57014 query_canceled (the statement timeout).
+    if (['55P03', '57014'].includes((err as { code?: string }).code ?? '')) return null;
+    throw err;
+  } finally {
+    await db.query('ROLLBACK').catch(() => {});
+    db.release();
+  }
 }
 
 /** Every target of an integration, deleted ones too (their workflows may still be winding down). */

@@ -3,7 +3,6 @@
  * dynamic import into `require()`, which an ESM-only package (e.g. `@octokit/webhooks-methods`)
  * does not support on every Node version we run on.
  */
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
 const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
 
 /** Loads an ESM-only package once; later calls share the same promise. */

@@ -184,9 +184,9 @@ export async function listIntegrations(deps: ServiceDeps): Promise<IntegrationVi
 
 /** `integrations info`: the integration, its inbox (events waiting, age of the oldest) and its dead letters. */
 export interface IntegrationInfo extends IntegrationView {
-  /** Rows in its table, and how many of them are marked deleted upstream. */
-  rows: number;
-  rows_deleted: number;
+  /** Rows in its table, and how many of them are marked deleted upstream; null when they could not be counted at once (the table locked, or very large). */
+  rows: number | null;
+  rows_deleted: number | null;
   inbox_waiting: number;
   /** Seconds; null when nothing waits. */
   inbox_oldest_age_seconds: number | null;
@@ -204,8 +204,8 @@ export async function integrationInfo(deps: ServiceDeps, id: string): Promise<In
   );
   return {
     ...integration,
-    rows: counts.rows,
-    rows_deleted: counts.deleted,
+    rows: counts?.rows ?? null,
+    rows_deleted: counts?.deleted ?? null,
     inbox_waiting: depth.waiting,
     inbox_oldest_age_seconds: depth.oldestAgeSeconds === null ? null : Math.round(depth.oldestAgeSeconds * 1000) / 1000,
     dead_letters: dead.count,
