@@ -218,7 +218,10 @@ describe('ingest: hooksync integrations (CLI)', () => {
       const doc = JSON.parse(json.stdout);
       assert.deepEqual(
         Object.keys(doc).sort(),
-        ['backfill', 'created_at', 'dead_letters', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting', 'last_dead_letter_at', 'last_dead_letter_error', 'rate_limit_per_second', 'service', 'table', 'webhook_url'],
+        [
+          'backfill', 'config', 'created_at', 'dead_letters', 'events_applied', 'events_received', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting',
+          'last_dead_letter_at', 'last_dead_letter_error', 'last_event_at', 'rate_limit_per_second', 'rows', 'rows_deleted', 'service', 'table', 'webhook_url',
+        ],
       );
       assert.equal(doc.inbox_waiting, 2);
       assert.equal(typeof doc.inbox_oldest_age_seconds, 'number');
@@ -270,7 +273,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
     const [badSecret, badSecretJson, unknown, badUpdate, unknownId] = await Promise.all([
       hooksync('integrations', 'create', 'stripe_customer_v1', '--webhook-secret', 'sk_live_notawebhooksecret'),
       hooksync('integrations', 'create', 'stripe_customer_v1', '--webhook-secret', 'whsec_', '--json'),
-      hooksync('integrations', 'create', 'github_issue_v1'),
+      hooksync('integrations', 'create', 'shopify_order_v1'),
       hooksync('integrations', 'update', withSecret.id, '--webhook-secret', 'not a secret'),
       hooksync('integrations', 'update', 'svi_doesnotexist', '--webhook-secret', SECRET),
     ]);
@@ -284,7 +287,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
 
     assert.equal(unknown.code, 1);
     assert.equal(unknown.stdout, '');
-    assert.match(unknown.stderr, /^error: unknown integration "github_issue_v1"; available: stripe_customer_v1$/m);
+    assert.match(unknown.stderr, /^error: unknown integration "shopify_order_v1"; available: stripe_customer_v1, github_issue_v1, standard_webhooks_v1$/m);
 
     assert.equal(badUpdate.code, 1);
     assert.match(badUpdate.stderr, /^error: a Stripe webhook secret looks like whsec_…$/m);

@@ -203,6 +203,12 @@ describe('the OpenAPI document', () => {
     assert.equal((await call('DELETE', `/v1/httpsync/${target.id}`)).status, 200);
     assert.equal((await call('GET', `/v1/httpsync/${target.id}`)).status, 404);
 
+    const other = (await call('POST', '/v1/integrations', { service: 'standard_webhooks_v1', remote_key: '/data/id', timestamp: '/data/at' })).body;
+    assert.deepEqual(other.config, { remote_key: '/data/id', timestamp: '/data/at' });
+    assert.equal((await call('POST', '/v1/integrations', { service: 'standard_webhooks_v1', remote_key: 'data' })).status, 400);
+    assert.deepEqual((await call('DELETE', `/v1/integrations/${other.id}`)).body.targets, []);
+    assert.equal((await call('DELETE', `/v1/integrations/${other.id}`)).status, 404);
+
     const all = Object.values<Json>(doc.paths).flatMap((ops) => Object.values<Json>(ops).map((op) => op.operationId));
     assert.deepEqual(all.filter((id) => !covered.has(id)), [], 'every documented operation was called');
   });

@@ -3,10 +3,11 @@ import Table from 'cli-table3';
 import { findDescriptor, serviceNames } from '../../src/integrations';
 import { backfillStatus } from '../../src/services/backfill';
 import { createIntegration, integrationInfo, listIntegrations, RATE_LIMIT_MAX, retryFailed, updateIntegration } from '../../src/services/integrations';
-import { formatDuration } from '../../src/text/format';
+import { formatDuration, utcTime } from '../../src/text/format';
 import { fail, output, parseInteger, withServices } from '../context';
 import { when } from '../render';
 import { backfillCommand, backfillText } from './integrations-backfill';
+import { integrationDeleteCommand } from './integrations-delete';
 import { secretOption } from '../secret-input';
 
 const SECRET_HELP =
@@ -27,18 +28,30 @@ export function parseRateLimit(value: string): number {
 }
 
 export function integrationsCommand(): Command {
-  const cmd = new Command('integrations').description('create, list and inspect integrations (an upstream resource, e.g. Stripe customers, and its table)');
+  const cmd = new Command('integrations').description('create, list, inspect and delete integrations (an upstream resource, e.g. Stripe customers or GitHub issues, and its table)');
 
   cmd
     .command('create')
     .description(`create an integration and its table; prints the webhook URL to register upstream (available: ${serviceNames().join(', ')})`)
     .argument('<service>', 'integration name, e.g. stripe_customer_v1')
     .option('--webhook-secret <secret>', `${SECRET_HELP}; can be set later with \`integrations update\``)
+    .option('--remote-key <pointer>', 'standard_webhooks_v1: RFC 6901 JSON pointer to the resource\'s key in each payload, e.g. /data/id')
+    .option('--timestamp <pointer>', 'standard_webhooks_v1: JSON pointer to the version time (ISO-8601 string or Unix seconds), e.g. /data/updated_at')
+    .option('--deleted <pointer>', 'standard_webhooks_v1, optional: JSON pointer to a boolean that is true when the resource was deleted')
     .option('--json', 'print JSON: {id, service, table, webhook_url}')
-    .action(async (service: string, opts: { webhookSecret?: string; json?: boolean }) => {
+    .addHelpText(
+      'after',
+      `
+Examples:
+  hooksync integrations create stripe_customer_v1 --webhook-secret whsec_…
+  hooksync integrations create github_issue_v1 --webhook-secret "$SECRET"
+  hooksync integrations create standard_webhooks_v1 --webhook-secret whsec_… --remote-key /data/id --timestamp /data/updated_at`,
+    )
+    .action(async (service: string, opts: { webhookSecret?: string; remoteKey?: string; timestamp?: string; deleted?: string; json?: boolean }) => {
       try {
         const secret = await webhookSecret(opts.webhookSecret);
-        const created = await withServices((deps) => createIntegration(deps, { service, webhookSecret: secret }));
+        const options = { remote_key: opts.remoteKey, timestamp: opts.timestamp, deleted: opts.deleted };
+        const created = await withServices((deps) => createIntegration(deps, { service, webhookSecret: secret, options }));
         const d = findDescriptor(created.service)!;
         output(opts, { id: created.id, service: created.service, table: created.table, webhook_url: created.webhook_url }, () =>
           [
@@ -91,16 +104,25 @@ export function integrationsCommand(): Command {
 
   cmd
     .command('list')
-    .description('list integrations')
+    .description('list integrations: service, table, events accepted (and how many changed a row), the last event\'s time, secret, rate limit and webhook URL')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       try {
         const all = await withServices((deps) => listIntegrations(deps));
         output(opts, all, () => {
           if (all.length === 0) return 'No integrations yet. Create one with: hooksync integrations create stripe_customer_v1';
-          const table = new Table({ head: ['id', 'service', 'table', 'secret', 'rate limit', 'webhook URL'] });
+          const table = new Table({ head: ['id', 'service', 'table', 'events', 'last event', 'secret', 'rate limit', 'webhook URL'] });
           for (const i of all) {
-            table.push([i.id, i.service, i.table, i.has_webhook_secret ? 'set' : 'missing', i.rate_limit_per_second === null ? '–' : `${i.rate_limit_per_second}/s`, i.webhook_url]);
+            table.push([
+              i.id,
+              i.service,
+              i.table,
+              eventsText(i),
+              i.last_event_at ? utcTime(i.last_event_at) : '–',
+              i.has_webhook_secret ? 'set' : 'missing',
+              i.rate_limit_per_second === null ? '–' : `${i.rate_limit_per_second}/s`,
+              i.webhook_url,
+            ]);
           }
           return table.toString();
         });
@@ -110,9 +132,9 @@ export function integrationsCommand(): Command {
     });
   cmd
     .command('info')
-    .description('show an integration: its service, table and webhook URL, the events waiting in its inbox (and the age of the oldest), its dead letters and its last backfill')
+    .description('show an integration: its service, table (and its rows), events accepted and the last one\'s time, webhook URL, the events waiting in its inbox (and the age of the oldest), its dead letters and its last backfill')
     .argument('<id>', 'integration id (svi_…)')
-    .option('--json', 'print JSON: the fields of `list` plus inbox_waiting, inbox_oldest_age_seconds, dead_letters, last_dead_letter_error, last_dead_letter_at, backfill')
+    .option('--json', 'print JSON: the fields of `list` plus rows, rows_deleted, inbox_waiting, inbox_oldest_age_seconds, dead_letters, last_dead_letter_error, last_dead_letter_at, backfill')
     .action(async (id: string, opts: { json?: boolean }) => {
       try {
         const info = await withServices(async (deps) => {
@@ -122,7 +144,14 @@ export function integrationsCommand(): Command {
         output(opts, info, () => {
           const rows: Array<[string, string]> = [
             ['integration', `${info.id} (${info.service})`],
-            ['table', info.table],
+            [
+              'table',
+              info.rows === null
+                ? `${info.table}: rows not counted (the table is locked, or too large to count within seconds)`
+                : `${info.table}: ${info.rows.toLocaleString('en-US')} row${info.rows === 1 ? '' : 's'}` + (info.rows_deleted ? ` (${info.rows_deleted.toLocaleString('en-US')} deleted upstream)` : ''),
+            ],
+            ['events', `${eventsText(info)}; last ${when(info.last_event_at)}`],
+            ...(Object.keys(info.config).length ? ([['settings', Object.entries(info.config).map(([k, v]) => `${k}: ${String(v)}`).join(', ')]] as Array<[string, string]>) : []),
             ['webhook URL', info.webhook_url],
             ['webhook secret', info.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + info.id + ' --webhook-secret -`'],
             [
@@ -171,5 +200,12 @@ export function integrationsCommand(): Command {
       }
     });
   cmd.addCommand(backfillCommand());
+  cmd.addCommand(integrationDeleteCommand());
   return cmd;
+}
+
+/** `1,234 (1,200 changed a row)`. */
+function eventsText(i: { events_received: number; events_applied: number }): string {
+  if (i.events_received === 0) return 'none yet';
+  return `${i.events_received.toLocaleString('en-US')} (${i.events_applied.toLocaleString('en-US')} changed a row)`;
 }

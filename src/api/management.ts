@@ -1,4 +1,4 @@
-import { createIntegration, getIntegration, listIntegrations, updateIntegration } from '../services/integrations';
+import { createIntegration, deleteIntegration, getIntegration, listIntegrations, updateIntegration } from '../services/integrations';
 import { backfillRoutes } from './backfill-routes';
 import {
   createTarget,
@@ -16,6 +16,7 @@ import { defineRoute, type AnyRouteSpec } from './routes';
 import {
   IdParams,
   Integration,
+  IntegrationDeleted,
   IntegrationIn,
   IntegrationList,
   IntegrationPatch,
@@ -55,7 +56,13 @@ export const managementRoutes: AnyRouteSpec[] = [
     body: IntegrationIn,
     responses: { 201: Integration },
     errors: [503],
-    handle: ({ deps, body }) => createIntegration(deps, { service: body.service, webhookSecret: body.webhook_secret }),
+    description: 'standard_webhooks_v1 needs remote_key and timestamp (JSON pointers), checked before anything is created; other integrations take none.',
+    handle: ({ deps, body }) =>
+      createIntegration(deps, {
+        service: body.service,
+        webhookSecret: body.webhook_secret,
+        options: { remote_key: body.remote_key, timestamp: body.timestamp, deleted: body.deleted },
+      }),
   }),
   defineRoute({
     operationId: 'getIntegration',
@@ -83,6 +90,20 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: ({ deps, params, body }) =>
       updateIntegration(deps, params.id, { webhookSecret: body.webhook_secret, rateLimitPerSecond: body.rate_limit_per_second }),
+  }),
+  defineRoute({
+    operationId: 'deleteIntegration',
+    method: 'delete',
+    path: '/v1/integrations/{id}',
+    tag: 'integrations',
+    summary: 'Delete an integration with its targets, inbox and table',
+    description:
+      'Its running workflows (its targets\' and its ingest shards\') are terminated. 503 and nothing changed when Temporal cannot be reached. There is no undo: the table is dropped.',
+    auth: true,
+    params: IdParams,
+    responses: { 200: IntegrationDeleted },
+    errors: [503],
+    handle: ({ deps, params }) => deleteIntegration(deps, params.id),
   }),
   defineRoute({
     operationId: 'listTargets',

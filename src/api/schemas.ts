@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RATE_LIMIT_MAX, type IntegrationView } from '../services/integrations';
+import { RATE_LIMIT_MAX, type DeletedIntegration, type IntegrationView } from '../services/integrations';
 import { TARGET_DEFAULTS, type CreatedTargetView, type ResetView, type RestartView, type RotatedSigningSecretView, type TargetInfo, type TargetView } from '../services/targets';
 
 /** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
@@ -22,7 +22,13 @@ export const RateLimit = z
 export const IntegrationIn = z
   .object({
     service: z.string().min(1).describe('the integration kind, e.g. stripe_customer_v1'),
-    webhook_secret: z.string().min(1).optional().describe('the upstream signing secret (Stripe: whsec_…)'),
+    webhook_secret: z.string().min(1).optional().describe('the upstream signing secret (Stripe and Standard Webhooks: whsec_…; GitHub: the secret you chose)'),
+    remote_key: z.string().optional().describe('standard_webhooks_v1: RFC 6901 JSON pointer to the resource\'s key in each payload, e.g. /data/id'),
+    timestamp: z
+      .string()
+      .optional()
+      .describe('standard_webhooks_v1: RFC 6901 JSON pointer to the version time (ISO-8601 string or Unix seconds), e.g. /data/updated_at'),
+    deleted: z.string().optional().describe('standard_webhooks_v1, optional: JSON pointer to a boolean that is true when the resource was deleted'),
   })
   .strict();
 
@@ -39,7 +45,21 @@ export const Integration = z
     webhook_url: z.string().describe('where the upstream sends its webhooks'),
     has_webhook_secret: z.boolean(),
     rate_limit_per_second: z.number().nullable(),
+    config: z.record(z.string(), z.unknown()).describe('settings given at creation (standard_webhooks_v1: remote_key, timestamp, deleted)'),
     created_at: Timestamp,
+    events_received: Count.describe('events accepted at the webhook endpoint (applied, discarded as older or redelivered, dead-lettered, or waiting)'),
+    events_applied: Count.describe('of those, the versions that changed a row'),
+    last_event_at: Timestamp.nullable().describe('when the newest accepted event arrived'),
+  })
+  .strict();
+
+export const IntegrationDeleted = z
+  .object({
+    id: Id('svi'),
+    service: z.string(),
+    table: z.string().describe('the dropped table'),
+    targets: z.array(Id('hst')).describe('the targets deleted with it'),
+    workflows_terminated: z.array(z.string()).describe('its running workflows (httpsync-…, ingest-…), now terminated'),
   })
   .strict();
 
@@ -150,6 +170,7 @@ export const TargetInfoBody = Target.extend({
  */
 type Documents<Doc, View> = [View] extends [Doc] ? ([keyof Doc] extends [keyof View] ? ([keyof View] extends [keyof Doc] ? true : false) : false) : false;
 true satisfies Documents<z.output<typeof Integration>, IntegrationView>;
+true satisfies Documents<z.output<typeof IntegrationDeleted>, DeletedIntegration>;
 true satisfies Documents<z.output<typeof Target>, TargetView>;
 true satisfies Documents<z.output<typeof TargetCreated>, CreatedTargetView>;
 true satisfies Documents<z.output<typeof TargetSigningSecret>, RotatedSigningSecretView>;

@@ -93,7 +93,7 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; keyring?: K
     eventsReceived.inc({ service: integration.service });
 
     const raw = await readRawBody(ctx);
-    const verified = integration.descriptor.verify(raw, ctx.req.headers, integration.secret);
+    const verified = await integration.descriptor.verify(raw, ctx.req.headers, integration.secret);
     if (!verified.ok) {
       deps.logger.warn({ integrationId: id, reason: verified.reason }, 'webhook rejected');
       return reject(ctx, 401, verified.reason, verified.message);

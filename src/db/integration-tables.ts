@@ -27,3 +27,8 @@ export async function integrationRef(pool: pg.Pool, id: string): Promise<Integra
   cache.set(id, ref);
   return ref;
 }
+
+/** After its table went missing (the integration was deleted): look it up again next time. */
+export function forgetIntegrationRef(id: string): void {
+  cache.delete(id);
+}

@@ -189,6 +189,7 @@ SELECT (SELECT count(*) FROM up)::int AS applied,
  * later arrival), parse only those bodies, upsert them, and remove every row taken. Returns how
  * many were taken and applied, the highest position taken, its transaction id, and, only when
  * rows changed, the on-insert targets to wake. With `dedupe`, events whose id was applied before are dropped first.
+ * The integration's event counters (ingest_event_stats) move in the same statement.
  * Parameters: $1 integration id, $2 shard, $3 limit, $4 ids (bigint[] or NULL).
  */
 export function applySql(d: IntegrationDescriptor, table: string): string {
@@ -202,7 +203,7 @@ export function applySql(d: IntegrationDescriptor, table: string): string {
 candidate AS (SELECT * FROM batch WHERE event_id IS NULL OR event_id IN (SELECT event_id FROM fresh)),`
     : 'candidate AS (SELECT * FROM batch),';
   return `WITH batch AS MATERIALIZED (
-  SELECT ctid AS tid, id, remote_key, version_at, precedence, deleted, event_id
+  SELECT ctid AS tid, id, remote_key, version_at, precedence, deleted, event_id, received_at
     FROM ingest_inbox
    WHERE integration_id = $1 AND shard = $2 AND ($4::bigint[] IS NULL OR id = ANY ($4::bigint[]))
    ORDER BY id
@@ -225,7 +226,15 @@ up AS (
 ${upsertFrom(d, table, 'src')}
 RETURNING 1
 ),
-gone AS (DELETE FROM ingest_inbox WHERE ctid = ANY (ARRAY(SELECT tid FROM batch)))
+gone AS (DELETE FROM ingest_inbox WHERE ctid = ANY (ARRAY(SELECT tid FROM batch))),
+-- The counts that integrations list shows; written only when rows were taken (the apply looks often).
+counted AS (
+  INSERT INTO ingest_event_stats AS st (integration_id, shard, events, applied, last_event_at)
+  SELECT $1, $2, count(*), (SELECT count(*) FROM up), max(received_at) FROM batch HAVING count(*) > 0
+  ON CONFLICT (integration_id, shard) DO UPDATE
+    SET events = st.events + excluded.events, applied = st.applied + excluded.applied,
+        last_event_at = greatest(st.last_event_at, excluded.last_event_at)
+)
 SELECT (SELECT count(*) FROM batch)::int AS taken,
        (SELECT count(*) FROM up)::int AS applied,
        (SELECT max(id) FROM batch)::text AS up_to,

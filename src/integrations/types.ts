@@ -87,7 +87,13 @@ export interface IntegrationDescriptor<Config = unknown> {
   config?: z.ZodType<Config>;
   /** How the webhook secret looks, for help texts (e.g. `whsec_…`). */
   secretExample: string;
-  verify(rawBody: Buffer, headers: IncomingHttpHeaders, secret: string | null): VerifyResult;
+  /**
+   * How a secret is checked before it is stored: by default it must start with `secretExample`'s
+   * prefix (the part before `…`). Returns a reason when the secret cannot be one of this upstream's.
+   */
+  checkSecret?(secret: string): string | undefined;
+  /** On the raw bytes, before anything is parsed; may be asynchronous (a library that only offers a promise). */
+  verify(rawBody: Buffer, headers: IncomingHttpHeaders, secret: string | null): VerifyResult | Promise<VerifyResult>;
   interpret(body: unknown, instance: InstanceContext<Config>): Interpretation;
   /** What to tell the user after creating an instance. */
   setupSteps(webhookUrl: string, integrationId: string): string[];
