@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const router = new Router();
   router.post('/v1/webhooks/:integrationId', async (ctx) => {
     const raw = await readRawBody(ctx);
-    const verified = descriptor.verify(raw, ctx.req.headers, secret);
+    const verified = await descriptor.verify(raw, ctx.req.headers, secret);
     if (!verified.ok) {
       ctx.status = 401;
       ctx.body = { code: verified.reason };
@@ -67,7 +67,9 @@ async function main(): Promise<void> {
   });
   app.use(router.routes());
 
-  const server = http.createServer(app.callback());
+  // Koa's callback settles every request itself.
+  const callback = app.callback();
+  const server = http.createServer((req, res) => void callback(req, res));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve));
   process.stdout.write(`baseline-ingest listening on ${(server.address() as AddressInfo).port}\n`);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type pg from 'pg';
+export { withApplicationName } from '../test/support/services';
 
 /**
  * Where the CPU goes during a measurement: user+system time of each process of the stack (from
@@ -58,12 +59,6 @@ export interface CpuUsage {
   window: { fromUs: number; toUs: number };
 }
 
-/** The application_name a bench process connects with, so its backends can be told apart. */
-export const withApplicationName = (url: string, name: string) => {
-  const u = new URL(url);
-  u.searchParams.set('application_name', `bench:${name}`);
-  return u.toString();
-};
 
 export class CpuMeter {
   private readonly named = new Map<string, number>();

@@ -1,13 +1,13 @@
 import path from 'node:path';
-import type pg from 'pg';
 import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
 import { createIntegration } from '../src/services/integrations';
 import { createTarget, deleteTarget, targetInfo } from '../src/services/targets';
 import type { ServiceDeps } from '../src/services/deps';
-import { spawnNode, type Child } from './children';
+import { nextMessage, spawnNode, type Child } from '../test/support/children';
 import { CpuMeter, cpuPer, describeCpu, withApplicationName, type CpuUsage } from './cpu';
 import type { Receiver } from './receiver';
-import { childEnv, type Resources } from './stack';
+import { childEnv, type Resources } from '../test/support/services';
+import { insertCustomerBacklog } from '../test/support/stripe-events';
 
 export interface DeliveryRun {
   rows: number;
@@ -42,73 +42,6 @@ export interface DeliveryOptions {
 }
 
 /**
- * A backlog of Stripe customers written straight into the integration's table, in transactions of
- * 10,000 rows (so the cursor crosses transactions), with `data` shaped like Stripe's customer object.
- */
-async function insertBacklog(pool: pg.Pool, table: string, rows: number): Promise<void> {
-  const chunk = 10_000;
-  for (let from = 1; from <= rows; from += chunk) {
-    const to = Math.min(rows, from + chunk - 1);
-    await pool.query(
-      `WITH g AS (
-         SELECT i, 'cus_' || substr(md5('bench' || i), 1, 14) AS id, md5('name' || i) AS h,
-                (extract(epoch FROM now())::bigint - 86400 * 400 + (i * 337) % (86400 * 365)) AS created
-           FROM generate_series($1::int, $2::int) AS i
-       )
-       INSERT INTO "${table}" (stripe_id, balance, created, email, name, phone, updated, deleted, data)
-       SELECT id, (i * 31) % 20000 - 5000, to_timestamp(created), 'customer' || i || '@example.com',
-              initcap(substr(h, 1, 6)) || ' ' || initcap(substr(h, 7, 9)),
-              CASE WHEN i % 4 = 0 THEN NULL ELSE '+1555' || lpad((i % 10000000)::text, 7, '0') END,
-              to_timestamp(created + i % 86400), false,
-              jsonb_build_object(
-                'id', id, 'object', 'customer',
-                'address', jsonb_build_object('city', (ARRAY['Berlin','Lyon','Austin','Osaka','Toronto','Porto'])[1 + i % 6],
-                                              'country', (ARRAY['DE','FR','US','JP','CA','PT'])[1 + i % 6],
-                                              'line1', (i % 400 + 1) || ' Main Street', 'line2', NULL,
-                                              'postal_code', lpad((i % 99999)::text, 5, '0'), 'state', NULL),
-                'balance', (i * 31) % 20000 - 5000, 'created', created, 'currency', 'eur',
-                'default_source', NULL, 'delinquent', i % 11 = 0,
-                'description', 'Customer ' || i || ' imported from the legacy billing system', 'discount', NULL,
-                'email', 'customer' || i || '@example.com', 'invoice_prefix', upper(substr(h, 10, 8)),
-                'invoice_settings', jsonb_build_object('custom_fields', NULL, 'default_payment_method', 'pm_1Q' || substr(h, 1, 22),
-                                                       'footer', NULL, 'rendering_options', NULL),
-                'livemode', false,
-                'metadata', jsonb_build_object('plan', (ARRAY['free','starter','pro','enterprise'])[1 + i % 4],
-                                               'account_id', 'acct_' || (i * 2654435761::bigint) % 1000000000, 'signup_source', 'web'),
-                'name', initcap(substr(h, 1, 6)) || ' ' || initcap(substr(h, 7, 9)),
-                'next_invoice_sequence', 1 + i % 40,
-                'phone', CASE WHEN i % 4 = 0 THEN NULL ELSE '+1555' || lpad((i % 10000000)::text, 7, '0') END,
-                'preferred_locales', jsonb_build_array('en'), 'shipping', NULL, 'tax_exempt', 'none', 'test_clock', NULL)
-         FROM g`,
-      [from, to],
-    );
-  }
-  // As autovacuum would have, long before a real backlog is delivered: neither contender pays
-  // for setting hint bits or planning without statistics.
-  await pool.query(`VACUUM ANALYZE "${table}"`);
-}
-
-function nextMessage<T>(child: Child, pick: (m: any) => T | undefined, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${child.name}: no answer within ${timeoutMs / 1000} s`)), timeoutMs);
-    const onMessage = (m: unknown) => {
-      const v = pick(m);
-      if (v !== undefined) done(undefined, v);
-    };
-    const onExit = () => done(new Error(`${child.name} exited; its output ends with:\n${child.tail()}`));
-    const done = (err?: Error, v?: T) => {
-      clearTimeout(timer);
-      child.proc.off('message', onMessage);
-      child.proc.off('exit', onExit);
-      if (err) reject(err);
-      else resolve(v as T);
-    };
-    child.proc.on('message', onMessage);
-    child.proc.once('exit', onExit);
-  });
-}
-
-/**
  * The backlog delivered to the HTTPS receiver by a new HTTP Sync target (timed from createTarget
  * until the receiver holds every row) and by the plain loop (from its start until the same).
  */
@@ -122,7 +55,7 @@ export async function deliveryPhase(deps: ServiceDeps, res: Resources, opts: Del
   }
   await deleteTarget(deps, warm.id);
   opts.log(`delivery: writing a backlog of ${opts.rows.toLocaleString('en-US')} rows into ${integration.table}…`);
-  await insertBacklog(deps.pool, integration.table, opts.rows);
+  await insertCustomerBacklog(deps.pool, integration.table, opts.rows);
   const { rows: size } = await deps.pool.query<{ bytes: string }>(`SELECT avg(length(data::text))::int AS bytes FROM "${integration.table}"`);
   opts.log(`delivery: rows of about ${size[0]!.bytes} bytes of data each`);
 
@@ -145,12 +78,11 @@ export async function deliveryPhase(deps: ServiceDeps, res: Resources, opts: Del
     let cpu0 = await opts.cpu.snapshot();
     let t0 = performance.now();
     const finished = nextMessage(baselineChild, (m) => m?.done ?? (m?.error ? Promise.reject(new Error(m.error)) : undefined), timeoutMs);
-    finished.catch(() => {});
     baselineChild.proc.send({
       run: { service: integration.service, table: integration.table, integrationId: integration.id, url: opts.receiver.url, pageSize, target: key },
     });
-    let all = await opts.receiver.waitForRows(key, opts.rows, timeoutMs);
-    await finished;
+    // A failing loop says why at once, instead of a timeout of the wait for its rows.
+    let [all] = await Promise.all([opts.receiver.waitForRows(key, opts.rows, timeoutMs), finished]);
     let cpu = CpuMeter.since(cpu0, await opts.cpu.snapshot());
     const baseline: DeliveryRun = {
       rows: opts.receiver.rows(key),

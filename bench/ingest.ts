@@ -5,12 +5,12 @@ import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
 import { createTableSql } from '../src/integrations/sql';
 import { createIntegration } from '../src/services/integrations';
 import type { ServiceDeps } from '../src/services/deps';
-import { spawnNode, type Child } from './children';
+import { spawnNode, type Child } from '../test/support/children';
 import { CpuMeter, cpuPer, describeCpu, withApplicationName, type CpuUsage } from './cpu';
 import { ingestHistoryStats, type IngestHistoryStats } from './history';
-import { closedLoop, summarize, webhookClient } from './load';
-import { childEnv, type Resources } from './stack';
-import { CustomerStream } from './stripe-events';
+import { closedLoop, summarize, webhookClient } from '../test/support/load';
+import { childEnv, type Resources } from '../test/support/services';
+import { CustomerStream } from '../test/support/stripe-events';
 
 export interface IngestRun {
   senders: number;

@@ -5,10 +5,10 @@ import { createTarget, deleteTarget } from '../src/services/targets';
 import type { ServiceDeps } from '../src/services/deps';
 import { CpuMeter, describeCpu, type CpuUsage } from './cpu';
 import { workflowTimings, type WorkflowTimings } from './history';
-import { openLoop, summarize, webhookClient } from './load';
+import { openLoop, summarize, webhookClient } from '../test/support/load';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/names';
 import type { Receiver } from './receiver';
-import { CustomerStream } from './stripe-events';
+import { CustomerStream } from '../test/support/stripe-events';
 
 export interface LatencyResult {
   ratePerSecond: number;

@@ -1,16 +1,12 @@
-import fs from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { BenchTls } from './tls';
+import { startReceiver as startHttpsReceiver, type ReceivedRequest, type Reply } from '../test/support/receiver';
 
 /**
- * The HTTPS endpoint deliveries go to, as a user's backend would be: Basic Auth, parses each
- * page, answers 200. It counts rows per sender (the Hooksync-Target-Id header), ignores a page
- * id it has already seen (a retry whose 2xx got lost), and notes when each row tagged with
- * `data.metadata.bench_seq` arrived, for the end-to-end latency.
+ * The tests' HTTPS receiver (Basic Auth, real TLS), counting instead of keeping: rows per sender
+ * (the Hooksync-Target-Id header), a page id seen before ignored (a retry whose 2xx got lost),
+ * and when each row tagged with `data.metadata.bench_seq` arrived, for the end-to-end latency.
  */
 export interface Receiver {
-  /** https://user:password@127.0.0.1:port/hooksync */
+  /** https://user:password@127.0.0.1:port/sync */
   url: string;
   rows(target: string): number;
   pages(target: string): number;
@@ -21,7 +17,7 @@ export interface Receiver {
   /** bench_seq → performance.now() of arrival (first arrival only). */
   arrivals: Map<number, number>;
   /** Requests refused (bad credentials, bad JSON): should stay 0. */
-  refused: number;
+  readonly refused: number;
   close(): Promise<void>;
 }
 
@@ -34,8 +30,9 @@ interface Tally {
   waiters: Array<{ n: number; resolve: (at: number) => void }>;
 }
 
-export async function startReceiver(tls: BenchTls, user = 'bench', password = 'b3nch-s3cret'): Promise<Receiver> {
-  const expected = 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+type Row = { data?: { metadata?: { bench_seq?: unknown } } };
+
+export async function startReceiver(): Promise<Receiver> {
   const tallies = new Map<string, Tally>();
   const tally = (target: string) => {
     let t = tallies.get(target);
@@ -43,58 +40,40 @@ export async function startReceiver(tls: BenchTls, user = 'bench', password = 'b
     return t;
   };
   const arrivals = new Map<number, number>();
-  const state = { refused: 0 };
+  let badBodies = 0;
 
-  const server = https.createServer({ key: fs.readFileSync(tls.keyFile), cert: fs.readFileSync(tls.certFile) }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const now = performance.now();
-      if (req.method !== 'POST' || req.headers.authorization !== expected) {
-        state.refused += 1;
-        res.writeHead(401, { 'www-authenticate': 'Basic realm="bench"' }).end();
-        return;
+  const count = (req: ReceivedRequest): Reply => {
+    const now = performance.now();
+    const body = req.body as { rows?: Row[] } | string;
+    if (typeof body !== 'object' || body === null) {
+      badBodies += 1;
+      return { status: 400 };
+    }
+    const rows = Array.isArray(body.rows) ? body.rows : [];
+    const t = tally(String(req.headers['hooksync-target-id'] ?? 'unknown'));
+    if (rows.length > 0 && !(req.pageId !== undefined && t.pageIds.has(req.pageId))) {
+      if (req.pageId !== undefined) t.pageIds.add(req.pageId);
+      t.rows += rows.length;
+      t.pages += 1;
+      t.firstAt ??= now;
+      t.lastAt = now;
+      for (const row of rows) {
+        const seq = row.data?.metadata?.bench_seq;
+        if (typeof seq === 'number' && !arrivals.has(seq)) arrivals.set(seq, now);
       }
-      let body: { rows?: Array<{ data?: { metadata?: { bench_seq?: unknown } } }> };
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        state.refused += 1;
-        res.writeHead(400).end();
-        return;
-      }
-      const rows = Array.isArray(body.rows) ? body.rows : [];
-      const target = String(req.headers['hooksync-target-id'] ?? 'unknown');
-      const pageId = req.headers['hooksync-page-id'];
-      const t = tally(target);
-      if (rows.length > 0 && !(typeof pageId === 'string' && t.pageIds.has(pageId))) {
-        if (typeof pageId === 'string') t.pageIds.add(pageId);
-        t.rows += rows.length;
-        t.pages += 1;
-        t.firstAt ??= now;
-        t.lastAt = now;
-        for (const row of rows) {
-          const seq = row.data?.metadata?.bench_seq;
-          if (typeof seq === 'number' && !arrivals.has(seq)) arrivals.set(seq, now);
-        }
-        t.waiters = t.waiters.filter((w) => {
-          if (t.rows < w.n) return true;
-          w.resolve(now);
-          return false;
-        });
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+      t.waiters = t.waiters.filter((w) => {
+        if (t.rows < w.n) return true;
+        w.resolve(now);
+        return false;
+      });
+    }
+    return { status: 200, body: { ok: true } };
+  };
+  const https = await startHttpsReceiver({ user: 'bench', keepRequests: false });
+  https.respondWith(count);
 
   return {
-    url: `https://${user}:${password}@127.0.0.1:${port}/hooksync`,
+    url: https.url,
     rows: (target) => tallies.get(target)?.rows ?? 0,
     pages: (target) => tallies.get(target)?.pages ?? 0,
     firstAt: (target) => tallies.get(target)?.firstAt,
@@ -118,12 +97,8 @@ export async function startReceiver(tls: BenchTls, user = 'bench', password = 'b
     },
     arrivals,
     get refused() {
-      return state.refused;
+      return https.unauthorized + badBodies;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => https.close(),
   };
 }

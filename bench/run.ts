@@ -18,23 +18,22 @@
  *                          (profiles in bench-results/profiles/)
  *   --out <file>           JSON output (default bench-results/latest.json)
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { withParentDeathSignal } from '../src/dev/processes';
 import { findTemporalCli } from '../src/dev/temporal-server';
-import type { Child } from './children';
+import type { Child } from '../test/support/children';
 import { CpuMeter } from './cpu';
 import { deliveryPhase, type DeliveryResult } from './delivery';
 import { ingestPhase, type IngestLevel } from './ingest';
 import { latencyPhase, type LatencyResult } from './latency';
 import { startReceiver } from './receiver';
 import { checkTargets, renderTable, type BenchResults, type MemoryFigure } from './report';
-import { benchDatabase, benchTemporal, Resources, serviceDeps, startHooksync } from './stack';
-import { makeTls, tlsFromDir } from './tls';
+import { benchDatabase, benchTemporal, Resources, serviceDeps, startHooksync } from '../test/support/services';
+import { rerunTrustingCertificate, trustsTestCertificate } from '../test/support/certificate';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_DIR = path.join(ROOT, 'bench-results');
@@ -57,37 +56,6 @@ const { values: args } = parseArgs({
 });
 
 const numbers = (s: string | undefined, fallback: number[]) => (s ? s.split(',').map((v) => Number(v.trim())) : fallback);
-
-/**
- * NODE_EXTRA_CA_CERTS is read once, when a process starts, and this process creates targets
- * (whose verification POST must trust the receiver): so the bench makes its certificate first,
- * then runs itself again with the certificate trusted.
- */
-async function launcher(): Promise<number> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hooksync-bench-'));
-  try {
-    const tls = await makeTls(dir);
-    const [command, argv] = withParentDeathSignal('SIGTERM', process.execPath, [...process.execArgv, ...process.argv.slice(1)]);
-    const child = spawn(command, argv, {
-      stdio: 'inherit',
-      // The bench's receivers listen on 127.0.0.1, which targets may otherwise not use.
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, HOOKSYNC_BENCH_TLS_DIR: dir, HOOKSYNC_ALLOWED_TARGET_HOSTS: '127.0.0.1' },
-    });
-    // A terminal's Ctrl-C reaches the child too; a signal sent to this process alone is passed on.
-    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-    process.on('SIGINT', forward('SIGINT'));
-    process.on('SIGTERM', forward('SIGTERM'));
-    return await new Promise<number>((resolve) => {
-      child.once('error', (err) => {
-        log(`could not start: ${err.message}`);
-        resolve(1);
-      });
-      child.once('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
-    });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 async function bench(): Promise<number> {
   const quick = args.quick!;
@@ -128,8 +96,7 @@ async function bench(): Promise<number> {
 
   const children: Child[] = [];
   try {
-    const tls = tlsFromDir(process.env.HOOKSYNC_BENCH_TLS_DIR!);
-    const receiver = await startReceiver(tls);
+    const receiver = await startReceiver();
     res.add('receiver', () => receiver.close());
 
     log('starting the Temporal dev server and PostgreSQL…');
@@ -277,7 +244,8 @@ async function bench(): Promise<number> {
   }
 }
 
-const main = process.env.HOOKSYNC_BENCH_TLS_DIR ? bench : launcher;
+// This process creates targets, whose verification POST must trust the receiver's certificate.
+const main = trustsTestCertificate() ? bench : () => rerunTrustingCertificate('hooksync-bench-', log);
 main().then(
   (code) => process.exit(code),
   (err) => {

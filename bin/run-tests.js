@@ -5,7 +5,6 @@
 // test runner, and stops it all again, also on Ctrl-C.
 require('tsx/cjs');
 const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -14,7 +13,6 @@ const WORK = path.join(ROOT, '.hooksync', 'test');
 // This run's own files (certificate, workflow bundle, Temporal's log): runs started side by side in
 // one folder must not overwrite each other's (a test process trusts the certificate it read at start).
 const RUN = path.join(WORK, `run-${process.pid}`);
-const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 const KEPT = 'kept by HOOKSYNC_KEEP_TEST_DB';
 let testsDone = false;
 let loggedAfterTests = false;
@@ -54,6 +52,7 @@ async function main() {
     NODE_EXTRA_CA_CERTS: tls.cert,
     HOOKSYNC_TEST_TLS_CERT: tls.cert,
     HOOKSYNC_TEST_TLS_KEY: tls.key,
+    HOOKSYNC_TEST_TLS_TRUSTED: '1',
     HOOKSYNC_TEST_WORKFLOW_BUNDLE: bundle,
     // Never the state of a `hooksync dev` running in this folder.
     HOOKSYNC_HOME: path.join(WORK, 'home'),
@@ -147,45 +146,26 @@ async function startTemporal() {
 }
 
 async function prepareDatabase() {
-  const pg = require('pg');
-  const { migrate } = require('../src/db/migrate.ts');
-  let adminUrl = process.env.DATABASE_URL;
-  let source = 'DATABASE_URL';
-  if (!adminUrl) {
-    if (process.env.HOOKSYNC_TEST_EMBEDDED_PG !== '1' && (await answers(pg, LOCAL_POSTGRES))) {
-      adminUrl = LOCAL_POSTGRES;
-      source = 'local server';
-    } else {
-      const { startEmbeddedPostgres } = require('../src/dev/embedded-postgres.ts');
-      const embedded = await startEmbeddedPostgres({ dir: path.join(ROOT, '.hooksync', 'test-pg'), log });
-      cleanups.push(() => embedded.stop());
-      adminUrl = embedded.url;
-      await dropStaleTestDatabases(pg, adminUrl);
-      source = 'embedded, in .hooksync/test-pg';
-    }
+  const { createDatabase, dropDatabase, findServer, withAdmin } = require('../test/support/database.ts');
+  const server = await findServer({ embeddedDir: path.join(ROOT, '.hooksync', 'test-pg'), local: process.env.HOOKSYNC_TEST_EMBEDDED_PG !== '1', log });
+  if (server.stop) {
+    cleanups.push(server.stop);
+    await dropStaleTestDatabases(withAdmin, server.adminUrl);
   }
-  const name = `hooksync_test_${crypto.randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
-  cleanups.push(() => dropDatabase(pg, adminUrl, name));
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
-  try {
-    await migrate(pool);
-  } finally {
-    await pool.end();
-  }
-  log(`PostgreSQL: database ${name} on ${url.host} (${source})`);
-  return url.toString();
+  const db = await createDatabase(server.adminUrl, 'hooksync_test');
+  cleanups.push(async () => {
+    if (process.env.HOOKSYNC_KEEP_TEST_DB !== '1') return dropDatabase(server.adminUrl, db.name);
+    await withAdmin(server.adminUrl, (admin) => admin.query(`COMMENT ON DATABASE ${db.name} IS '${KEPT}'`));
+    log(`keeping database ${db.name} on ${new URL(db.url).host} (HOOKSYNC_KEEP_TEST_DB=1)`);
+  });
+  const source = server.stop ? 'embedded, in .hooksync/test-pg' : server.source;
+  log(`PostgreSQL: database ${db.name} on ${new URL(db.url).host} (${source})`);
+  return db.url;
 }
 
 /** Only in the cluster the tests own: databases of runs that were killed before they could drop theirs. */
-async function dropStaleTestDatabases(pg, adminUrl) {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
+async function dropStaleTestDatabases(withAdmin, adminUrl) {
+  await withAdmin(adminUrl, async (admin) => {
     const { rows } = await admin.query(
       `SELECT datname FROM pg_database d
         WHERE datname LIKE 'hooksync\\_test\\_%' AND shobj_description(oid, 'pg_database') IS DISTINCT FROM $1
@@ -193,59 +173,14 @@ async function dropStaleTestDatabases(pg, adminUrl) {
       [KEPT],
     );
     for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(datname)}`);
-  } finally {
-    await admin.end();
-  }
-}
-
-async function answers(pg, url) {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function dropDatabase(pg, adminUrl, name) {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    if (process.env.HOOKSYNC_KEEP_TEST_DB === '1') {
-      await admin.query(`COMMENT ON DATABASE ${name} IS '${KEPT}'`);
-      log(`keeping database ${name} on ${new URL(adminUrl).host} (HOOKSYNC_KEEP_TEST_DB=1)`);
-      return;
-    }
-    // Connections a killed test process left behind would block the drop.
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
-    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 /** One certificate for the test receivers; NODE_EXTRA_CA_CERTS makes the code under test trust it. */
 async function makeCertificate() {
-  const selfsigned = require('selfsigned');
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + 7 * 24 * 3600 * 1000),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
-    ],
-  });
-  const cert = path.join(RUN, 'tls-cert.pem');
-  const key = path.join(RUN, 'tls-key.pem');
-  fs.writeFileSync(cert, pems.cert);
-  fs.writeFileSync(key, pems.private, { mode: 0o600 });
-  return { cert, key };
+  const { makeCertificate: make } = require('../test/support/certificate.ts');
+  const { certFile, keyFile } = await make(RUN);
+  return { cert: certFile, key: keyFile };
 }
 
 /** Bundled once here instead of once per test file's worker (several seconds each). */

@@ -1,33 +1,56 @@
 import type { Command } from 'commander';
 import { remoteServices } from '../src/api/client';
 import { localServices, type Services } from '../src/api/operations';
-import { loadConfig } from '../src/config';
+import type pg from 'pg';
+import { loadConfig, type Config } from '../src/config';
 import { createPool } from '../src/db/pool';
 import { allowTargets } from '../src/http/address-guard';
 import { temporalAccess } from '../src/temporal/access';
 import { connectTemporal } from '../src/temporal/client';
 import { ServiceError } from '../src/services/errors';
+import { prepareKeyring } from '../src/secrets/startup';
+import { flushLogs, logger } from '../src/log';
 
 /**
  * Where a command's operations run: through the management API when HOOKSYNC_API_URL is set (with
- * HOOKSYNC_API_TOKEN; no database or Temporal credentials needed), else in this process, with a
- * small pool and a Temporal client opened at the first operation.
+ * HOOKSYNC_API_TOKEN; no database, Temporal or encryption key needed: the API holds them), else in
+ * this process, with a small pool and a Temporal client opened at the first operation.
  */
 export function openServices(env: NodeJS.ProcessEnv = process.env): Services {
   if (env.HOOKSYNC_API_URL) return remoteServices({ url: env.HOOKSYNC_API_URL, token: env.HOOKSYNC_API_TOKEN });
-  return localServices(() => {
+  return localServices(async () => {
     const config = loadConfig(env);
     // Verification POSTs go out from this process: with the same allow-list as the servers.
     allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
     const pool = createPool(config.DATABASE_URL, 2);
     const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
-    return {
-      deps: { pool, temporal, config },
-      close: async () => {
-        await Promise.allSettled([pool.end(), temporal.close()]);
-      },
+    const close = async () => {
+      await Promise.allSettled([pool.end(), temporal.close()]);
     };
+    try {
+      // Refuses without HOOKSYNC_ENCRYPTION_KEY once secrets are stored encrypted: a command would
+      // read none of them, and write new ones in clear.
+      const keyring = await prepareKeyring(config, pool);
+      return { deps: { pool, temporal, config, keyring }, close };
+    } catch (err) {
+      await close();
+      throw err;
+    }
   });
+}
+
+/**
+ * For the operator's commands that work on the database itself (rotate-encryption-key), never
+ * through the API: the config from the environment, and a pool closed after.
+ */
+export async function withDatabase<T>(fn: (config: Config, pool: pg.Pool) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const pool = createPool(config.DATABASE_URL, 1);
+  try {
+    return await fn(config, pool);
+  } finally {
+    await pool.end();
+  }
 }
 
 export interface JsonOption {
@@ -65,9 +88,17 @@ export function fail(err: unknown, json: boolean): never {
   const e = err as { code?: string; message?: string };
   const code = err instanceof ServiceError ? err.code : typeof e.code === 'string' ? e.code : 'error';
   const detail = e.message ?? String(err);
+  // With LOG_LEVEL=debug, the whole error (its stack, its cause) for a bug report.
+  logger.debug({ err, code }, 'the command failed');
   if (json) process.stdout.write(JSON.stringify({ error: { code, detail } }, null, 2) + '\n');
   process.stderr.write(`error: ${detail}\n`);
-  process.exit(1);
+  exitAfterLogs(1);
+}
+
+/** pino writes asynchronously: what was logged reaches stderr before the process ends. */
+export function exitAfterLogs(code: number): never {
+  flushLogs();
+  process.exit(code);
 }
 
 export function parseInteger(name: string) {

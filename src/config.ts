@@ -3,10 +3,25 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseAllowList, type AllowList } from './http/address-guard';
 import { parseListen, type Listen } from './metrics-server';
+import { createKeyring } from './secrets/keyring';
 
 /** Where `hooksync dev` keeps its state: embedded PostgreSQL, Temporal's database, the connection file. */
 export const stateDir = path.resolve(process.env.HOOKSYNC_HOME ?? '.hooksync');
 export const devConnectionFile = path.join(stateDir, 'dev.json');
+/** The HOOKSYNC_ENCRYPTION_KEY `hooksync dev` made (when none was given), and the CLI beside it uses. */
+export const devKeyFile = path.join(stateDir, 'encryption.key');
+
+/** The dev key, made on first use and reused after (only ever read and written by this user). */
+export function devEncryptionKey(create: boolean, generate: () => string): string | undefined {
+  try {
+    return fs.readFileSync(devKeyFile, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) return undefined;
+  }
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(devKeyFile, generate() + '\n', { mode: 0o600, flag: 'wx' });
+  return fs.readFileSync(devKeyFile, 'utf8').trim();
+}
 
 const flag = z
   .string()
@@ -67,6 +82,15 @@ const EnvSchema = z.object({
   HOOKSYNC_METRICS_PORT: parsedBy(parseListen),
   /** Hosts, addresses and CIDR ranges targets may use although they are not public (see README). */
   HOOKSYNC_ALLOWED_TARGET_HOSTS: parsedBy(parseAllowList),
+  /**
+   * Secrets at rest (webhook secrets, receivers' credentials, signing secrets): base64 of 32 bytes;
+   * several comma-separated while one replaces another (the first seals, all open).
+   */
+  HOOKSYNC_ENCRYPTION_KEY: parsedBy((v) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    createKeyring(v);
+    return v;
+  }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -133,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS ? cfg.TEMPORAL_ADDRESS : (dev?.temporalAddress ?? cfg.TEMPORAL_ADDRESS),
     HOOKSYNC_PUBLIC_URL: cfg.HOOKSYNC_PUBLIC_URL ?? dev?.apiUrl,
+    // Beside `hooksync dev`, its database's secrets are sealed with the key it keeps in its state folder.
+    HOOKSYNC_ENCRYPTION_KEY: cfg.HOOKSYNC_ENCRYPTION_KEY ?? (dev ? devEncryptionKey(false, () => '') : undefined),
     HOOKSYNC_ALLOWED_TARGET_HOSTS:
       env.HOOKSYNC_ALLOWED_TARGET_HOSTS === undefined && dev?.allowedTargetHosts ? parseAllowList(dev.allowedTargetHosts) : cfg.HOOKSYNC_ALLOWED_TARGET_HOSTS,
   };

@@ -41,7 +41,7 @@ export interface MetricsServerOptions {
 }
 
 export async function serveMetrics(listen: Listen, sources: MetricsSource[], opts: MetricsServerOptions = {}): Promise<MetricsServer> {
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/healthz' && opts.healthy) {
       const ok = opts.healthy();
@@ -52,7 +52,9 @@ export async function serveMetrics(listen: Listen, sources: MetricsSource[], opt
     const parts = await Promise.allSettled(sources.map((s) => s()));
     const text = parts.map((p) => (p.status === 'fulfilled' ? p.value : '')).filter(Boolean).join('\n');
     res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-store' }).end(req.method === 'HEAD' ? undefined : text);
-  });
+  };
+  // Promise.allSettled never rejects: every request is answered.
+  const server = http.createServer((req, res) => void answer(req, res));
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

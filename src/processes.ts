@@ -11,6 +11,7 @@ import { logger } from './log';
 import { checkCursors } from './activities/repairs/cursor-check';
 import { registry, trackRetryState } from './metrics';
 import { serveMetrics } from './metrics-server';
+import { prepareKeyring } from './secrets/startup';
 import { temporalAccess } from './temporal/access';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
 import { startInboxSweeper } from './temporal/inbox-sweeper';
@@ -34,9 +35,14 @@ const graceMs = (config: Config) => config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS * 100
 export async function startApi(config: Config, opts: { host?: string } = {}): Promise<Running & { url: string; metricsUrl?: string }> {
   allowTargets(config.HOOKSYNC_ALLOWED_TARGET_HOSTS);
   const pool = createPool(config.DATABASE_URL, 20);
+  // Before anything is served: without the key of the secrets stored, this process could verify no webhook.
+  const keyring = await prepareKeyring(config, pool, { sealClear: true, startUnreachable: true, logger }).catch(async (err) => {
+    await pool.end();
+    throw err;
+  });
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, temporalAccess(config));
   trackRetryState(pool);
-  const app = createApp({ pool, temporal, config });
+  const app = createApp({ pool, temporal, config, keyring });
   const handle = app.callback();
   let closing = false;
   const inFlight = new Set<http.ServerResponse>();
@@ -91,10 +97,16 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
   const sdkMetrics = metricsPort === undefined ? undefined : `127.0.0.1:${await freePort('127.0.0.1')}`;
   installRuntime({ sdkMetrics });
   const pool = createPool(config.DATABASE_URL, 60);
+  // Before any task is taken: without the key of the secrets stored, no delivery could be made.
+  const keyring = await prepareKeyring(config, pool, { sealClear: true, startUnreachable: true, logger }).catch(async (err) => {
+    await pool.end();
+    throw err;
+  });
   await registerSearchAttributes(config);
   const grace = graceMs(config);
   const { worker, connection } = await createWorker({
     pool,
+    keyring,
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.HOOKSYNC_TASK_QUEUE,

@@ -66,13 +66,14 @@ function raw(port: number, chunks: Array<string | Buffer>, opts: { halfClose?: b
       const status = /^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1];
       resolve({ status: status ? Number(status) : undefined, headers, body, ms: Date.now() - started });
     });
-    socket.on('connect', async () => {
+    const send = async () => {
       for (const c of chunks) {
         socket.write(c);
         if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
       }
       if (opts.halfClose) socket.end();
-    });
+    };
+    socket.on('connect', () => void send());
   });
 }
 

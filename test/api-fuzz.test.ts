@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { Child } from '../bench/children';
+import type { Child } from './support/children';
 import { freePort } from '../src/dev/processes';
 import { startApiProcess } from './support/cluster';
 import { startStack, waitFor, type Stack } from './support/harness';

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { spawnNode, type Child } from '../bench/children';
+import { spawnNode, type Child } from './support/children';
 import { freePort } from '../src/dev/processes';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { ROOT, stackEnv } from './support/httpsync';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Connection } from '@temporalio/client';
-import type { Child } from '../bench/children';
+import type { Child } from './support/children';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/dev/embedded-postgres';
 import { startTemporalCluster, type TemporalCluster } from '../src/dev/temporal-cluster';
 import { waitFor } from './support/harness';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import selfsigned from 'selfsigned';
-import type { Child } from '../bench/children';
+import type { Child } from './support/children';
 import { startTemporalCluster, type TemporalCluster } from '../src/dev/temporal-cluster';
 import { temporalAccess } from '../src/temporal/access';
 import { connectTemporal } from '../src/temporal/client';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { maskUrl } from '../src/http/target-url';
 import { after, before, describe, test } from 'node:test';
 import { reconcilerStatusQuery } from '../src/workflows/messages';
 import { httpSyncWorkflowId, reconcilerWorkflowId } from '../src/workflows/names';
@@ -67,9 +68,9 @@ describe('self-repair', () => {
     // A target whose workflow was never started (the process died between the INSERT and the start).
     const orphan = `hst_orphan${Date.now()}`;
     await stack.pool.query(
-      `INSERT INTO sync_targets (id, integration_id, url, period_seconds, page_size, timeout_seconds, mode, created_at)
-       VALUES ($1, $2, $3, 3600, 7, 30, 'interval', now() - interval '2 minutes')`,
-      [orphan, integration.id, b.url],
+      `INSERT INTO sync_targets (id, integration_id, url, url_masked, period_seconds, page_size, timeout_seconds, mode, created_at)
+       VALUES ($1, $2, $3, $4, 3600, 7, 30, 'interval', now() - interval '2 minutes')`,
+      [orphan, integration.id, b.url, maskUrl(b.url)],
     );
     // A target deleted in the database whose delete signal never reached its workflow.
     await stack.pool.query('UPDATE sync_targets SET deleted_at = now() WHERE id = $1', [doomed.id]);

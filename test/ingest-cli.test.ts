@@ -106,7 +106,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
     assert.ok(run.stdout.includes(`Webhook URL: ${webhookUrl}\n`), run.stdout);
     assert.match(run.stdout, /Next:/);
     assert.match(run.stdout, /customer\.created, customer\.updated and customer\.deleted/);
-    assert.ok(run.stdout.includes(`hooksync integrations update ${id} --webhook-secret whsec_`), run.stdout);
+    assert.ok(run.stdout.includes(`hooksync integrations update ${id} --webhook-secret - and paste it`), run.stdout);
     assert.ok(run.stdout.includes(`hooksync httpsync create ${id}`), run.stdout);
 
     const { integrations, tables } = await snapshot();
@@ -218,11 +218,16 @@ describe('ingest: hooksync integrations (CLI)', () => {
       const doc = JSON.parse(json.stdout);
       assert.deepEqual(
         Object.keys(doc).sort(),
-        ['created_at', 'dead_letters', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting', 'last_dead_letter_at', 'last_dead_letter_error', 'rate_limit_per_second', 'service', 'table', 'webhook_url'],
+        [
+          'backfill', 'config', 'created_at', 'dead_letters', 'events_applied', 'events_received', 'has_webhook_secret', 'id', 'inbox_oldest_age_seconds', 'inbox_waiting',
+          'last_dead_letter_at', 'last_dead_letter_error', 'last_event_at', 'rate_limit_per_second', 'rows', 'rows_deleted', 'service', 'table', 'webhook_url',
+        ],
       );
       assert.equal(doc.inbox_waiting, 2);
       assert.equal(typeof doc.inbox_oldest_age_seconds, 'number');
       assert.equal(doc.dead_letters, 0);
+      assert.equal(doc.backfill.state, 'never');
+      assert.match(human.stdout, /backfill\s+│ none yet; start one with: hooksync integrations backfill svi_\w+ --api-key/);
       assert.ok(!json.stdout.includes(SECRET), 'no secret');
     } finally {
       await stack.startWorker();
@@ -268,7 +273,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
     const [badSecret, badSecretJson, unknown, badUpdate, unknownId] = await Promise.all([
       hooksync('integrations', 'create', 'stripe_customer_v1', '--webhook-secret', 'sk_live_notawebhooksecret'),
       hooksync('integrations', 'create', 'stripe_customer_v1', '--webhook-secret', 'whsec_', '--json'),
-      hooksync('integrations', 'create', 'github_issue_v1'),
+      hooksync('integrations', 'create', 'shopify_order_v1'),
       hooksync('integrations', 'update', withSecret.id, '--webhook-secret', 'not a secret'),
       hooksync('integrations', 'update', 'svi_doesnotexist', '--webhook-secret', SECRET),
     ]);
@@ -282,7 +287,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
 
     assert.equal(unknown.code, 1);
     assert.equal(unknown.stdout, '');
-    assert.match(unknown.stderr, /^error: unknown integration "github_issue_v1"; available: stripe_customer_v1$/m);
+    assert.match(unknown.stderr, /^error: unknown integration "shopify_order_v1"; available: stripe_customer_v1, github_issue_v1, standard_webhooks_v1$/m);
 
     assert.equal(badUpdate.code, 1);
     assert.match(badUpdate.stderr, /^error: a Stripe webhook secret looks like whsec_…$/m);

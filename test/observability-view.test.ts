@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { renderInfo, when } from '../cli/render';
 import type { TargetInfo } from '../src/services/targets';
-import { deliverySummary, detailsMarkdown, forTemporalUi, mdCode, stateLine, summaryMarkdown, waitSummary } from '../src/workflows/httpsync-view';
+import { forTemporalUi, mdCode } from '../src/text/markdown';
+import { deliverySummary, detailsMarkdown, stateLine, summaryMarkdown, waitSummary } from '../src/workflows/httpsync-view';
 import type { HttpSyncStatus } from '../src/workflows/types';
 
 /** The texts the Temporal UI and the CLI show, as pure functions (the UI and CLI tests show them in use). */

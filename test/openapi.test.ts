@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { createApp } from '../src/api/app';
+import { waitForBackfill } from '../src/services/backfill';
 import { startStack, type Stack } from './support/harness';
 import { WEBHOOK_SECRET } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
@@ -114,6 +115,7 @@ describe('the OpenAPI document', () => {
       updateIntegration: { bad: [{ rate_limit_per_second: -1 }, { rate_limit_per_second: 'fast' }, { webhook_secret: 7 }], good: { rate_limit_per_second: 10 } },
       createTarget: { bad: [{ url: 'x' }, { integration_id: 'svi_x', url: 'https://u:p@h/', page_size: 'big' }, { integration_id: 'svi_x', url: 'u', nope: 1 }], good: undefined },
       updateTarget: { bad: [{ period_seconds: 1.5 }, { mode: 'sometimes' }, { url: 5 }], good: undefined },
+      startBackfill: { bad: [{ api_key: 5 }, { api_key: '' }, { api_key: 'sk_test_x', extra: 1 }], good: undefined },
     };
     const integration = (await call('POST', '/v1/integrations', { service: 'stripe_customer_v1', webhook_secret: WEBHOOK_SECRET })).body;
     const paths: Record<string, [string, string]> = {
@@ -121,6 +123,7 @@ describe('the OpenAPI document', () => {
       updateIntegration: ['PATCH', `/v1/integrations/${integration.id}`],
       createTarget: ['POST', '/v1/httpsync'],
       updateTarget: ['PATCH', '/v1/httpsync/hst_doesnotexist'],
+      startBackfill: ['POST', `/v1/integrations/${integration.id}/backfill`],
     };
     for (const [operationId, { bad, good }] of Object.entries(bodies)) {
       const [method, path] = paths[operationId]!;
@@ -183,8 +186,31 @@ describe('the OpenAPI document', () => {
     for (const verb of ['trigger', 'pause', 'resume', 'restart']) assert.equal((await call('POST', `/v1/httpsync/${target.id}/${verb}`)).status, 200, verb);
     assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, { from_start: true })).body.workflow_told, true);
     assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, {})).status, 400);
+    assert.equal((await call('GET', `/v1/integrations/${integration.id}/backfill`)).body.state, 'never');
+    assert.equal((await call('POST', `/v1/integrations/${integration.id}/backfill`, { api_key: 'sk_test_openapi123', api_base: 'https://10.9.8.7' })).status, 422);
+    assert.equal((await call('POST', `/v1/integrations/${integration.id}/backfill`, { api_key: 'whsec_notakey' })).status, 400);
+    assert.equal((await call('POST', '/v1/integrations/svi_doesnotexist/backfill', { api_key: 'sk_test_openapi123' })).status, 404);
+    // Started for real (202); the receiver answers GET with 405, so the backfill ends as failed.
+    const receiverBase = new URL(receiver.url).origin;
+    const started = await call('POST', `/v1/integrations/${integration.id}/backfill`, { api_key: 'sk_test_openapi123', api_base: receiverBase });
+    assert.equal(started.status, 202);
+    assert.equal(started.body.started, true);
+    await waitForBackfill(stack.deps, integration.id);
+    assert.equal((await call('GET', `/v1/integrations/${integration.id}/backfill`)).body.state, 'failed');
+    assert.match(target.signing_secret, /^whsec_/);
+    const rotated = (await call('POST', `/v1/httpsync/${target.id}/rotate-signing-secret`)).body;
+    assert.match(rotated.signing_secret, /^whsec_/);
+    assert.notEqual(rotated.signing_secret, target.signing_secret);
+    assert.ok(Date.parse(rotated.previous_secret_expires_at) > Date.now());
+    assert.equal((await call('POST', '/v1/httpsync/hst_doesnotexist/rotate-signing-secret')).status, 404);
     assert.equal((await call('DELETE', `/v1/httpsync/${target.id}`)).status, 200);
     assert.equal((await call('GET', `/v1/httpsync/${target.id}`)).status, 404);
+
+    const other = (await call('POST', '/v1/integrations', { service: 'standard_webhooks_v1', remote_key: '/data/id', timestamp: '/data/at' })).body;
+    assert.deepEqual(other.config, { remote_key: '/data/id', timestamp: '/data/at' });
+    assert.equal((await call('POST', '/v1/integrations', { service: 'standard_webhooks_v1', remote_key: 'data' })).status, 400);
+    assert.deepEqual((await call('DELETE', `/v1/integrations/${other.id}`)).body.targets, []);
+    assert.equal((await call('DELETE', `/v1/integrations/${other.id}`)).status, 404);
 
     const all = Object.values<Json>(doc.paths).flatMap((ops) => Object.values<Json>(ops).map((op) => op.operationId));
     assert.deepEqual(all.filter((id) => !covered.has(id)), [], 'every documented operation was called');

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { devConnectionFile, loadConfig, readDevConnection, stateDir, writeDevConnection } from '../../src/config';
+import { prettyLogs } from '../../src/log';
+import { devConnectionFile, devEncryptionKey, devKeyFile, loadConfig, readDevConnection, stateDir, writeDevConnection } from '../../src/config';
+import { generateKey } from '../../src/secrets/keyring';
 import type { Running } from '../../src/processes';
-import { fail, parseInteger } from '../context';
+import { exitAfterLogs, fail, parseInteger } from '../context';
 import { untilSignal } from './serve';
 
 const say = (msg: string) => process.stderr.write(`hooksync dev: ${msg}\n`);
@@ -31,6 +33,8 @@ export function devCommand(): Command {
     .option('--metrics-port <[host:]port>', 'where /metrics is served (HOOKSYNC_METRICS_PORT; on 127.0.0.1 unless a host is given)', process.env.HOOKSYNC_METRICS_PORT || '9464')
     .action(async (opts: { port: number; temporalPort: number; uiPort: number; metricsPort: string }) => {
       const parts: Running[] = [];
+      // A person watches this terminal; piped into a file or a collector, the lines stay JSON.
+      if (process.stdout.isTTY && process.stderr.isTTY) prettyLogs();
       try {
         // Loaded here, not at start-up, so that the other commands stay quick.
         const { migrate } = require('../../src/db/migrate') as typeof import('../../src/db/migrate');
@@ -67,8 +71,12 @@ export function devCommand(): Command {
           uiUrl = temporal.uiUrl;
         }
 
+        // Secrets at rest are encrypted in development too: with the given key, or one kept in the state folder.
+        const encryptionKey = process.env.HOOKSYNC_ENCRYPTION_KEY || devEncryptionKey(true, generateKey);
+        if (!process.env.HOOKSYNC_ENCRYPTION_KEY) say(`secrets are encrypted with the key in ${path.relative(process.cwd(), devKeyFile) || devKeyFile}`);
         const config = loadConfig({
           ...process.env,
+          HOOKSYNC_ENCRYPTION_KEY: encryptionKey,
           DATABASE_URL: databaseUrl,
           TEMPORAL_ADDRESS: temporalAddress,
           PORT: String(opts.port),
@@ -105,7 +113,7 @@ export function devCommand(): Command {
         // The grace period for the API and the worker, then time for Temporal and PostgreSQL to stop.
         const cutOff = await untilSignal(parts, { hardLimitMs: config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS * 1000 + 40_000 });
         say(cutOff.length > 0 ? `stopped (cut short: ${cutOff.join('; ')})` : 'stopped');
-        process.exit(0);
+        exitAfterLogs(0);
       } catch (err) {
         for (const p of parts.reverse()) await p.close().catch(() => {});
         fail(err, false);

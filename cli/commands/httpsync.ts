@@ -1,6 +1,4 @@
 import { Command, Option } from 'commander';
-import { input } from '@inquirer/prompts';
-import { createInterface } from 'node:readline/promises';
 import type { Services } from '../../src/api/operations';
 import { ServiceError } from '../../src/services/errors';
 import { TARGET_DEFAULTS, type TargetView } from '../../src/services/targets';
@@ -9,24 +7,20 @@ import type { SyncMode } from '../../src/workflows/types';
 import { act, parseInteger } from '../context';
 import { renderInfo, renderTargets, scheduleSentence } from '../render';
 import { watchStatus } from '../watch';
+import { secretOption } from '../secret-input';
 
 const PROMPT = 'Enter the HTTP endpoint that hooksync should sync data to:';
+const URL_HELP =
+  'https://user:password@host/path (Basic Auth required); `-`, or left out, reads it from stdin (a terminal prompt shows nothing of it), ' +
+  'unless HOOKSYNC_TARGET_URL holds it: a URL given here ends up in shell history and `ps`';
 
-/** Hides the password while it is typed and in the echoed answer. */
-const maskPassword = (v: string) => v.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+const targetUrl = (value: string | undefined, askWhenMissing: boolean) =>
+  secretOption(value, { name: 'HOOKSYNC_TARGET_URL', prompt: PROMPT, what: 'URL', askWhenMissing });
 
-async function askForUrl(): Promise<string> {
-  if (process.stdin.isTTY) return input({ message: PROMPT, transformer: maskPassword, required: true });
-  // Not a terminal (a pipe): read one line, echo nothing.
-  process.stderr.write(`${PROMPT} `);
-  const rl = createInterface({ input: process.stdin, terminal: false });
-  try {
-    for await (const line of rl) return line.trim();
-  } finally {
-    rl.close();
-  }
-  throw new Error('no URL given');
-}
+const signingSecretLines = (secret: string) => [
+  `Signing secret (shown only now; every POST carries webhook-id, webhook-timestamp and webhook-signature): ${secret}`,
+  'Verify them at the receiver with the standardwebhooks package (see README).',
+];
 
 const json = () => new Option('--json', 'print JSON');
 const ID = ['<id>', 'target id (hst_…)'] as const;
@@ -49,26 +43,35 @@ export function httpsyncCommand(): Command {
     .command('create')
     .description('create an HTTP Sync target; the host must be public (or listed in HOOKSYNC_ALLOWED_TARGET_HOSTS), and the endpoint is verified with an empty page first')
     .argument('<integrationId>', 'integration id (svi_…)')
-    .option('--url <url>', 'https://user:password@host/path (Basic Auth required); prompted for when omitted')
+    .option('--url <url>', URL_HELP)
     .option('--period <seconds>', 'seconds between syncs', parseInteger('period'), TARGET_DEFAULTS.periodSeconds)
     .option('--page-size <n>', 'rows per POST', parseInteger('page size'), TARGET_DEFAULTS.pageSize)
     .option('--timeout <seconds>', 'seconds to wait for each POST', parseInteger('timeout'), TARGET_DEFAULTS.timeoutSeconds)
     .option('--on-insert', 'also sync within a second or two of every change, not only every period')
-    .addOption(json())
+    .addOption(new Option('--json', 'print JSON: the target, with its signing_secret (shown only this once)'))
     .action(
       act(
-        async (s, [integrationId], opts: { url?: string; period: number; pageSize: number; timeout: number; onInsert?: boolean }) =>
-          s.call('createTarget', {
+        async (s, [integrationId], opts: { url?: string; period: number; pageSize: number; timeout: number; onInsert?: boolean }) => {
+          // Read (from stdin, a prompt or the environment) before anything is sent.
+          const url = (await targetUrl(opts.url, true))!;
+          return s.call('createTarget', {
             body: {
               integration_id: integrationId!,
-              url: opts.url ?? (await askForUrl()),
+              url,
               period_seconds: opts.period,
               page_size: opts.pageSize,
               timeout_seconds: opts.timeout,
               mode: opts.onInsert ? 'on_insert' : 'interval',
             },
-          }),
-        (t) => [scheduleSentence(t), `Target ${t.id} is running as Temporal workflow ${t.workflow_id}.`, `Watch it with: hooksync httpsync status ${t.id} --watch`].join('\n'),
+          });
+        },
+        (t) =>
+          [
+            scheduleSentence(t),
+            `Target ${t.id} is running as Temporal workflow ${t.workflow_id}.`,
+            ...signingSecretLines(t.signing_secret),
+            `Watch it with: hooksync httpsync status ${t.id} --watch`,
+          ].join('\n'),
       ),
     );
 
@@ -108,7 +111,7 @@ export function httpsyncCommand(): Command {
     .command('update')
     .description('change a target\'s settings or credentials; the running workflow picks them up without a restart')
     .argument(...ID)
-    .option('--url <url>', 'new https://user:password@host/path (verified with an empty page first)')
+    .option('--url <url>', `new ${URL_HELP}; left out, only when nothing else is changed (verified with an empty page first)`)
     .option('--period <seconds>', 'seconds between syncs', parseInteger('period'))
     .option('--page-size <n>', 'rows per POST', parseInteger('page size'))
     .option('--timeout <seconds>', 'seconds to wait for each POST', parseInteger('timeout'))
@@ -116,11 +119,14 @@ export function httpsyncCommand(): Command {
     .addOption(json())
     .action(
       act(
-        (s, [id], opts: { url?: string; period?: number; pageSize?: number; timeout?: number; mode?: SyncMode }) =>
-          s.call('updateTarget', {
+        async (s, [id], opts: { url?: string; period?: number; pageSize?: number; timeout?: number; mode?: SyncMode }) => {
+          const nothingElse = [opts.period, opts.pageSize, opts.timeout, opts.mode].every((v) => v === undefined);
+          const url = await targetUrl(opts.url, nothingElse);
+          return s.call('updateTarget', {
             params: { id: id! },
-            body: { url: opts.url, period_seconds: opts.period, page_size: opts.pageSize, timeout_seconds: opts.timeout, mode: opts.mode },
-          }),
+            body: { url, period_seconds: opts.period, page_size: opts.pageSize, timeout_seconds: opts.timeout, mode: opts.mode },
+          });
+        },
         (t) => `Updated ${t.id}. ${scheduleSentence(t)}`,
       ),
     );
@@ -140,6 +146,24 @@ export function httpsyncCommand(): Command {
           const was = r.was === 'NOT_FOUND' ? 'had never been started' : r.was === 'RUNNING' ? 'was running: replaced' : `was ${r.was.toLowerCase().replace(/_/g, ' ')}`;
           return `Started the workflow of ${r.id} again from cursor ${r.cursor.txid}/${r.cursor.seq} (it ${was}); nothing delivered is sent again, nothing is skipped.`;
         },
+      ),
+    );
+
+  cmd
+    .command('rotate-signing-secret')
+    .description('give a target a new signing secret, shown once; for 24 hours the old one signs too (two signatures in webhook-signature), then it is dropped')
+    .argument(...ID)
+    .addOption(new Option('--json', 'print JSON: the target with signing_secret and previous_secret_expires_at'))
+    .action(
+      act(
+        (s, [id]) => s.call('rotateSigningSecret', { params: { id: id! } }),
+        (r) =>
+          [
+            `New signing secret of ${r.id} (shown only now): ${r.signing_secret}`,
+            r.previous_secret_expires_at
+              ? `Until ${utcTime(r.previous_secret_expires_at)} the previous secret signs too, so receivers verifying with either accept every POST; then only the new one does.`
+              : 'It signs every POST from now on.',
+          ].join('\n'),
       ),
     );
 

@@ -3,9 +3,20 @@ import Table from 'cli-table3';
 import { findDescriptor, serviceNames } from '../../src/integrations';
 import type { IntegrationInfo, IntegrationView, RetryFailedResult } from '../../src/services/integrations';
 import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS } from '../../src/services/integrations';
-import { formatDuration } from '../../src/text/format';
+import type { BackfillView } from '../../src/services/backfill';
+import { formatDuration, utcTime } from '../../src/text/format';
 import { act, parseInteger } from '../context';
 import { when } from '../render';
+import { backfillCommand, backfillText } from './integrations-backfill';
+import { integrationDeleteCommand } from './integrations-delete';
+import { secretOption } from '../secret-input';
+
+const SECRET_HELP =
+  'the upstream signing secret (Stripe: whsec_…); `-` reads it from stdin (a terminal prompt shows nothing of it); ' +
+  'HOOKSYNC_WEBHOOK_SECRET is read when it is left out: a secret given here ends up in shell history and `ps`';
+
+const webhookSecret = (value: string | undefined) =>
+  secretOption(value, { name: 'HOOKSYNC_WEBHOOK_SECRET', prompt: 'Webhook signing secret:', what: 'webhook secret' });
 
 /** `--rate-limit`: events per second; 0 (also for off: commander turns null into '') removes the limit. */
 export function parseRateLimit(value: string): number {
@@ -29,9 +40,9 @@ function created(i: IntegrationView): string {
   ].join('\n');
 }
 
-function updated(i: IntegrationView, opts: { webhookSecret?: string; rateLimit?: number }): string {
+function updated(i: IntegrationView, opts: { secretGiven?: boolean; rateLimit?: number }): string {
   const lines: string[] = [];
-  if (opts.webhookSecret !== undefined) lines.push(`Webhook secret of ${i.id} updated; events signed with it are accepted at ${i.webhook_url}`);
+  if (opts.secretGiven) lines.push(`Webhook secret of ${i.id} updated; events signed with it are accepted at ${i.webhook_url}`);
   if (opts.rateLimit !== undefined) {
     lines.push(
       i.rate_limit_per_second === null
@@ -44,19 +55,35 @@ function updated(i: IntegrationView, opts: { webhookSecret?: string; rateLimit?:
 
 function listed(all: IntegrationView[]): string {
   if (all.length === 0) return 'No integrations yet. Create one with: hooksync integrations create stripe_customer_v1';
-  const table = new Table({ head: ['id', 'service', 'table', 'secret', 'rate limit', 'webhook URL'] });
+  const table = new Table({ head: ['id', 'service', 'table', 'events', 'last event', 'secret', 'rate limit', 'webhook URL'] });
   for (const i of all) {
-    table.push([i.id, i.service, i.table, i.has_webhook_secret ? 'set' : 'missing', i.rate_limit_per_second === null ? '–' : `${i.rate_limit_per_second}/s`, i.webhook_url]);
+    table.push([
+      i.id,
+      i.service,
+      i.table,
+      eventsText(i),
+      i.last_event_at ? utcTime(i.last_event_at) : '–',
+      i.has_webhook_secret ? 'set' : 'missing',
+      i.rate_limit_per_second === null ? '–' : `${i.rate_limit_per_second}/s`,
+      i.webhook_url,
+    ]);
   }
   return table.toString();
 }
 
-function info(i: IntegrationInfo): string {
+function info(i: IntegrationInfo & { backfill: BackfillView }): string {
   const rows: Array<[string, string]> = [
     ['integration', `${i.id} (${i.service})`],
-    ['table', i.table],
+    [
+      'table',
+      i.rows === null
+        ? `${i.table}: rows not counted (the table is locked, or too large to count within seconds)`
+        : `${i.table}: ${i.rows.toLocaleString('en-US')} row${i.rows === 1 ? '' : 's'}` + (i.rows_deleted ? ` (${i.rows_deleted.toLocaleString('en-US')} deleted upstream)` : ''),
+    ],
+    ['events', `${eventsText(i)}; last ${when(i.last_event_at)}`],
+    ...(Object.keys(i.config).length ? ([['settings', Object.entries(i.config).map(([k, v]) => `${k}: ${String(v)}`).join(', ')]] as Array<[string, string]>) : []),
     ['webhook URL', i.webhook_url],
-    ['webhook secret', i.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + i.id + ' --webhook-secret …`'],
+    ['webhook secret', i.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + i.id + ' --webhook-secret -`'],
     [
       'inbox',
       i.inbox_waiting === 0
@@ -70,6 +97,7 @@ function info(i: IntegrationInfo): string {
         : `${i.dead_letters.toLocaleString('en-US')}; last at ${when(i.last_dead_letter_at)}: ${i.last_dead_letter_error}\n` +
           `apply them again with: hooksync integrations retry-failed ${i.id}`,
     ],
+    ['backfill', backfillText(i.backfill)],
   ];
   const table = new Table({ style: { head: [], border: [] } });
   for (const [k, v] of rows) table.push({ [k]: v });
@@ -88,18 +116,33 @@ function retried(r: RetryFailedResult): string {
 const ID = ['<id>', 'integration id (svi_…)'] as const;
 
 export function integrationsCommand(): Command {
-  const cmd = new Command('integrations').description('create, list and inspect integrations (an upstream resource, e.g. Stripe customers, and its table)');
+  const cmd = new Command('integrations').description('create, list, inspect and delete integrations (an upstream resource, e.g. Stripe customers or GitHub issues, and its table)');
 
   cmd
     .command('create')
     .description(`create an integration and its table; prints the webhook URL to register upstream (available: ${serviceNames().join(', ')})`)
     .argument('<service>', 'integration name, e.g. stripe_customer_v1')
-    .option('--webhook-secret <secret>', 'the upstream signing secret (Stripe: whsec_…); can be set later with `integrations update`')
+    .option('--webhook-secret <secret>', `${SECRET_HELP}; can be set later with \`integrations update\``)
+    .option('--remote-key <pointer>', 'standard_webhooks_v1: RFC 6901 JSON pointer to the resource\'s key in each payload, e.g. /data/id')
+    .option('--timestamp <pointer>', 'standard_webhooks_v1: JSON pointer to the version time (ISO-8601 string or Unix seconds), e.g. /data/updated_at')
+    .option('--deleted <pointer>', 'standard_webhooks_v1, optional: JSON pointer to a boolean that is true when the resource was deleted')
     .option('--json', 'print JSON: {id, service, table, webhook_url}')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  hooksync integrations create stripe_customer_v1 --webhook-secret whsec_…
+  hooksync integrations create github_issue_v1 --webhook-secret "$SECRET"
+  hooksync integrations create standard_webhooks_v1 --webhook-secret whsec_… --remote-key /data/id --timestamp /data/updated_at`,
+    )
     .action(
       act(
-        async (s, [service], opts: { webhookSecret?: string; json?: boolean }) => {
-          const i = await s.call('createIntegration', { body: { service: service!, webhook_secret: opts.webhookSecret } });
+        async (s, [service], opts: { webhookSecret?: string; remoteKey?: string; timestamp?: string; deleted?: string; json?: boolean }) => {
+          // Read (from stdin, a prompt or the environment) before anything is sent.
+          const secret = await webhookSecret(opts.webhookSecret);
+          const i = await s.call('createIntegration', {
+            body: { service: service!, webhook_secret: secret, remote_key: opts.remoteKey, timestamp: opts.timestamp, deleted: opts.deleted },
+          });
           return opts.json ? { id: i.id, service: i.service, table: i.table, webhook_url: i.webhook_url } : i;
         },
         (i) => created(i as IntegrationView),
@@ -110,7 +153,7 @@ export function integrationsCommand(): Command {
     .command('update')
     .description('set the webhook signing secret (Stripe shows it once the endpoint is registered) or the rate limit of an integration')
     .argument(...ID)
-    .option('--webhook-secret <secret>', 'the upstream signing secret (Stripe: whsec_…)')
+    .option('--webhook-secret <secret>', SECRET_HELP)
     .option(
       '--rate-limit <events per second>',
       'accept at most this many events per second (each API process on its own; 429 with Retry-After past it); 0 or off removes the limit',
@@ -119,26 +162,36 @@ export function integrationsCommand(): Command {
     .option('--json', 'print JSON')
     .action(
       act(
-        (s, [id], opts: { webhookSecret?: string; rateLimit?: number; json?: boolean }) => {
-          if (opts.webhookSecret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret or --rate-limit (see --help)');
-          return s.call('updateIntegration', { params: { id: id! }, body: { webhook_secret: opts.webhookSecret, rate_limit_per_second: opts.rateLimit } });
+        // `secretGiven`: noted for the text, as the secret may come from the environment.
+        async (s, [id], opts: { webhookSecret?: string; rateLimit?: number; json?: boolean; secretGiven?: boolean }) => {
+          const secret = await webhookSecret(opts.webhookSecret);
+          opts.secretGiven = secret !== undefined;
+          if (secret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret or --rate-limit (the secret also through HOOKSYNC_WEBHOOK_SECRET; see --help)');
+          return s.call('updateIntegration', { params: { id: id! }, body: { webhook_secret: secret, rate_limit_per_second: opts.rateLimit } });
         },
-        updated,
+        (i, opts) => updated(i, { secretGiven: opts.secretGiven, rateLimit: opts.rateLimit }),
       ),
     );
 
   cmd
     .command('list')
-    .description('list integrations')
+    .description('list integrations: service, table, events accepted (and how many changed a row), the last event\'s time, secret, rate limit and webhook URL')
     .option('--json', 'print JSON')
     .action(act(async (s) => (await s.call('listIntegrations')).integrations, listed));
 
   cmd
     .command('info')
-    .description('show an integration: its service, table and webhook URL, the events waiting in its inbox (and the age of the oldest), and its dead letters')
+    .description(
+      "show an integration: its service, table (and its rows), events accepted and the last one's time, webhook URL, the events waiting in its inbox (and the age of the oldest), its dead letters and its last backfill",
+    )
     .argument(...ID)
-    .option('--json', 'print JSON: the fields of `list` plus inbox_waiting, inbox_oldest_age_seconds, dead_letters, last_dead_letter_error, last_dead_letter_at')
-    .action(act((s, [id]) => s.call('getIntegration', { params: { id: id! } }), info));
+    .option('--json', 'print JSON: the fields of `list` plus rows, rows_deleted, inbox_waiting, inbox_oldest_age_seconds, dead_letters, last_dead_letter_error, last_dead_letter_at, backfill')
+    .action(
+      act(async (s, [id]) => {
+        const base = await s.call('getIntegration', { params: { id: id! } });
+        return { ...base, backfill: await s.call('getBackfill', { params: { id: id! } }) };
+      }, info),
+    );
 
   cmd
     .command('retry-failed')
@@ -147,5 +200,13 @@ export function integrationsCommand(): Command {
     .option('--wait <seconds>', `how long to wait for the outcome (at most ${RETRY_WAIT_MAX_SECONDS})`, parseInteger('--wait'), 30)
     .option('--json', 'print JSON: {id, requeued, done, failed_again, waiting, woken}')
     .action(act((s, [id], opts: { wait: number }) => s.call('retryFailedIntegration', { params: { id: id! }, body: { wait_seconds: opts.wait } }), retried));
+  cmd.addCommand(backfillCommand());
+  cmd.addCommand(integrationDeleteCommand());
   return cmd;
+}
+
+/** `1,234 (1,200 changed a row)`. */
+function eventsText(i: { events_received: number; events_applied: number }): string {
+  if (i.events_received === 0) return 'none yet';
+  return `${i.events_received.toLocaleString('en-US')} (${i.events_applied.toLocaleString('en-US')} changed a row)`;
 }

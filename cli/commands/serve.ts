@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { loadConfig, type Config } from '../../src/config';
 import { logger } from '../../src/log';
 import type { Running } from '../../src/processes';
-import { fail } from '../context';
+import { exitAfterLogs, fail } from '../context';
 
 // The worker and the servers load only when one of these commands runs: the other commands stay quick.
 const processes = () => require('../../src/processes') as typeof import('../../src/processes');
@@ -17,13 +17,13 @@ export function untilSignal(parts: Running[], opts: { hardLimitMs: number }): Pr
     const stop = async (signal: string) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
+        exitAfterLogs(1);
       }
       stopping = true;
       logger.info({ signal }, 'stopping');
       setTimeout(() => {
         logger.error({ limitMs: opts.hardLimitMs }, 'stopping took too long: exiting now');
-        process.exit(1);
+        exitAfterLogs(1);
       }, opts.hardLimitMs).unref();
       const cutOff: string[] = [];
       for (const p of [...parts].reverse()) {
@@ -35,8 +35,9 @@ export function untilSignal(parts: Running[], opts: { hardLimitMs: number }): Pr
       }
       resolve(cutOff);
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    // stop() catches every failure of a part itself.
+    process.on('SIGINT', (signal) => void stop(signal));
+    process.on('SIGTERM', (signal) => void stop(signal));
   });
 }
 
@@ -45,9 +46,7 @@ async function serveUntilSignal(part: Running, config: Config): Promise<never> {
   const cutOff = await untilSignal([part], { hardLimitMs: config.HOOKSYNC_SHUTDOWN_GRACE_SECONDS * 1000 + 5_000 });
   if (cutOff.length > 0) logger.warn({ cutOff }, 'stopped; work in hand was cut short (it is retried, nothing is lost)');
   else logger.info('stopped');
-  // pino writes asynchronously: let the last lines out before exiting.
-  await new Promise<void>((resolve) => logger.flush(() => resolve()));
-  process.exit(cutOff.length > 0 ? 1 : 0);
+  exitAfterLogs(cutOff.length > 0 ? 1 : 0);
 }
 
 export function apiCommand(): Command {

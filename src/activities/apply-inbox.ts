@@ -2,7 +2,7 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { createPool } from '../db/pool';
 import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
-import { applyInboxBatch, integrationRef, olderTransactionsEnded } from '../db/integration-tables';
+import { applyInboxBatch, forgetIntegrationRef, integrationRef, olderTransactionsEnded } from '../db/integration-tables';
 import { applySql } from '../integrations/sql';
 import { eventsApplied, targetSignals } from '../metrics';
 import { rowsChangedSignal } from '../workflows/messages';
@@ -115,7 +115,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
       const moved = await deadLetter(pool, integrationId, shard, null, `integration ${integrationId} does not exist`);
       log.warn('integration gone; inbox rows moved to the dead letters', { integrationId, shard, events: moved });
       add({ taken: moved, applied: 0, deadLettered: moved, targets: [] });
-      return finish(result, targets);
+      return { ...finish(result, targets), gone: true };
     }
     let sql = statements.get(integrationId);
     if (!sql) statements.set(integrationId, (sql = applySql(ref.descriptor, ref.table)));
@@ -163,6 +163,13 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
           if (isConnectionError(err)) {
             broken = true;
             throw ApplicationFailure.retryable(`the apply lost its database connection: ${summarize(err)}`, 'InboxApplyFailed');
+          }
+          if ((err as { code?: string }).code === '42P01') {
+            // Its table is gone (`integrations delete`): the next attempt finds the integration gone
+            // and keeps what waits as dead letters.
+            forgetIntegrationRef(integrationId);
+            statements.delete(integrationId);
+            throw ApplicationFailure.retryable(`the table of ${integrationId} is gone: ${summarize(err)}`, 'InboxApplyFailed');
           }
           if (isDataError(err)) {
             result.batches += 1;

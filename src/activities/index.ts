@@ -1,11 +1,15 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
+import type { Keyring } from '../secrets/keyring';
 import { createApplyInbox } from './apply-inbox';
 import { createDeliverPages } from './deliver-pages';
+import { createFetchBackfillPages } from './fetch-backfill-pages';
 import { createRunRepairs } from './run-repairs';
 
 export interface ActivityDeps {
   pool: pg.Pool;
+  /** Opens the secrets stored in PostgreSQL (HOOKSYNC_ENCRYPTION_KEY); undefined without a key. */
+  keyring?: Keyring;
   /** For the repairs, which start and signal workflows. */
   temporal: { client: Client; taskQueue: string; historyLimit?: number };
 }
@@ -15,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     applyInbox: createApplyInbox(deps),
     deliverPages: createDeliverPages(deps),
+    fetchBackfillPages: createFetchBackfillPages(deps),
     runRepairs: createRunRepairs({ pool: deps.pool, ...deps.temporal }),
   };
 }

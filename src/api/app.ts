@@ -92,7 +92,7 @@ function createRouter(deps: AppDeps, ingest: Ingest): Router {
   const router = new Router();
   // Runs before the webhook handler on the same route: a request past its integration's limit stops here.
   router.post('/v1/webhooks/:integrationId', createRateLimiter(deps.pool).middleware);
-  mountWebhooks(router, { pool: deps.pool, inbox: ingest.inbox, logger });
+  mountWebhooks(router, { pool: deps.pool, keyring: deps.keyring, inbox: ingest.inbox, logger });
   mountRoutes(router, apiRoutes(logger), deps);
   return router;
 }

@@ -1,11 +1,13 @@
 import type { ServiceDeps } from '../services/deps';
-import { createIntegration, integrationInfo, listIntegrations, retryFailed, updateIntegration } from '../services/integrations';
+import { createIntegration, deleteIntegration, integrationInfo, listIntegrations, retryFailed, updateIntegration } from '../services/integrations';
+import { backfill } from './backfill-routes';
 import {
   createTarget,
   deleteTarget,
   listTargetViews,
   resetTarget,
   restartTarget,
+  rotateSigningSecret,
   setPaused,
   targetInfo,
   targetProgress,
@@ -17,6 +19,7 @@ import { defineRoute, type AnyRouteSpec } from './routes';
 import {
   IdParams,
   Integration,
+  IntegrationDeleted,
   IntegrationIn,
   IntegrationInfoBody,
   IntegrationList,
@@ -24,6 +27,7 @@ import {
   RetryFailedBody,
   RetryFailedIn,
   Target,
+  TargetCreated,
   TargetIn,
   TargetInfoBody,
   TargetList,
@@ -33,6 +37,7 @@ import {
   TargetReset,
   TargetResetIn,
   TargetRestart,
+  TargetSigningSecret,
 } from './schemas';
 
 /** A target's settings as the service layer takes them, from a body of the API. */
@@ -88,7 +93,13 @@ export const management = {
     body: IntegrationIn,
     responses: { 201: Integration },
     errors: [503],
-    handle: ({ deps, body }) => createIntegration(deps, { service: body.service, webhookSecret: body.webhook_secret }),
+    description: 'standard_webhooks_v1 needs remote_key and timestamp (JSON pointers), checked before anything is created; other integrations take none.',
+    handle: ({ deps, body }) =>
+      createIntegration(deps, {
+        service: body.service,
+        webhookSecret: body.webhook_secret,
+        options: { remote_key: body.remote_key, timestamp: body.timestamp, deleted: body.deleted },
+      }),
   }),
   getIntegration: defineRoute({
     operationId: 'getIntegration',
@@ -117,6 +128,20 @@ export const management = {
     handle: ({ deps, params, body }) =>
       updateIntegration(deps, params.id, { webhookSecret: body.webhook_secret, rateLimitPerSecond: body.rate_limit_per_second }),
   }),
+  deleteIntegration: defineRoute({
+    operationId: 'deleteIntegration',
+    method: 'delete',
+    path: '/v1/integrations/{id}',
+    tag: 'integrations',
+    summary: 'Delete an integration with its targets, inbox and table',
+    description:
+      'Its running workflows (its targets\' and its ingest shards\', and a backfill) are terminated. 503 and nothing changed when Temporal cannot be reached. There is no undo: the table is dropped.',
+    auth: true,
+    params: IdParams,
+    responses: { 200: IntegrationDeleted },
+    errors: [503],
+    handle: ({ deps, params }) => deleteIntegration(deps, params.id),
+  }),
   listTargets: defineRoute({
     operationId: 'listTargets',
     method: 'get',
@@ -136,10 +161,11 @@ export const management = {
     tag: 'httpsync',
     summary: 'Create an HTTP Sync target',
     description:
-      'The URL must be https with Basic Auth credentials, reach a public address (or one HOOKSYNC_ALLOWED_TARGET_HOSTS lists: 422 target_refused otherwise) and answer a verification POST of an empty page with 2xx (422 verification_failed otherwise).',
+      'The URL must be https with Basic Auth credentials, reach a public address (or one HOOKSYNC_ALLOWED_TARGET_HOSTS lists: 422 target_refused otherwise) and answer a verification POST of an empty page with 2xx (422 verification_failed otherwise). ' +
+      'The answer carries the target\'s signing secret (signing_secret), shown this once: every POST carries the Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature.',
     auth: true,
     body: TargetIn,
-    responses: { 201: Target },
+    responses: { 201: TargetCreated },
     errors: [422, 503],
     handle: ({ deps, body }) =>
       createTarget(deps, body.integration_id, settings(body)),
@@ -199,6 +225,20 @@ export const management = {
     errors: [503],
     handle: ({ deps, params }) => restartTarget(deps, params.id),
   }),
+  rotateSigningSecret: defineRoute({
+    operationId: 'rotateSigningSecret',
+    method: 'post',
+    path: '/v1/httpsync/{id}/rotate-signing-secret',
+    tag: 'httpsync',
+    summary: 'Replace the target\'s signing secret',
+    description:
+      'The new secret (shown this once) signs every POST from now on; the previous one signs beside it (a second signature in webhook-signature) for 24 hours, then it is dropped.',
+    auth: true,
+    params: IdParams,
+    responses: { 200: TargetSigningSecret },
+    errors: [503],
+    handle: ({ deps, params }) => rotateSigningSecret(deps, params.id),
+  }),
   resetTarget: defineRoute({
     operationId: 'resetTarget',
     method: 'post',
@@ -239,6 +279,7 @@ export const management = {
     errors: [503],
     handle: ({ deps, params }) => targetProgress(deps, params.id),
   }),
+  ...backfill,
 };
 
 /** Each key is its operation's id (clients call operations by these names). */

@@ -38,16 +38,18 @@ export const operationSpec = (operation: OperationId) => management[operation];
  * Runs operations in this process. `open` is called at the first call only (a command that fails
  * before needing data opens no connection), and what it opened is closed by `close`.
  */
-export function localServices(open: () => { deps: ServiceDeps; close(): Promise<void> }): Services {
+export function localServices(open: () => Promise<{ deps: ServiceDeps; close(): Promise<void> }>): Services {
   let opened: ReturnType<typeof open> | undefined;
   return {
     where: 'the database',
     async call(operation, ...[input]) {
       opened ??= open();
-      return (await invoke(operationSpec(operation), opened.deps, input ?? {})) as never;
+      return (await invoke(operationSpec(operation), (await opened).deps, input ?? {})) as never;
     },
     async close() {
-      await opened?.close();
+      // An open that failed closed what it had opened itself.
+      const o = await opened?.catch(() => undefined);
+      await o?.close();
     },
   };
 }

@@ -16,8 +16,11 @@ export const REQUEST_LIMITS = {
 };
 export type RequestLimits = typeof REQUEST_LIMITS;
 
+/** What serves a request: Koa's `app.callback()`, whose promise settles every request itself (it never rejects). */
+export type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+
 /** The API's HTTP server: bounded headers, timeouts, and `{code, detail}` for what Node refuses itself. */
-export function createApiServer(handler: http.RequestListener, overrides: Partial<RequestLimits> = {}): http.Server {
+export function createApiServer(handler: ApiHandler, overrides: Partial<RequestLimits> = {}): http.Server {
   const limits = { ...REQUEST_LIMITS, ...overrides };
   const server = http.createServer(
     {
@@ -30,7 +33,7 @@ export function createApiServer(handler: http.RequestListener, overrides: Partia
       // of the headers past maxHeadersCount that it drops: headerLimit below answers both.
       requireHostHeader: false,
     },
-    handler,
+    (req, res) => void handler(req, res),
   );
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   // One more than allowed, so that the middleware below sees that there were too many.

@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../services/ids';
-import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS, type IntegrationInfo, type IntegrationView, type RetryFailedResult } from '../services/integrations';
-import { TARGET_DEFAULTS, type ResetView, type RestartView, type TargetInfo, type TargetProgress, type TargetView } from '../services/targets';
+import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS, type DeletedIntegration, type IntegrationInfo, type IntegrationView, type RetryFailedResult } from '../services/integrations';
+import {
+  TARGET_DEFAULTS,
+  type CreatedTargetView,
+  type ResetView,
+  type RestartView,
+  type RotatedSigningSecretView,
+  type TargetInfo,
+  type TargetProgress,
+  type TargetView,
+} from '../services/targets';
 
 /** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
 
@@ -23,7 +32,13 @@ export const RateLimit = z
 export const IntegrationIn = z
   .object({
     service: z.string().min(1).describe('the integration kind, e.g. stripe_customer_v1'),
-    webhook_secret: z.string().min(1).optional().describe('the upstream signing secret (Stripe: whsec_…)'),
+    webhook_secret: z.string().min(1).optional().describe('the upstream signing secret (Stripe and Standard Webhooks: whsec_…; GitHub: the secret you chose)'),
+    remote_key: z.string().optional().describe('standard_webhooks_v1: RFC 6901 JSON pointer to the resource\'s key in each payload, e.g. /data/id'),
+    timestamp: z
+      .string()
+      .optional()
+      .describe('standard_webhooks_v1: RFC 6901 JSON pointer to the version time (ISO-8601 string or Unix seconds), e.g. /data/updated_at'),
+    deleted: z.string().optional().describe('standard_webhooks_v1, optional: JSON pointer to a boolean that is true when the resource was deleted'),
   })
   .strict();
 
@@ -40,13 +55,29 @@ export const Integration = z
     webhook_url: z.string().describe('where the upstream sends its webhooks'),
     has_webhook_secret: z.boolean(),
     rate_limit_per_second: z.number().nullable(),
+    config: z.record(z.string(), z.unknown()).describe('settings given at creation (standard_webhooks_v1: remote_key, timestamp, deleted)'),
     created_at: Timestamp,
+    events_received: Count.describe('events accepted at the webhook endpoint (applied, discarded as older or redelivered, dead-lettered, or waiting)'),
+    events_applied: Count.describe('of those, the versions that changed a row'),
+    last_event_at: Timestamp.nullable().describe('when the newest accepted event arrived'),
+  })
+  .strict();
+
+export const IntegrationDeleted = z
+  .object({
+    id: Id('svi'),
+    service: z.string(),
+    table: z.string().describe('the dropped table'),
+    targets: z.array(Id('hst')).describe('the targets deleted with it'),
+    workflows_terminated: z.array(z.string()).describe('its running workflows (httpsync-…, ingest-…), now terminated'),
   })
   .strict();
 
 export const IntegrationList = z.object({ integrations: z.array(Integration) }).strict();
 
 export const IntegrationInfoBody = Integration.extend({
+  rows: Count.nullable().describe("rows in the integration's table; null when they could not be counted at once (the table locked, or very large)"),
+  rows_deleted: Count.nullable().describe('of those, the ones marked deleted upstream'),
   inbox_waiting: Count.describe('accepted events not applied yet'),
   inbox_oldest_age_seconds: z.number().nullable().describe('how long the oldest of them has waited; null when none waits'),
   dead_letters: Count.describe('events the database refused (hooksync integrations retry-failed applies them again)'),
@@ -114,6 +145,15 @@ export const Target = z
   })
   .strict();
 
+const SigningSecret = z.string().describe('Standard Webhooks secret (whsec_…) the POSTs to this target are signed with; shown only in this answer');
+
+export const TargetCreated = Target.extend({ signing_secret: SigningSecret }).strict();
+
+export const TargetSigningSecret = Target.extend({
+  signing_secret: SigningSecret,
+  previous_secret_expires_at: Timestamp.nullable().describe('until then the previous secret signs too (a second signature); null when there was none'),
+}).strict();
+
 const Cursor = z.object({ txid: z.string(), seq: z.string() }).strict();
 
 export const TargetRestart = Target.extend({
@@ -178,7 +218,10 @@ true satisfies Documents<z.output<typeof Integration>, IntegrationView>;
 true satisfies Documents<z.output<typeof IntegrationInfoBody>, IntegrationInfo>;
 true satisfies Documents<z.output<typeof RetryFailedBody>, RetryFailedResult>;
 true satisfies Documents<z.output<typeof TargetProgressBody>, TargetProgress>;
+true satisfies Documents<z.output<typeof IntegrationDeleted>, DeletedIntegration>;
 true satisfies Documents<z.output<typeof Target>, TargetView>;
+true satisfies Documents<z.output<typeof TargetCreated>, CreatedTargetView>;
+true satisfies Documents<z.output<typeof TargetSigningSecret>, RotatedSigningSecretView>;
 true satisfies Documents<z.output<typeof TargetInfoBody>, TargetInfo>;
 true satisfies Documents<z.output<typeof TargetRestart>, RestartView>;
 true satisfies Documents<z.output<typeof TargetReset>, ResetView>;

@@ -10,13 +10,20 @@ export const webhookRoute = defineRoute({
   method: 'post',
   path: '/v1/webhooks/{integrationId}',
   tag: 'webhooks',
-  summary: 'An upstream event (e.g. from Stripe), verified by its signature over the exact bytes',
+  summary: 'An upstream event (Stripe, GitHub, any Standard Webhooks sender), verified by its signature over the exact bytes',
   description:
     '200 once the event is durably accepted (or acknowledged and ignored: an event type the integration does not use). ' +
     'The body is JSON in UTF-8, at most 1 MiB, nested at most 64 levels. Past the integration\'s rate limit: 429 with Retry-After, before the body is read.',
   auth: false,
   params: z.object({ integrationId: z.string().min(1).describe('svi_…') }).strict(),
-  headers: { 'Stripe-Signature': { description: 'for Stripe integrations: the signature Stripe sends', required: false } },
+  headers: {
+    'Stripe-Signature': { description: 'stripe_customer_v1: the signature Stripe sends', required: false },
+    'X-Hub-Signature-256': { description: 'github_issue_v1: sha256=<hex HMAC-SHA256 of the body>, as GitHub signs', required: false },
+    'X-GitHub-Event': { description: 'github_issue_v1: the event name; only `issues` is used, others (e.g. `ping`) are acknowledged and ignored', required: false },
+    'webhook-id': { description: 'standard_webhooks_v1: the message id (a redelivery repeats it and is applied once)', required: false },
+    'webhook-timestamp': { description: 'standard_webhooks_v1: Unix seconds; more than 5 minutes away from now is refused (401)', required: false },
+    'webhook-signature': { description: 'standard_webhooks_v1: v1,<base64 HMAC-SHA256 of "id.timestamp.body">', required: false },
+  },
   body: z.record(z.string(), z.unknown()).describe('the upstream event, as the upstream sent and signed it'),
   responses: {
     200: z

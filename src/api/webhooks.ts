@@ -8,6 +8,8 @@ import { findDescriptor } from '../integrations';
 import { precedenceOf } from '../integrations/sql';
 import type { IngestRecord, IntegrationDescriptor } from '../integrations/types';
 import type { Logger } from '../log';
+import { KeyringError, type Keyring } from '../secrets/keyring';
+import { openOptional } from '../secrets/stored';
 import { eventsAccepted, eventsIgnored, eventsReceived, eventsRejected } from '../metrics';
 import { isWellFormedId } from '../services/ids';
 import { dbError } from '../services/integrations';
@@ -32,7 +34,7 @@ const MAX_KEY_LENGTH = 500;
 const MIN_TS = Date.parse('0001-01-01T00:00:00Z');
 const MAX_TS = Date.parse('9999-12-31T23:59:59.999Z');
 
-function integrationLookup(pool: pg.Pool) {
+function integrationLookup(pool: pg.Pool, keyring: Keyring | undefined) {
   const cache = new Map<string, WebhookIntegration>();
   return async (id: string): Promise<WebhookIntegration | undefined> => {
     const hit = cache.get(id);
@@ -43,7 +45,9 @@ function integrationLookup(pool: pg.Pool) {
       cache.delete(id);
       return undefined;
     }
-    const entry = { id, service: row.service, secret: row.webhook_secret, config: row.config, descriptor, fetchedAt: Date.now() };
+    // A key that does not open the secret fails the lookup: the upstream is answered 503 and sends again.
+    const secret = openOptional(keyring, 'integrations.webhook_secret', id, row.webhook_secret);
+    const entry = { id, service: row.service, secret, config: row.config, descriptor, fetchedAt: Date.now() };
     cache.set(id, entry);
     return entry;
   };
@@ -68,8 +72,8 @@ function checkRecord(d: IntegrationDescriptor, r: IngestRecord): string | undefi
  * POST /v1/webhooks/:integrationId: verify, then write into the inbox; 2xx once that INSERT has
  * committed. The ingest workflow is woken after the answer (see ingest-wakeups.ts).
  */
-export function mountWebhooks(router: Router, deps: { pool: pg.Pool; inbox: InboxWriter; logger: Logger }): void {
-  const lookup = integrationLookup(deps.pool);
+export function mountWebhooks(router: Router, deps: { pool: pg.Pool; keyring?: Keyring; inbox: InboxWriter; logger: Logger }): void {
+  const lookup = integrationLookup(deps.pool, deps.keyring);
   router.post('/v1/webhooks/:integrationId', async (ctx) => {
     const id = ctx.params.integrationId!;
     if (!isWellFormedId(id)) return reject(ctx, 404, 'unknown_integration', 'no such integration');
@@ -77,15 +81,18 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; inbox: Inbo
     try {
       integration = await lookup(id);
     } catch (err) {
-      const e = dbError(err);
       ctx.set('retry-after', '5');
-      return reject(ctx, 503, 'unavailable', e.message);
+      if (err instanceof KeyringError) {
+        deps.logger.error({ integrationId: id, err: err.message }, 'the webhook secret cannot be opened with HOOKSYNC_ENCRYPTION_KEY');
+        return reject(ctx, 503, 'unavailable', 'the integration\'s webhook secret cannot be read now; the event was not accepted, send it again');
+      }
+      return reject(ctx, 503, 'unavailable', dbError(err).message);
     }
     if (!integration) return reject(ctx, 404, 'unknown_integration', `no integration ${id}`);
     eventsReceived.inc({ service: integration.service });
 
     const raw = await readRawBody(ctx);
-    const verified = integration.descriptor.verify(raw, ctx.req.headers, integration.secret);
+    const verified = await integration.descriptor.verify(raw, ctx.req.headers, integration.secret);
     if (!verified.ok) {
       deps.logger.warn({ integrationId: id, reason: verified.reason }, 'webhook rejected');
       return reject(ctx, 401, verified.reason, verified.message);

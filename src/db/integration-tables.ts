@@ -103,3 +103,18 @@ export async function applyInboxBatch(client: pg.PoolClient, sql: string, integr
   const r = rows[0]!;
   return { taken: r.taken, applied: r.applied, upTo: r.up_to ?? undefined, txid: r.txid ?? undefined, targets: r.targets };
 }
+
+/** One statement of `upsertListedSql` (src/integrations/sql.ts) over a listed page: the rows changed, and the on-insert targets to wake. */
+export async function upsertListedPage(db: Db, sql: string, integrationId: string, items: unknown[], versionAt: unknown): Promise<{ applied: number; targets: string[] }> {
+  const { rows } = await db.query<{ applied: number; targets: string[] }>({
+    name: `hooksync_backfill_${integrationId}`,
+    text: sql,
+    values: [JSON.stringify(items), versionAt, integrationId],
+  });
+  return rows[0]!;
+}
+
+/** After its table went missing (the integration was deleted): look it up again next time. */
+export function forgetIntegrationRef(id: string): void {
+  cache.delete(id);
+}

@@ -27,10 +27,10 @@ export function createPool(connectionString: string, max = 10, extra: pg.PoolCon
     keepAliveInitialDelayMillis: KEEPALIVE.idleSeconds * 1000,
     // The server's side: settable per session (no superuser needed), before the client is handed
     // out. A server that refuses (a pooler in between) still gets used, with its own settings.
-    onConnect: (client) => client.query(SERVER_KEEPALIVE_SQL).then(
-      () => {},
-      () => {},
-    ),
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- pg-pool awaits onConnect (its types say void)
+    onConnect: async (client) => {
+      await client.query(SERVER_KEEPALIVE_SQL).catch(() => {});
+    },
     ...extra,
   });
   // An idle client losing its connection (database restart) must not crash the process.

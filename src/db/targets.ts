@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { SigningColumns } from '../delivery/signature';
 import type { Cursor, SyncMode } from '../workflows/types';
 
 /** A target's settings, as stored and as shown (the service layer's TargetView). */
@@ -10,11 +11,17 @@ export interface TargetSettings {
   paused: boolean;
 }
 
-/** The sync_targets table. Rows hold the URL with credentials: never log or print a TargetRow whole. */
-export interface TargetRow extends TargetSettings {
+/**
+ * The sync_targets table. Rows hold the URL with credentials and the signing secrets (sealed when
+ * HOOKSYNC_ENCRYPTION_KEY is set): never log or print a TargetRow whole.
+ */
+export interface TargetRow extends TargetSettings, SigningColumns {
   id: string;
   integration_id: string;
+  /** Sealed (or, without a key, clear) URL with credentials: open it with openSecret. */
   url: string;
+  /** The URL with ***:*** for user and password: what is shown. */
+  url_masked: string;
   created_at: Date;
   deleted_at: Date | null;
   cursor_txid: string;
@@ -73,7 +80,11 @@ export const cursorOf = (t: Pick<TargetRow, 'cursor_txid' | 'cursor_seq'>): Curs
 /** Whether `cursor` is at or past the cluster's next transaction id (see TargetRow.next_txid). */
 export const cursorAhead = (cursor: Cursor, nextTxid: string) => BigInt(cursor.txid) >= BigInt(nextTxid);
 
-export type Recorded = { url: string; paused: boolean; deleted: boolean } | 'reset' | undefined;
+/** What a delivery in progress must follow: stopped, or new credentials or signing secrets. */
+export type Live = Pick<TargetRow, 'url' | 'signing_secret' | 'signing_secret_previous' | 'signing_secret_previous_expires_at'> & { paused: boolean; deleted: boolean };
+export type Recorded = Live | 'reset' | undefined;
+
+const LIVE = 'url, signing_secret, signing_secret_previous, signing_secret_previous_expires_at, paused, deleted_at IS NOT NULL AS deleted';
 
 /**
  * After a 2xx: record progress, and learn whether to go on (paused, deleted, new credentials).
@@ -84,7 +95,7 @@ export async function recordDelivered(
   id: string,
   p: { cursor: Cursor; generation: number; rows: number; postMs: number },
 ): Promise<Recorded> {
-  const { rows } = await db.query<{ url: string; paused: boolean; deleted: boolean; current: boolean }>(
+  const { rows } = await db.query<Live & { current: boolean }>(
     `WITH done AS (
        UPDATE sync_targets
           SET cursor_txid = $2::xid8, cursor_seq = $3::bigint,
@@ -92,16 +103,26 @@ export async function recordDelivered(
               post_count = post_count + 1, post_ms_total = post_ms_total + $5, last_success_at = now(),
               retry_attempts = 0, next_attempt_at = NULL
         WHERE id = $1 AND cursor_generation = $6
-    RETURNING url, paused, deleted_at IS NOT NULL AS deleted)
-     SELECT url, paused, deleted, true AS current FROM done
+    RETURNING ${LIVE})
+     SELECT *, true AS current FROM done
      UNION ALL
-     SELECT url, paused, deleted_at IS NOT NULL, false FROM sync_targets WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM done)`,
+     SELECT ${LIVE}, false FROM sync_targets WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM done)`,
     [id, p.cursor.txid, p.cursor.seq, p.rows, p.postMs, p.generation],
   );
   const row = rows[0];
   if (!row) return undefined;
-  if (!row.current) return row.deleted ? { url: row.url, paused: row.paused, deleted: true } : 'reset';
-  return { url: row.url, paused: row.paused, deleted: row.deleted };
+  const { current, ...live } = row;
+  if (!current) return live.deleted ? live : 'reset';
+  return live;
+}
+
+/** After the overlap of a rotation, the previous signing secret is dropped. */
+export async function dropExpiredSigningSecret(db: Db, id: string): Promise<void> {
+  await db.query(
+    `UPDATE sync_targets SET signing_secret_previous = NULL, signing_secret_previous_expires_at = NULL
+      WHERE id = $1 AND signing_secret_previous_expires_at <= now()`,
+    [id],
+  );
 }
 
 /** A failed attempt: the error, and the retry state `info` and /metrics show. */
@@ -171,20 +192,25 @@ export async function targetsWithCursorAhead(db: Db): Promise<Array<{ id: string
   return rows.map((r) => ({ id: r.id, cursor: cursorOf(r), nextTxid: r.next_txid }));
 }
 
-/** A target's settings as columns; undefined leaves a column as it is. */
+/**
+ * A target's settings as columns; undefined leaves a column as it is. `url` (with its credentials)
+ * is stored as given: the caller seals it (sealSecret), and gives `urlMasked` beside it.
+ */
 export interface TargetSettingsColumns {
   url?: string;
+  urlMasked?: string;
   periodSeconds?: number;
   pageSize?: number;
   timeoutSeconds?: number;
   mode?: SyncMode;
 }
 
-export async function insertTarget(db: Db, id: string, integrationId: string, s: Required<TargetSettingsColumns>): Promise<void> {
+/** A new target; `signingSecret` sealed by the caller, as `url`. */
+export async function insertTarget(db: Db, id: string, integrationId: string, s: Required<TargetSettingsColumns> & { signingSecret: string }): Promise<void> {
   await db.query(
-    `INSERT INTO sync_targets (id, integration_id, url, period_seconds, page_size, timeout_seconds, mode)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [id, integrationId, s.url, s.periodSeconds, s.pageSize, s.timeoutSeconds, s.mode],
+    `INSERT INTO sync_targets (id, integration_id, url, url_masked, signing_secret, period_seconds, page_size, timeout_seconds, mode)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [id, integrationId, s.url, s.urlMasked, s.signingSecret, s.periodSeconds, s.pageSize, s.timeoutSeconds, s.mode],
   );
 }
 
@@ -196,12 +222,28 @@ export async function removeTarget(db: Db, id: string): Promise<void> {
 /** Changes the settings given; false when there is no such (undeleted) target. */
 export async function updateTargetSettings(db: Db, id: string, s: TargetSettingsColumns): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE sync_targets SET url = coalesce($2, url), period_seconds = coalesce($3, period_seconds),
+    `UPDATE sync_targets SET url = coalesce($2, url), url_masked = coalesce($7, url_masked), period_seconds = coalesce($3, period_seconds),
             page_size = coalesce($4, page_size), timeout_seconds = coalesce($5, timeout_seconds), mode = coalesce($6, mode)
       WHERE id = $1 AND deleted_at IS NULL`,
-    [id, s.url ?? null, s.periodSeconds ?? null, s.pageSize ?? null, s.timeoutSeconds ?? null, s.mode ?? null],
+    [id, s.url ?? null, s.periodSeconds ?? null, s.pageSize ?? null, s.timeoutSeconds ?? null, s.mode ?? null, s.urlMasked ?? null],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** The stored (sealed) signing secret of an undeleted target, locked until the transaction ends; undefined when there is none such. */
+export async function lockSigningSecret(db: pg.PoolClient, id: string): Promise<{ signing_secret: string | null } | undefined> {
+  const { rows } = await db.query<{ signing_secret: string | null }>('SELECT signing_secret FROM sync_targets WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
+  return rows[0];
+}
+
+/** A new signing secret, the one it replaces beside it until `previousExpiresAt` (both sealed by the caller). */
+export async function storeSigningSecrets(db: Db, id: string, s: { current: string; previous: string | null; previousExpiresAt: Date | null }): Promise<void> {
+  await db.query(`UPDATE sync_targets SET signing_secret = $2, signing_secret_previous = $3, signing_secret_previous_expires_at = $4 WHERE id = $1`, [
+    id,
+    s.current,
+    s.previous,
+    s.previousExpiresAt,
+  ]);
 }
 
 export async function setTargetPaused(db: Db, id: string, paused: boolean): Promise<void> {

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { postPage, type PostOutcome } from '../http/post-page';
 import type { TargetUrl } from '../http/target-url';
 import type { Cursor } from '../workflows/types';
+import { signatureHeaders } from './signature';
 
 /**
  * The one place a page's request is built: the delivery activity's pages and the verification
@@ -18,7 +20,7 @@ export type PageKind =
   /** Rows after the cursor; `rows` are the rows rendered as JSON text each. */
   | { kind: 'rows'; targetId: string; rows: string[]; first: Cursor; last: Cursor }
   /** The empty page that checks an endpoint before a target is saved with it. */
-  | { kind: 'verification' };
+  | { kind: 'verification'; targetId: string };
 
 /**
  * The same page is the same rows: the id is the positions of its first and last row (a row
@@ -37,8 +39,26 @@ export function pageBody(source: PageSource, rows: string[], now = new Date()): 
   );
 }
 
-export function sendPage(url: TargetUrl, source: PageSource, page: PageKind, timeoutMs: number, signal?: AbortSignal): Promise<PostOutcome> {
-  if (page.kind === 'verification') return postPage(url, pageBody(source, []), { 'hooksync-verification': '1' }, timeoutMs, signal);
-  const headers = { 'hooksync-page-id': pageId(page.targetId, page.first, page.last), 'hooksync-target-id': page.targetId };
-  return postPage(url, pageBody(source, page.rows), headers, timeoutMs, signal);
+/**
+ * POSTs a page, signed with each of `signingSecrets` (Standard Webhooks). A page's `webhook-id` is
+ * its page id, the same on every retry, so a receiver can de-duplicate by it; the timestamp is the
+ * time of each attempt.
+ */
+export function sendPage(
+  url: TargetUrl,
+  source: PageSource,
+  page: PageKind,
+  signingSecrets: readonly string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<PostOutcome> {
+  if (page.kind === 'verification') {
+    const body = pageBody(source, []);
+    const id = `${page.targetId}:verification-${randomBytes(6).toString('hex')}`;
+    return postPage(url, body, { 'hooksync-verification': '1', ...signatureHeaders(id, body, signingSecrets) }, timeoutMs, signal);
+  }
+  const id = pageId(page.targetId, page.first, page.last);
+  const body = pageBody(source, page.rows);
+  const headers = { 'hooksync-page-id': id, 'hooksync-target-id': page.targetId, ...signatureHeaders(id, body, signingSecrets) };
+  return postPage(url, body, headers, timeoutMs, signal);
 }

@@ -11,7 +11,7 @@ import type { TargetUrl } from './target-url';
  */
 const agents = new WeakMap<AddressGuard, Agent>();
 
-function agentFor(guard: AddressGuard): Agent {
+export function agentFor(guard: AddressGuard): Agent {
   let agent = agents.get(guard);
   if (!agent) {
     agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connect: guard.connector({ timeout: 10_000 }) });
@@ -78,7 +78,7 @@ export async function postPage(
   }
 }
 
-function describeNetworkError(err: unknown): string {
+export function describeNetworkError(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.cause?.code ?? e.code;
   const message = e.cause?.message ?? e.message ?? String(err);

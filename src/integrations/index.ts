@@ -1,5 +1,7 @@
 import { parsePointer } from './json-pointer';
 import { converterOf } from './sql';
+import { githubIssueV1 } from './github-issue-v1';
+import { standardWebhooksV1 } from './standard-webhooks-v1';
 import { stripeCustomerV1 } from './stripe-customer-v1';
 import type { IntegrationDescriptor } from './types';
 
@@ -17,22 +19,33 @@ export function checkDescriptor(d: IntegrationDescriptor): void {
     parsePointer(c.pointer);
     converterOf(c);
   }
+  if (d.list) {
+    for (const p of [d.list.itemsPointer, d.list.hasMorePointer, d.list.keyPointer]) parsePointer(p);
+    if (!Number.isInteger(d.list.pageSize) || d.list.pageSize < 1) throw new Error(`${d.service}: the list API needs a page size`);
+    if (!(d.list.timestampResolutionMs >= 1)) throw new Error(`${d.service}: the list API needs its timestamps' resolution`);
+    new URL(d.list.path, d.list.defaultBase);
+  }
   if (d.precedence.length === 0 || new Set(d.precedence).size !== d.precedence.length) {
     throw new Error(`${d.service}: precedence must name each kind of change once`);
   }
 }
 
-function registry(descriptors: IntegrationDescriptor[]): ReadonlyMap<string, IntegrationDescriptor> {
-  const map = new Map<string, IntegrationDescriptor>();
-  for (const d of descriptors) {
-    if (map.has(d.service)) throw new Error(`integration ${d.service} is declared twice`);
-    checkDescriptor(d);
-    map.set(d.service, d);
-  }
-  return map;
+const registry = new Map<string, IntegrationDescriptor>();
+
+/**
+ * Adds a descriptor to the registry; a name declared twice, or a descriptor the shared code cannot
+ * serve, is refused. The integrations below are registered when this module loads; a process that
+ * embeds hooksync (or a test with an integration of its own) may register more before it serves.
+ */
+export function registerIntegration<C>(d: IntegrationDescriptor<C>): void {
+  if (registry.has(d.service)) throw new Error(`integration ${d.service} is declared twice`);
+  checkDescriptor(d as IntegrationDescriptor);
+  registry.set(d.service, d as IntegrationDescriptor);
 }
 
-export const integrations = registry([stripeCustomerV1]);
+for (const d of [stripeCustomerV1, githubIssueV1, standardWebhooksV1]) registerIntegration(d);
+
+export const integrations: ReadonlyMap<string, IntegrationDescriptor> = registry;
 
 export function findDescriptor(service: string): IntegrationDescriptor | undefined {
   return integrations.get(service);

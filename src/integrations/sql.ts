@@ -51,9 +51,14 @@ export function converterOf(c: ColumnSpec): Converter {
   return converter;
 }
 
-/** A denormalized column's value, read from the event `ev` (jsonb): relative to the resource or to the event itself. */
-function columnValue(d: IntegrationDescriptor, c: ColumnSpec, ev: string): string {
-  const tokens = [...(c.from === 'event' ? [] : parsePointer(d.resourcePointer)), ...parsePointer(c.pointer)];
+/**
+ * A denormalized column's value, read from the event `ev` (jsonb): relative to the resource or to
+ * the event itself. For a listed resource (`listed`: `ev` is the resource, there is no event) an
+ * envelope column is NULL on insert, and an update keeps the stored value (see upsertFrom).
+ */
+function columnValue(d: IntegrationDescriptor, c: ColumnSpec, ev: string, listed = false): string {
+  if (listed && c.from === 'event') return `NULL::${c.type}`;
+  const tokens = [...(c.from === 'event' || listed ? [] : parsePointer(d.resourcePointer)), ...parsePointer(c.pointer)];
   return CONVERTERS[converterOf(c)](valueAt(tokens, ev));
 }
 
@@ -106,22 +111,24 @@ export function createTableSql(d: IntegrationDescriptor, table: string): string[
  * it changes something, so a redelivery is not delivered again. Rows go in key order, so
  * concurrent upserts lock rows in one order.
  */
-function upsertFrom(d: IntegrationDescriptor, table: string, source: string): string {
+function upsertFrom(d: IntegrationDescriptor, table: string, source: string, listed = false): string {
   const t = ident(table);
   const cols = rowColumns(d);
   const names = [...cols.map((c) => ident(c.name)), '_precedence'].join(', ');
   const values = [
     's.remote_key',
-    ...d.columns.map((c) => columnValue(d, c, 's.ev')),
+    ...d.columns.map((c) => columnValue(d, c, 's.ev', listed)),
     's.version_at',
     's.deleted',
-    valueAt(parsePointer(d.resourcePointer), 's.ev'),
+    listed ? 's.ev' : valueAt(parsePointer(d.resourcePointer), 's.ev'),
     's.precedence',
   ].join(',\n       ');
   const ts = ident(d.timestampColumn);
-  const compared = cols.filter((c) => c.name !== d.remoteKeyColumn && c.name !== d.timestampColumn).map((c) => ident(c.name));
+  // A listed copy has no envelope: the envelope's columns keep what a webhook wrote, and do not count as a change.
+  const envelope = new Set(listed ? d.columns.filter((c) => c.from === 'event').map((c) => ident(c.name)) : []);
+  const compared = cols.filter((c) => c.name !== d.remoteKeyColumn && c.name !== d.timestampColumn).map((c) => ident(c.name)).filter((n) => !envelope.has(n));
   const assignments = [...cols.filter((c) => c.name !== d.remoteKeyColumn).map((c) => ident(c.name)), '_precedence']
-    .map((n) => `${n} = excluded.${n}`)
+    .map((n) => (envelope.has(n) ? `${n} = old.${n}` : `${n} = excluded.${n}`))
     .concat(['_txid = pg_current_xact_id()', `_seq = nextval('${sequenceName(table)}')`, '_changed_at = now()'])
     .join(', ');
   return `INSERT INTO ${t} AS old (${names})
@@ -129,9 +136,51 @@ SELECT ${values}
   FROM ${source} s
  ORDER BY s.remote_key
 ON CONFLICT (${ident(d.remoteKeyColumn)}) DO UPDATE SET ${assignments}
-WHERE (old.${ts}, old._precedence) < (excluded.${ts}, excluded._precedence)
+WHERE ${listed ? listedCondition(ts, compared) : eventCondition(ts, compared)}`;
+}
+
+const differs = (compared: string[]) => `(${compared.map((n) => `old.${n}`).join(', ')}) IS DISTINCT FROM (${compared.map((n) => `excluded.${n}`).join(', ')})`;
+
+const eventCondition = (ts: string, compared: string[]) => `(old.${ts}, old._precedence) < (excluded.${ts}, excluded._precedence)
    OR ((old.${ts}, old._precedence) = (excluded.${ts}, excluded._precedence)
-       AND (${compared.map((n) => `old.${n}`).join(', ')}) IS DISTINCT FROM (${compared.map((n) => `excluded.${n}`).join(', ')}))`;
+       AND ${differs(compared)})`;
+
+/**
+ * A listed copy replaces only an older version, and only when it changes something: a backfill
+ * run again over rows the webhooks keep up to date re-stamps (and so delivers) nothing.
+ */
+const listedCondition = (ts: string, compared: string[]) => `(old.${ts}, old._precedence) < (excluded.${ts}, excluded._precedence)
+   AND ${differs(compared)}`;
+
+/**
+ * The precedence of a listed copy (a backfill's): below every kind of change a webhook brings
+ * (those rank from 0), so at an equal timestamp the webhook's version wins.
+ */
+export const LISTED_PRECEDENCE = -1;
+
+/**
+ * A backfill's page, upserted by the same conditional upsert as webhook events: $1 a jsonb array
+ * of [remote key, resource] pairs, $2 the fetch time in ms (already rounded down to the
+ * upstream's resolution), $3 the integration id. A listed resource is never deleted and ranks
+ * below every webhook change. Returns how many rows changed and, when some did, the on-insert
+ * targets to wake.
+ */
+export function upsertListedSql(d: IntegrationDescriptor, table: string): string {
+  return `WITH src AS MATERIALIZED (
+  SELECT DISTINCT ON (p.item ->> 0) p.item ->> 0 AS remote_key, to_timestamp($2::float8 / 1000) AS version_at,
+         ${LISTED_PRECEDENCE}::smallint AS precedence, false AS deleted, p.item -> 1 AS ev
+    FROM jsonb_array_elements($1::jsonb) AS p(item)
+   ORDER BY p.item ->> 0
+),
+up AS (
+${upsertFrom(d, table, 'src', true)}
+RETURNING 1
+)
+SELECT (SELECT count(*) FROM up)::int AS applied,
+       CASE WHEN EXISTS (SELECT 1 FROM up)
+            THEN ARRAY(SELECT id FROM sync_targets
+                        WHERE integration_id = $3 AND mode = 'on_insert' AND NOT paused AND deleted_at IS NULL)
+            ELSE '{}'::text[] END AS targets`;
 }
 
 /**
@@ -140,6 +189,7 @@ WHERE (old.${ts}, old._precedence) < (excluded.${ts}, excluded._precedence)
  * later arrival), parse only those bodies, upsert them, and remove every row taken. Returns how
  * many were taken and applied, the highest position taken, its transaction id, and, only when
  * rows changed, the on-insert targets to wake. With `dedupe`, events whose id was applied before are dropped first.
+ * The integration's event counters (ingest_event_stats) move in the same statement.
  * Parameters: $1 integration id, $2 shard, $3 limit, $4 ids (bigint[] or NULL).
  */
 export function applySql(d: IntegrationDescriptor, table: string): string {
@@ -153,7 +203,7 @@ export function applySql(d: IntegrationDescriptor, table: string): string {
 candidate AS (SELECT * FROM batch WHERE event_id IS NULL OR event_id IN (SELECT event_id FROM fresh)),`
     : 'candidate AS (SELECT * FROM batch),';
   return `WITH batch AS MATERIALIZED (
-  SELECT ctid AS tid, id, remote_key, version_at, precedence, deleted, event_id
+  SELECT ctid AS tid, id, remote_key, version_at, precedence, deleted, event_id, received_at
     FROM ingest_inbox
    WHERE integration_id = $1 AND shard = $2 AND ($4::bigint[] IS NULL OR id = ANY ($4::bigint[]))
    ORDER BY id
@@ -176,7 +226,15 @@ up AS (
 ${upsertFrom(d, table, 'src')}
 RETURNING 1
 ),
-gone AS (DELETE FROM ingest_inbox WHERE ctid = ANY (ARRAY(SELECT tid FROM batch)))
+gone AS (DELETE FROM ingest_inbox WHERE ctid = ANY (ARRAY(SELECT tid FROM batch))),
+-- The counts that integrations list shows; written only when rows were taken (the apply looks often).
+counted AS (
+  INSERT INTO ingest_event_stats AS st (integration_id, shard, events, applied, last_event_at)
+  SELECT $1, $2, count(*), (SELECT count(*) FROM up), max(received_at) FROM batch HAVING count(*) > 0
+  ON CONFLICT (integration_id, shard) DO UPDATE
+    SET events = st.events + excluded.events, applied = st.applied + excluded.applied,
+        last_event_at = greatest(st.last_event_at, excluded.last_event_at)
+)
 SELECT (SELECT count(*) FROM batch)::int AS taken,
        (SELECT count(*) FROM up)::int AS applied,
        (SELECT max(id) FROM batch)::text AS up_to,

@@ -61,9 +61,24 @@ export const stripeCustomerV1: IntegrationDescriptor = {
       },
     };
   },
+  // Stripe lists customers newest first, 100 at most per page, by cursor: a customer created
+  // during the backfill sorts before the cursor, and its webhook brings it instead.
+  list: {
+    defaultBase: 'https://api.stripe.com',
+    path: '/v1/customers',
+    limitParam: 'limit',
+    pageSize: 100,
+    afterParam: 'starting_after',
+    itemsPointer: '/data',
+    hasMorePointer: '/has_more',
+    keyPointer: '/id',
+    apiKeyPattern: /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/,
+    apiKeyExample: 'sk_live_… (or a restricted rk_live_… key that may read customers)',
+    timestampResolutionMs: 1000,
+  },
   setupSteps: (webhookUrl, id) => [
     `In the Stripe Dashboard (Developers → Webhooks), add an endpoint with the URL ${webhookUrl} for the events customer.created, customer.updated and customer.deleted.`,
-    `Copy its signing secret (whsec_…) and run: hooksync integrations update ${id} --webhook-secret whsec_…`,
+    `Copy its signing secret (whsec_…), run: hooksync integrations update ${id} --webhook-secret - and paste it (it is not shown)`,
     `Then send data on with: hooksync httpsync create ${id}`,
   ],
 };

@@ -20,7 +20,7 @@ export function verifyStripeSignature(rawBody: Buffer, headers: IncomingHttpHead
     return {
       ok: false,
       reason: 'no_secret',
-      message: 'this integration has no webhook secret yet; set it with `hooksync integrations update <id> --webhook-secret whsec_…`',
+      message: 'this integration has no webhook secret yet; set it with `hooksync integrations update <id> --webhook-secret -`',
     };
   }
   try {

@@ -87,8 +87,50 @@ export interface IntegrationDescriptor<Config = unknown> {
   config?: z.ZodType<Config>;
   /** How the webhook secret looks, for help texts (e.g. `whsec_…`). */
   secretExample: string;
-  verify(rawBody: Buffer, headers: IncomingHttpHeaders, secret: string | null): VerifyResult;
+  /**
+   * How a secret is checked before it is stored: by default it must start with `secretExample`'s
+   * prefix (the part before `…`). Returns a reason when the secret cannot be one of this upstream's.
+   */
+  checkSecret?(secret: string): string | undefined;
+  /** On the raw bytes, before anything is parsed; may be asynchronous (a library that only offers a promise). */
+  verify(rawBody: Buffer, headers: IncomingHttpHeaders, secret: string | null): VerifyResult | Promise<VerifyResult>;
   interpret(body: unknown, instance: InstanceContext<Config>): Interpretation;
   /** What to tell the user after creating an instance. */
   setupSteps(webhookUrl: string, integrationId: string): string[];
+  /** The upstream's list API, for backfills; without it the integration cannot be backfilled. */
+  list?: ListApi;
+}
+
+/**
+ * An upstream's list API as data, for `integrations backfill`: pages of resources in a stable
+ * order, each page asked for with the key of the last resource of the one before (Stripe's
+ * `starting_after`). Each listed resource is upserted like a webhook's, its version time the time
+ * it was fetched.
+ */
+export interface ListApi {
+  /** Where the API is unless `--api-base` says otherwise, e.g. https://api.stripe.com. */
+  defaultBase: string;
+  /** Path of the list, e.g. /v1/customers. */
+  path: string;
+  /** Query parameter for the page size, and the size asked for. */
+  limitParam: string;
+  pageSize: number;
+  /** Query parameter carrying the last key of the previous page (absent on the first page). */
+  afterParam: string;
+  /** RFC 6901 pointers into the page: the array of resources, and the flag that more pages follow. */
+  itemsPointer: string;
+  hasMorePointer: string;
+  /** RFC 6901 pointer to the remote key inside a resource. */
+  keyPointer: string;
+  /** Sent as `Authorization: Bearer <key>`. What a key looks like, for checks and help texts. */
+  apiKeyPattern: RegExp;
+  apiKeyExample: string;
+  /**
+   * The resolution of the upstream's own timestamps (Stripe: whole seconds). A fetch time is
+   * rounded down to it, so that a change made in the same tick as the fetch, which the list may
+   * not show yet, wins the tie against the listed copy (a listed copy is weaker than any webhook).
+   */
+  timestampResolutionMs: number;
+  /** Extra request headers (an API version, say). */
+  headers?: Record<string, string>;
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Config } from '../config';
+import type { Keyring } from '../secrets/keyring';
 import type { TemporalHandle } from '../temporal/client';
 
 /** What the service layer needs; the CLI and the API each build one. */
@@ -7,4 +8,6 @@ export interface ServiceDeps {
   pool: pg.Pool;
   temporal: TemporalHandle;
   config: Config;
+  /** Seals and opens the secrets stored in PostgreSQL; undefined without HOOKSYNC_ENCRYPTION_KEY (they are stored in clear). */
+  keyring?: Keyring;
 }

@@ -1,9 +1,24 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { publicBaseUrl } from '../config';
 import { deadLetterStats, inboxDepth, requeueDeadLetters, requeuedOutcome } from '../db/inbox';
-import { getIntegrationRow, insertIntegration, listIntegrationRows, updateIntegrationRow, type IntegrationRow } from '../db/integrations';
+import {
+  dropIntegration,
+  getIntegrationRow,
+  insertIntegration,
+  integrationEvents,
+  listIntegrationRows,
+  tableRowCounts,
+  targetIdsOf,
+  updateIntegrationRow,
+  type IntegrationEvents,
+  type IntegrationRow,
+} from '../db/integrations';
 import { withTransaction } from '../db/pool';
 import { findDescriptor, serviceNames } from '../integrations';
+import { sealSecret } from '../secrets/stored';
+import type { IntegrationDescriptor } from '../integrations/types';
 import { ingestSettings, wakeIngest } from '../temporal/ingest-wake';
+import { backfillWorkflowId, httpSyncWorkflowId, ingestWorkflowId } from '../workflows/names';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
 import { newId, tableSuffix } from './ids';
@@ -16,7 +31,15 @@ export interface IntegrationView {
   has_webhook_secret: boolean;
   /** Events per second each API process accepts for this integration; null: no limit. */
   rate_limit_per_second: number | null;
+  /** The instance's settings given at creation (e.g. standard_webhooks_v1's JSON pointers); {} for most. */
+  config: Record<string, unknown>;
   created_at: string;
+  /** Events accepted (applied, discarded as older or redelivered, dead-lettered, or still in the inbox). */
+  events_received: number;
+  /** Of those, the versions that changed a row. */
+  events_applied: number;
+  /** When the newest accepted event arrived; null before the first. */
+  last_event_at: string | null;
 }
 
 /** Bounds of a rate limit, in events per second (shared by the CLI and the API). */
@@ -24,19 +47,36 @@ export const RATE_LIMIT_MAX = 1_000_000;
 /** `retry-failed` waits at most this long for the outcome (an HTTP request stays open meanwhile). */
 export const RETRY_WAIT_MAX_SECONDS = 240;
 
-const view = (deps: ServiceDeps, r: IntegrationRow): IntegrationView => ({
+const NO_EVENTS: IntegrationEvents = { received: 0, applied: 0, lastEventAt: null };
+
+const view = (deps: ServiceDeps, r: IntegrationRow, events: IntegrationEvents = NO_EVENTS): IntegrationView => ({
   id: r.id,
   service: r.service,
   table: r.table_name,
   webhook_url: `${publicBaseUrl(deps.config)}/v1/webhooks/${r.id}`,
   has_webhook_secret: r.webhook_secret !== null,
   rate_limit_per_second: r.rate_limit_per_second,
+  config: r.config,
   created_at: r.created_at.toISOString(),
+  events_received: events.received,
+  events_applied: events.applied,
+  last_event_at: events.lastEventAt?.toISOString() ?? null,
 });
+
+async function eventsOf(deps: ServiceDeps, ids?: string[]): Promise<Map<string, IntegrationEvents>> {
+  return integrationEvents(deps.pool, ids).catch((err) => {
+    throw dbError(err);
+  });
+}
 
 function checkSecret(service: string, secret: string | undefined): string | null {
   if (secret === undefined) return null;
   const d = findDescriptor(service)!;
+  if (d.checkSecret) {
+    const why = d.checkSecret(secret);
+    if (why) throw new ServiceError('invalid', why);
+    return secret;
+  }
   const prefix = d.secretExample.replace('…', '');
   // Upstreams' secrets are printable ASCII; anything else (a control character, a lone surrogate) is a paste gone wrong.
   if (!secret.startsWith(prefix) || secret.length <= prefix.length || !/^[\x21-\x7e]+$/.test(secret)) {
@@ -45,17 +85,50 @@ function checkSecret(service: string, secret: string | undefined): string | null
   return secret;
 }
 
-export async function createIntegration(deps: ServiceDeps, input: { service: string; webhookSecret?: string }): Promise<IntegrationView> {
+/**
+ * The instance's settings, as its descriptor's `config` schema reads them (e.g. JSON pointers):
+ * checked before anything is created. Options a descriptor does not take are refused, not ignored.
+ */
+function checkConfig(d: IntegrationDescriptor, options: Record<string, unknown> = {}): Record<string, unknown> {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  if (!d.config) {
+    const names = Object.keys(given);
+    if (names.length > 0) throw new ServiceError('invalid', `${d.service} takes no ${names.join(', ')}`);
+    return {};
+  }
+  const parsed = d.config.safeParse(given);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `${d.service} takes no ${i.keys.join(', ')}` : i.message));
+    throw new ServiceError('invalid', problems.join('; '));
+  }
+  return parsed.data as Record<string, unknown>;
+}
+
+export interface IntegrationInput {
+  service: string;
+  webhookSecret?: string;
+  /** Per-instance settings by their API names (standard_webhooks_v1: remote_key, timestamp, deleted). */
+  options?: Record<string, unknown>;
+}
+
+export async function createIntegration(deps: ServiceDeps, input: IntegrationInput): Promise<IntegrationView> {
   const descriptor = findDescriptor(input.service);
   if (!descriptor) {
     throw new ServiceError('invalid', `unknown integration "${input.service}"; available: ${serviceNames().join(', ')}`);
   }
   const secret = checkSecret(input.service, input.webhookSecret);
+  const config = checkConfig(descriptor, input.options);
   for (let attempt = 0; ; attempt++) {
     const id = newId('svi');
     const table = `${descriptor.service}_${tableSuffix()}`;
     try {
-      const row = await withTransaction(deps.pool, (db) => insertIntegration(db, { id, service: descriptor.service, table, webhookSecret: secret }, descriptor));
+      const row = await withTransaction(deps.pool, (db) =>
+        insertIntegration(
+          db,
+          { id, service: descriptor.service, table, webhookSecret: secret === null ? null : sealSecret(deps.keyring, 'integrations.webhook_secret', id, secret), config },
+          descriptor,
+        ),
+      );
       return view(deps, row);
     } catch (err) {
       // 65,536 table names per service: on a collision, draw again.
@@ -81,11 +154,12 @@ export async function updateIntegration(deps: ServiceDeps, id: string, input: In
   }
   const current = await getIntegration(deps, id);
   const secret = input.webhookSecret === undefined ? undefined : checkSecret(current.service, input.webhookSecret);
-  const row = await updateIntegrationRow(deps.pool, id, { webhookSecret: secret, rateLimitPerSecond: limit }).catch((err) => {
+  const sealed = secret == null ? secret : sealSecret(deps.keyring, 'integrations.webhook_secret', id, secret);
+  const row = await updateIntegrationRow(deps.pool, id, { webhookSecret: sealed, rateLimitPerSecond: limit }).catch((err) => {
     throw dbError(err);
   });
   if (!row) throw new ServiceError('not_found', `no integration ${id}`);
-  return view(deps, row);
+  return view(deps, row, (await eventsOf(deps, [id])).get(id));
 }
 
 export async function getIntegration(deps: ServiceDeps, id: string): Promise<IntegrationView> {
@@ -93,18 +167,22 @@ export async function getIntegration(deps: ServiceDeps, id: string): Promise<Int
     throw dbError(err);
   });
   if (!row) throw new ServiceError('not_found', `no integration ${id}`);
-  return view(deps, row);
+  return view(deps, row, (await eventsOf(deps, [id])).get(id));
 }
 
 export async function listIntegrations(deps: ServiceDeps): Promise<IntegrationView[]> {
   const rows = await listIntegrationRows(deps.pool).catch((err) => {
     throw dbError(err);
   });
-  return rows.map((r) => view(deps, r));
+  const events = await eventsOf(deps);
+  return rows.map((r) => view(deps, r, events.get(r.id)));
 }
 
 /** `integrations info`: the integration, its inbox (events waiting, age of the oldest) and its dead letters. */
 export interface IntegrationInfo extends IntegrationView {
+  /** Rows in its table, and how many of them are marked deleted upstream; null when they could not be counted at once (the table locked, or very large). */
+  rows: number | null;
+  rows_deleted: number | null;
   inbox_waiting: number;
   /** Seconds; null when nothing waits. */
   inbox_oldest_age_seconds: number | null;
@@ -115,11 +193,15 @@ export interface IntegrationInfo extends IntegrationView {
 
 export async function integrationInfo(deps: ServiceDeps, id: string): Promise<IntegrationInfo> {
   const integration = await getIntegration(deps, id);
-  const [depth, dead] = await Promise.all([inboxDepth(deps.pool, id), deadLetterStats(deps.pool, id)]).catch((err) => {
-    throw dbError(err);
-  });
+  const [depth, dead, counts] = await Promise.all([inboxDepth(deps.pool, id), deadLetterStats(deps.pool, id), tableRowCounts(deps.pool, integration.table)]).catch(
+    (err) => {
+      throw dbError(err);
+    },
+  );
   return {
     ...integration,
+    rows: counts?.rows ?? null,
+    rows_deleted: counts?.deleted ?? null,
     inbox_waiting: depth.waiting,
     inbox_oldest_age_seconds: depth.oldestAgeSeconds === null ? null : Math.round(depth.oldestAgeSeconds * 1000) / 1000,
     dead_letters: dead.count,
@@ -169,6 +251,73 @@ export async function retryFailed(deps: ServiceDeps, id: string, opts: { waitMs?
     if (o.waiting === 0 || Date.now() >= until || !result.woken) return result;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+export interface DeletedIntegration {
+  id: string;
+  service: string;
+  table: string;
+  /** The targets removed with it. */
+  targets: string[];
+  /** Workflows that were running and are now terminated (its targets' and its ingest shards'). */
+  workflows_terminated: string[];
+}
+
+/** How long deletion waits for Temporal before it refuses (and changes nothing). */
+const TEMPORAL_DEADLINE_MS = 10_000;
+
+/**
+ * Removes an integration with its targets, inbox, dead letters and table. Temporal is asked first:
+ * when it cannot be reached nothing is changed. Then the database, in one transaction (the table
+ * is dropped first, so no delivery or apply still reads it); then the workflows that belonged to
+ * it are terminated. A target workflow that missed its termination ends by itself at its next
+ * delivery (its target is gone), and the reconciler never starts it again.
+ */
+export async function deleteIntegration(deps: ServiceDeps, id: string): Promise<DeletedIntegration> {
+  const integration = await getIntegration(deps, id);
+  const targets = await targetIdsOf(deps.pool, id).catch((err) => {
+    throw dbError(err);
+  });
+  const workflowIds = [
+    ...targets.map(httpSyncWorkflowId),
+    ...Array.from({ length: deps.config.HOOKSYNC_INGEST_SHARDS }, (_, shard) => ingestWorkflowId(id, shard)),
+    backfillWorkflowId(id),
+  ];
+  const { client, connection } = deps.temporal;
+  const running: string[] = [];
+  try {
+    await connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, async () => {
+      for (const wid of workflowIds) {
+        try {
+          const d = await client.workflow.getHandle(wid).describe();
+          if (d.status.name === 'RUNNING') running.push(wid);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
+    });
+  } catch (err) {
+    throw unavailable('Temporal', err);
+  }
+  const dropped = await withTransaction(deps.pool, (db) => dropIntegration(db, id)).catch((err) => {
+    throw dbError(err);
+  });
+  if (!dropped) throw new ServiceError('not_found', `no integration ${id}`);
+  const terminated: string[] = [];
+  for (const wid of running) {
+    try {
+      await connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
+        client.workflow.getHandle(wid).terminate(`integration ${id} was deleted`),
+      );
+      terminated.push(wid);
+    } catch (err) {
+      // Ended meanwhile: nothing to stop.
+      if (!(err instanceof WorkflowNotFoundError)) {
+        throw new ServiceError('unavailable', `integration ${id} is deleted, but its workflow ${wid} could not be terminated: ${(err as Error).message}; it ends by itself at its next step`);
+      }
+    }
+  }
+  return { id, service: integration.service, table: integration.table, targets, workflows_terminated: terminated };
 }
 
 export function dbError(err: unknown): Error {

@@ -1,7 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { TargetRow } from '../db/targets';
 import { cursorOf } from '../db/targets';
-import { maskUrl } from '../http/target-url';
 import { integrationIdKey, targetIdKey } from '../temporal/client';
 import { httpSyncWorkflow } from '../workflows/httpsync';
 import { summaryMarkdown } from '../workflows/httpsync-view';
@@ -27,7 +26,7 @@ export const labelsOf = (t: TargetRow): TargetLabels => ({
   integrationId: t.integration_id,
   service: t.service,
   table: t.table_name,
-  maskedUrl: maskUrl(t.url),
+  maskedUrl: t.url_masked,
 });
 
 /**

@@ -9,17 +9,22 @@ import {
   insertTarget,
   listTargets,
   lockDeliveriesInTransaction,
+  lockSigningSecret,
   markTargetDeleted,
   recordRestart,
   removeTarget,
   resetCursor,
   setTargetPaused,
+  storeSigningSecrets,
   updateTargetSettings,
   type TargetRow,
   type TargetSettings,
 } from '../db/targets';
 import { sendPage, type PageSource } from '../delivery/page';
-import { maskUrl, parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
+import { parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
+import { generateSigningSecret, SIGNING_OVERLAP_MS, signingSecretsOf } from '../delivery/signature';
+import { KeyringError } from '../secrets/keyring';
+import { openOptional, sealSecret } from '../secrets/stored';
 import { DRAIN_BUDGET_MS } from '../activities/deliver-pages';
 import { settingsProblems } from '../workflows/httpsync-settings';
 import { cursorAheadWarning } from '../workflows/httpsync-view';
@@ -59,7 +64,7 @@ const view = (t: TargetRow): TargetView => ({
   integration_id: t.integration_id,
   integration_service: t.service,
   table: t.table_name,
-  url: maskUrl(t.url),
+  url: t.url_masked,
   period_seconds: t.period_seconds,
   page_size: t.page_size,
   timeout_seconds: t.timeout_seconds,
@@ -88,10 +93,13 @@ function parseUrl(deps: ServiceDeps, raw: string): TargetUrl {
   }
 }
 
-/** The verification POST: an empty page must be answered 2xx before a target is saved with a URL. */
-async function verifyEndpoint(url: TargetUrl, source: PageSource, timeoutSeconds: number) {
+/**
+ * The verification POST: an empty page, signed as the target's pages are, must be answered 2xx
+ * before a target is saved with a URL.
+ */
+async function verifyEndpoint(url: TargetUrl, source: PageSource, targetId: string, signingSecrets: readonly string[], timeoutSeconds: number) {
   await checkTargetAddress(url);
-  const outcome = await sendPage(url, source, { kind: 'verification' }, timeoutSeconds * 1000);
+  const outcome = await sendPage(url, source, { kind: 'verification', targetId }, signingSecrets, timeoutSeconds * 1000);
   if (!outcome.ok) {
     throw new ServiceError('verification_failed', `the verification POST (an empty page) to ${url.masked} failed: ${outcome.error}`);
   }
@@ -111,16 +119,28 @@ const starter = (deps: ServiceDeps): WorkflowStarter => ({
   historyLimit: deps.config.HOOKSYNC_HISTORY_LIMIT,
 });
 
-export async function createTarget(deps: ServiceDeps, integrationId: string, input: TargetInput): Promise<TargetView> {
+/** A new target, with its signing secret: shown once, here (it is stored sealed). */
+export interface CreatedTargetView extends TargetView {
+  /** Standard Webhooks secret (whsec_…) every POST to this target is signed with. */
+  signing_secret: string;
+}
+
+export async function createTarget(deps: ServiceDeps, integrationId: string, input: TargetInput): Promise<CreatedTargetView> {
   checkSettings(input);
   const url = parseUrl(deps, input.url);
   const ref = await integrationRef(deps.pool, integrationId).catch((err) => {
     throw dbError(err);
   });
   if (!ref) throw new ServiceError('not_found', `no integration ${integrationId}`);
-  await verifyEndpoint(url, ref, input.timeoutSeconds);
   const id = newId('hst');
-  await insertTarget(deps.pool, id, integrationId, { ...input, url: input.url.trim() }).catch((err) => {
+  const signingSecret = generateSigningSecret();
+  await verifyEndpoint(url, ref, id, [signingSecret], input.timeoutSeconds);
+  await insertTarget(deps.pool, id, integrationId, {
+    ...input,
+    url: sealSecret(deps.keyring, 'sync_targets.url', id, input.url.trim()),
+    urlMasked: url.masked,
+    signingSecret: sealSecret(deps.keyring, 'sync_targets.signing_secret', id, signingSecret),
+  }).catch((err) => {
     throw dbError(err);
   });
   const t = (await getTarget(deps.pool, id))!;
@@ -132,7 +152,7 @@ export async function createTarget(deps: ServiceDeps, integrationId: string, inp
     await removeTarget(deps.pool, id).catch(() => {});
     throw unavailable('Temporal', err);
   }
-  return view(t);
+  return { ...view(t), signing_secret: signingSecret };
 }
 
 export async function listTargetViews(deps: ServiceDeps, integrationId?: string): Promise<TargetView[]> {
@@ -209,7 +229,7 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
   if (cursorAhead(cursor, t.next_txid) && !warnings.some((w) => w.startsWith('the cursor'))) warnings.unshift(cursorAheadWarning(id, cursor, t.next_txid));
   return {
     ...view(t),
-    url: status?.maskedUrl ?? maskUrl(t.url),
+    url: status?.maskedUrl ?? t.url_masked,
     state: status?.state ?? (workflowStatus ? 'not_running' : 'unknown'),
     workflow_status: workflowStatus ?? null,
     cursor,
@@ -367,18 +387,69 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
         // receiver never gets it beside a page. Wait for a delivery in flight (its time budget
         // and one POST) to finish.
         await lockDeliveriesInTransaction(db, id, DRAIN_BUDGET_MS + t.timeout_seconds * 1000 + 5_000);
-        await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, patch.timeoutSeconds ?? t.timeout_seconds);
+        await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, id, signingSecrets(deps, t), patch.timeoutSeconds ?? t.timeout_seconds);
       }
-      if (!(await updateTargetSettings(db, id, { ...patch, url: patch.url?.trim() }))) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
+      const stored = { ...patch, url: patch.url === undefined ? undefined : sealSecret(deps.keyring, 'sync_targets.url', id, patch.url.trim()), urlMasked: url?.masked };
+      if (!(await updateTargetSettings(db, id, stored))) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
     },
     async (h) => {
       if (Object.keys(change).length > 0) await h.signal(configureSignal, change);
     },
     // Temporal unreachable: back to the settings before, as if the update had never been asked for.
     (pool) =>
-      updateTargetSettings(pool, id, { url: t.url, periodSeconds: t.period_seconds, pageSize: t.page_size, timeoutSeconds: t.timeout_seconds, mode: t.mode }),
+      updateTargetSettings(pool, id, { url: t.url, urlMasked: t.url_masked, periodSeconds: t.period_seconds, pageSize: t.page_size, timeoutSeconds: t.timeout_seconds, mode: t.mode }),
   );
   return view((await getTarget(deps.pool, id))!);
+}
+
+/** The secrets a target signs with now; a key that does not open them is the operator's to fix. */
+function signingSecrets(deps: ServiceDeps, t: TargetRow): string[] {
+  try {
+    return signingSecretsOf(t, deps.keyring);
+  } catch (err) {
+    if (err instanceof KeyringError) throw new ServiceError('unavailable', `the signing secret of ${t.id} cannot be read: ${err.message}`);
+    throw err;
+  }
+}
+
+export interface RotatedSigningSecretView extends TargetView {
+  /** The new Standard Webhooks secret (whsec_…): shown once, here. */
+  signing_secret: string;
+  /** Until then the previous secret signs too (a second signature); null when there was none. */
+  previous_secret_expires_at: string | null;
+}
+
+/**
+ * `rotate-signing-secret`: a new secret signs every POST from now on; the one it replaces signs
+ * beside it (a second signature in `webhook-signature`) for a day, so receivers can switch over
+ * without losing a page. Rotating again within the day drops the oldest. The delivery activity
+ * reads the secrets after every page, so no workflow needs to be told.
+ */
+export async function rotateSigningSecret(deps: ServiceDeps, id: string): Promise<RotatedSigningSecretView> {
+  const secret = generateSigningSecret();
+  const expires = await withTransaction(deps.pool, async (db) => {
+    const stored = await lockSigningSecret(db, id);
+    if (!stored) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
+    let previous: string | null;
+    try {
+      previous = openOptional(deps.keyring, 'sync_targets.signing_secret', id, stored.signing_secret);
+    } catch (err) {
+      throw new ServiceError('unavailable', `the current signing secret of ${id} cannot be read: ${(err as Error).message}`);
+    }
+    const previousExpiresAt = previous === null ? null : new Date(Date.now() + SIGNING_OVERLAP_MS);
+    await storeSigningSecrets(db, id, {
+      current: sealSecret(deps.keyring, 'sync_targets.signing_secret', id, secret),
+      previous: previous === null ? null : sealSecret(deps.keyring, 'sync_targets.signing_secret_previous', id, previous),
+      previousExpiresAt,
+    });
+    return previousExpiresAt;
+  }).catch((err) => {
+    throw dbError(err);
+  });
+  const t = (await getTarget(deps.pool, id).catch((err) => {
+    throw dbError(err);
+  }))!;
+  return { ...view(t), signing_secret: secret, previous_secret_expires_at: expires?.toISOString() ?? null };
 }
 
 export interface ResetView extends TargetView {

@@ -10,12 +10,21 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
 };
 
 /**
+ * What the SDK's bundler says when the worker bundles the workflow code at start-up (the sources,
+ * not a prebuilt bundle): the bundle's size and webpack's report of every module in it. Of use
+ * when debugging the bundle, noise in the log of a starting worker.
+ */
+export function isBundlerReport(message: string): boolean {
+  return message === 'Workflow bundle created' || /\bwebpack [\d.]+ compiled\b/.test(message);
+}
+
+/**
  * The Temporal SDK's logs (worker, workflow and activity loggers) as pino JSON. Their metadata
  * (workflowId, activityType, …) becomes fields, so a target's lines carry its workflow id.
  */
 export function temporalLogger(log: Logger): TemporalLogger {
   const write = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    const pinoLevel = LEVELS[level];
+    const pinoLevel = level === 'INFO' && isBundlerReport(message) ? 'debug' : LEVELS[level];
     if (!log.isLevelEnabled(pinoLevel)) return;
     // The task token is an opaque credential for completing the activity: of no use in a log line.
     const { taskToken: _token, ...fields } = meta ?? {};

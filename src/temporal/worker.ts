@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type pg from 'pg';
+import type { Keyring } from '../secrets/keyring';
 import { createActivities } from '../activities';
 import { logger } from '../log';
 import { compiled } from '../package-info';
@@ -11,6 +12,8 @@ import { temporalLogger } from './logger';
 
 export interface WorkerOptions {
   pool: pg.Pool;
+  /** HOOKSYNC_ENCRYPTION_KEY's keyring, for the activities that open stored secrets. */
+  keyring?: Keyring;
   address: string;
   namespace: string;
   taskQueue: string;
@@ -65,6 +68,7 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
       taskQueue: opts.taskQueue,
       activities: createActivities({
         pool: opts.pool,
+        keyring: opts.keyring,
         // The repairs start and signal workflows through the worker's own connection.
         temporal: { client: new Client({ connection, namespace: opts.namespace }), taskQueue: opts.taskQueue, historyLimit: opts.historyLimit },
       }),

@@ -1,4 +1,5 @@
 import { formatDuration, utcTime } from '../text/format';
+import { forTemporalUi, mdCode } from '../text/markdown';
 import type { Cursor, HttpSyncStatus, SyncMode, TargetLabels } from './types';
 
 /** What the Temporal UI shows of an HTTP Sync workflow (Markdown), apart from its control flow. */
@@ -22,30 +23,6 @@ export function waitSummary(waitMs: number, mode: SyncMode, heldBack = false): s
 }
 
 const time = (iso?: string) => (iso ? utcTime(iso) : '–');
-
-/**
- * A Markdown code span showing `text` verbatim: the Temporal UI renders summaries and details as
- * Markdown, where a masked URL's `***` would turn into bold and an error's `<html>` or `_` into
- * markup. A fence longer than any backtick run inside keeps even backticks literal.
- */
-export function mdCode(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  if (flat === '') return '–';
-  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
-  const fence = '`'.repeat(longest + 1);
-  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
-  return fence + pad + flat + pad + fence;
-}
-
-/**
- * Markdown for the Temporal UI's summary and details frames. The UI (2.42) makes each frame as
- * high as the rendered body, which leaves out the margins above the first and below the last
- * block, so about the last 30 px (a whole line) would be cut off. A last paragraph of one
- * no-break space (the UI escapes `&nbsp;`) takes that cut instead; elsewhere it is a blank line.
- */
-export function forTemporalUi(markdown: string): string {
-  return `${markdown}\n\n\u00a0`;
-}
 
 /** Cuts a long text (a URL with a long path) to `max` characters, ending it with an ellipsis. */
 const clip = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
@@ -94,6 +71,11 @@ function nextSync(s: HttpSyncStatus): string {
 /** The timer of a retry: how long, and after what. */
 export function retrySummary(waitMs: number, error: string): string {
   return `retry in ${formatDuration(waitMs)} after: ${clip(error.replace(/\s+/g, ' '), 200)}`;
+}
+
+/** The summary of the workflow's timer, by what it waits for (`TargetState.waitKind`). */
+export function timerSummary(kind: 'retry' | 'recheck' | 'period', waitMs: number, mode: SyncMode, error = ''): string {
+  return kind === 'retry' ? retrySummary(waitMs, error) : waitSummary(waitMs, mode, kind === 'recheck');
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 import type { Activities } from '../activities';
 import { settingsProblems } from './httpsync-settings';
 import { TargetState, type FailureView } from './httpsync-state';
-import { deliverySummary, detailsMarkdown, retrySummary, waitSummary } from './httpsync-view';
+import { deliverySummary, detailsMarkdown, timerSummary } from './httpsync-view';
 import {
   configureSignal,
   configureUpdate,
@@ -96,7 +96,7 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
       const kind = s.waitKind(Date.now());
       s.reconfigured = false;
       show(kind === 'retry' ? 'retrying' : 'waiting');
-      const summary = kind === 'retry' ? retrySummary(waitMs, s.retry!.error) : waitSummary(waitMs, s.settings.mode, kind === 'recheck');
+      const summary = timerSummary(kind, waitMs, s.settings.mode, s.retry?.error);
       // A trigger retries at once; pause and delete stop retrying; new settings work out the wait again.
       await condition(() => s.wake || s.reconfigured || s.interrupted || rollOverDue(), waitMs, { summary });
       continue;

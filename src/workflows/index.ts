@@ -2,3 +2,4 @@
 export { ingestWorkflow } from './ingest';
 export { httpSyncWorkflow } from './httpsync';
 export { reconcilerWorkflow } from './reconciler';
+export { backfillWorkflow } from './backfill';

@@ -1,5 +1,5 @@
 import { formatDuration } from '../text/format';
-import { forTemporalUi, mdCode } from './httpsync-view';
+import { forTemporalUi, mdCode } from '../text/markdown';
 import type { ApplyResult, InboxView, IngestInput, IngestTotals } from './types';
 
 /** Pure helpers of the ingest workflow: what the Temporal UI shows. Counts only, never an event. */

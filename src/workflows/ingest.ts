@@ -83,6 +83,9 @@ export async function ingestWorkflow(input: IngestInput): Promise<void> {
     if (!r.busy) inbox = r.inbox;
     trouble = r.failing && { error: r.failing.error, since: trouble?.since ?? r.failing.since, attempts: (trouble?.attempts ?? 0) + r.failing.attempts };
     show();
+    // Deleted: nothing is left to apply into. An event that still arrives starts a new run, which
+    // keeps it as a dead letter and ends too.
+    if (r.gone) return;
     // Rows left (its time budget ended), or failing: it retried with backoff for its whole budget,
     // holding the shard's lock, so the API sent no wake-ups meanwhile. Again at once, either way.
     if (r.more) woken = true;

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BackfillStatus } from './backfill-types';
 import type { ReconcilerStatus } from './reconciler-types';
 import type { CursorReset, HttpSyncStatus, IngestWake, TargetChange, TargetSettings } from './types';
 
@@ -29,3 +30,6 @@ export const wakeSignal = defineSignal<[IngestWake]>('wake');
 /** Run the repairs now instead of at the next round (every worker sends it when it starts). */
 export const repairNowSignal = defineSignal('repairNow');
 export const reconcilerStatusQuery = defineQuery<ReconcilerStatus>('status');
+
+/** Where a backfill stands: pages and rows so far, its cursor, state and times. */
+export const backfillStatusQuery = defineQuery<BackfillStatus>('backfillStatus');

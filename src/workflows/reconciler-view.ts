@@ -1,5 +1,5 @@
 import { utcTime } from '../text/format';
-import { forTemporalUi, mdCode } from './httpsync-view';
+import { forTemporalUi, mdCode } from '../text/markdown';
 import type { ReconcilerStatus } from './reconciler-types';
 
 /** The reconciler's current details in the Temporal UI: its last round, step by step. */

@@ -236,4 +236,6 @@ export interface ApplyResult {
   busy?: boolean;
   /** The apply kept failing for its whole budget (e.g. the table is locked); it is run again. */
   failing?: { error: string; since: string; attempts: number };
+  /** The integration no longer exists (deleted): what waited went to the dead letters, and the workflow ends. */
+  gone?: boolean;
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnNode, type Child } from '../../bench/children';
+import { spawnNode, type Child } from './children';
 import { freePort } from '../../src/dev/processes';
 import { HOOKSYNC_BIN, ROOT, runCli } from './httpsync';
 import { waitFor } from './harness';

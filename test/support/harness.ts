@@ -17,6 +17,8 @@ import { ingestSettings } from '../../src/temporal/ingest-wake';
 import { superviseReconciler } from '../../src/temporal/reconciler';
 import { createWorker } from '../../src/temporal/worker';
 import { logger } from '../../src/log';
+import { createDatabase } from './database';
+import { keyringOf } from '../../src/secrets/startup';
 import { Client } from '@temporalio/client';
 
 /**
@@ -80,7 +82,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const config = loadConfig({ ...process.env, HOOKSYNC_TASK_QUEUE: taskQueue, ...opts.env });
   const pool = createPool(config.DATABASE_URL, 20);
   const temporal = connectTemporal(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
-  const deps: ServiceDeps = { pool, temporal, config };
+  // As the processes do: HOOKSYNC_ENCRYPTION_KEY (when a test gives one) seals and opens the stored secrets.
+  const keyring = keyringOf(config);
+  const deps: ServiceDeps = { pool, temporal, config, keyring };
 
   let server: http.Server | undefined;
   let app: HooksyncApp | undefined;
@@ -112,6 +116,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (running) return;
     const { worker, connection } = await createWorker({
       pool,
+      keyring,
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue,
@@ -217,27 +222,5 @@ export async function waitFor<T>(
 export async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const base = process.env.DATABASE_URL;
   if (!base) throw new Error('DATABASE_URL not set: run the tests with `npm test`');
-  const { default: pg } = await import('pg');
-  const { migrate } = await import('../../src/db/migrate');
-  const name = `${new URL(base).pathname.slice(1)}_${crypto.randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`).finally(() => admin.end());
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
-  await migrate(pool).finally(() => pool.end());
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      try {
-        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
-        await c.query(`DROP DATABASE IF EXISTS ${name}`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+  return createDatabase(base, new URL(base).pathname.slice(1), 3);
 }

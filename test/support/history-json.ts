@@ -13,7 +13,6 @@ type ProtoJson = {
   fromJson(type: unknown, json: unknown, opts?: { ignoreUnknownFields?: boolean }): unknown;
   toJson(type: unknown, message: unknown): unknown;
 };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const protojson: ProtoJson = require(require.resolve('protobufjs/ext/protojson', { paths: [path.dirname(require.resolve('@temporalio/proto/package.json'))] }));
 const historyType = (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History');
 

@@ -13,6 +13,8 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   /** The parsed JSON body, or the raw text when it is not JSON. */
   body: any;
+  /** The body as it arrived (what a signature is checked against). */
+  raw: string;
   pageId: string | undefined;
   authorized: boolean;
   /** What the receiver answered (0 when it destroyed the socket or has not answered yet). */
@@ -45,8 +47,10 @@ export interface Receiver {
   endpoint: string;
   user: string;
   password: string;
-  /** Every POST, in arrival order, including unauthorized and failed ones. */
+  /** Every POST, in arrival order, including unauthorized and failed ones (none with `keepRequests: false`). */
   requests: ReceivedRequest[];
+  /** POSTs refused for their credentials. */
+  readonly unauthorized: number;
   /** The most requests that were in flight at once. */
   readonly maxConcurrent: number;
   respondWith(fn: Behaviour): void;
@@ -74,7 +78,7 @@ export interface InFlightSpan {
 const OK: Behaviour = () => ({ status: 200 });
 
 /** A real HTTPS endpoint for HTTP Sync to deliver to, with the certificate bin/run-tests.js made. */
-export async function startReceiver(opts: { user?: string; password?: string } = {}): Promise<Receiver> {
+export async function startReceiver(opts: { user?: string; password?: string; keepRequests?: boolean } = {}): Promise<Receiver> {
   const certFile = process.env.HOOKSYNC_TEST_TLS_CERT;
   const keyFile = process.env.HOOKSYNC_TEST_TLS_KEY;
   if (!certFile || !keyFile) throw new Error('HOOKSYNC_TEST_TLS_CERT/KEY not set: run the tests with `npm test`');
@@ -86,8 +90,11 @@ export async function startReceiver(opts: { user?: string; password?: string } =
   const spans: InFlightSpan[] = [];
   const previousOnSocket = new WeakMap<import('node:net').Socket, () => void>();
   let behaviour = OK;
+  // A benchmark's hundreds of thousands of rows are counted by its behaviour, not kept.
+  const keep = opts.keepRequests ?? true;
   let inFlight = 0;
   let maxConcurrent = 0;
+  let unauthorized = 0;
   const timers = new Set<NodeJS.Timeout>();
 
   const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, (req, res) => {
@@ -102,7 +109,7 @@ export async function startReceiver(opts: { user?: string; password?: string } =
     inFlight++;
     maxConcurrent = Math.max(maxConcurrent, inFlight);
     const span: InFlightSpan = { startedAt: Date.now(), remotePort: req.socket.remotePort };
-    spans.push(span);
+    if (keep) spans.push(span);
     const over = () => {
       if (span.endedAt !== undefined) return;
       inFlight--;
@@ -113,7 +120,7 @@ export async function startReceiver(opts: { user?: string; password?: string } =
     res.once('close', over);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
+    const answer = async () => {
       const text = Buffer.concat(chunks).toString('utf8');
       let body: unknown = text;
       try {
@@ -127,6 +134,7 @@ export async function startReceiver(opts: { user?: string; password?: string } =
         url: req.url,
         headers: req.headers,
         body,
+        raw: text,
         pageId: Array.isArray(pageId) ? pageId[0] : pageId,
         authorized: req.headers.authorization === expected,
         status: 0,
@@ -134,8 +142,9 @@ export async function startReceiver(opts: { user?: string; password?: string } =
         remotePort: req.socket.remotePort,
       };
       span.request = record;
-      requests.push(record);
+      if (keep) requests.push(record);
       if (!record.authorized) {
+        unauthorized += 1;
         record.status = 401;
         res.writeHead(401, { 'www-authenticate': 'Basic realm="receiver"', 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
         return;
@@ -170,7 +179,8 @@ export async function startReceiver(opts: { user?: string; password?: string } =
         record.accepted = reply.status >= 200 && reply.status < 300;
       });
       res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers }).end(JSON.stringify(reply.body ?? {}));
-    });
+    };
+    req.on('end', () => void answer());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -188,6 +198,9 @@ export async function startReceiver(opts: { user?: string; password?: string } =
     requests,
     get maxConcurrent() {
       return maxConcurrent;
+    },
+    get unauthorized() {
+      return unauthorized;
     },
     respondWith(fn) {
       behaviour = fn;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { withParentDeathSignal } from '../src/dev/processes';
+import { withParentDeathSignal } from '../../src/dev/processes';
 
 /**
  * The bench's child processes (the API, the worker, the baselines): each its own node process, so
@@ -55,7 +55,7 @@ export function spawnNode(opts: SpawnOptions): Child {
   const log = fs.createWriteStream(logFile);
   const [command, argv] = withParentDeathSignal('SIGTERM', process.execPath, opts.args);
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', ...(opts.ipc ? (['ipc'] as const) : [])];
-  const proc = spawn(command, argv, { env: opts.env, cwd: opts.cwd ?? path.resolve(__dirname, '..'), stdio });
+  const proc = spawn(command, argv, { env: opts.env, cwd: opts.cwd ?? path.resolve(__dirname, '..', '..'), stdio });
   const recent: string[] = [];
   let partial = '';
   const watchers = new Set<(line: string) => void>();
@@ -147,4 +147,25 @@ export function peakRssOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The next IPC message of `child` that `pick` makes something of; rejects when it exits first or after timeoutMs. */
+export function nextMessage<T>(child: Child, pick: (m: any) => T | undefined, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`${child.name}: no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    const onMessage = (m: unknown) => {
+      const v = pick(m);
+      if (v !== undefined) done(undefined, v);
+    };
+    const onExit = () => done(new Error(`${child.name} exited; its output ends with:\n${child.tail()}`));
+    const done = (err?: Error, v?: T) => {
+      clearTimeout(timer);
+      child.proc.off('message', onMessage);
+      child.proc.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(v as T);
+    };
+    child.proc.on('message', onMessage);
+    child.proc.once('exit', onExit);
+  });
 }

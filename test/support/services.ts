@@ -1,18 +1,26 @@
-import crypto from 'node:crypto';
 import path from 'node:path';
-import pg from 'pg';
-import { loadConfig, stateDir, type Config } from '../src/config';
-import { migrate } from '../src/db/migrate';
-import { createPool } from '../src/db/pool';
-import { startEmbeddedPostgres } from '../src/dev/embedded-postgres';
-import { freePort } from '../src/dev/processes';
-import { startTemporalDevServer } from '../src/dev/temporal-server';
-import type { ServiceDeps } from '../src/services/deps';
-import { connectTemporal } from '../src/temporal/client';
+import type pg from 'pg';
+import { loadConfig, stateDir, type Config } from '../../src/config';
+import { createPool } from '../../src/db/pool';
+import { freePort } from '../../src/dev/processes';
+import { startTemporalDevServer } from '../../src/dev/temporal-server';
+import type { ServiceDeps } from '../../src/services/deps';
+import { connectTemporal } from '../../src/temporal/client';
 import { spawnNode, type Child } from './children';
-import { withApplicationName } from './cpu';
+import { createDatabase, findServer, withAdmin } from './database';
 
-/** What the bench runs against, started as `hooksync dev` does, and everything needed to stop it. */
+/**
+ * A whole hooksync as separate processes, started as `hooksync dev` does (the benchmarks run
+ * against it): a fresh database, a Temporal dev server, `hooksync api` and `hooksync worker`,
+ * and everything needed to stop them again.
+ */
+
+/** The application_name a process connects with, so its PostgreSQL backends can be told apart. */
+export const withApplicationName = (url: string, name: string) => {
+  const u = new URL(url);
+  u.searchParams.set('application_name', `bench:${name}`);
+  return u.toString();
+};
 
 /**
  * Stops happen in stages, each stage's steps at once: 1 the bench's own processes and clients,
@@ -65,21 +73,6 @@ export interface Database {
   version: string;
 }
 
-const LOCAL_SERVER = 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function reachable(url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
-    return rows[0]!.v;
-  } catch {
-    return undefined;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
 /**
  * Databases of earlier runs that could not drop theirs (killed with SIGKILL, say): unused and
  * over an hour old. Needs the right to read the data directory (pg_stat_file); skipped without.
@@ -103,56 +96,15 @@ async function dropStaleDatabases(admin: pg.Client, log: (msg: string) => void):
   }
 }
 
-const withDatabase = (url: string, name: string) => {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-};
-
 /** A fresh database hooksync_bench_<random>: on DATABASE_URL's server, the local one, or an embedded PostgreSQL. */
 export async function benchDatabase(res: Resources, log: (msg: string) => void): Promise<Database> {
-  let adminUrl: string | undefined;
-  let server: string;
-  let version: string | undefined;
-  if (process.env.DATABASE_URL) {
-    adminUrl = process.env.DATABASE_URL;
-    server = "DATABASE_URL's server";
-    version = await reachable(adminUrl);
-    if (!version) throw new Error('DATABASE_URL is set but its server does not answer');
-  } else if ((version = await reachable(LOCAL_SERVER))) {
-    adminUrl = LOCAL_SERVER;
-    server = '127.0.0.1:5432';
-  } else {
-    log('no PostgreSQL at DATABASE_URL or 127.0.0.1:5432; starting an embedded one…');
-    const embedded = await startEmbeddedPostgres({ dir: path.join(stateDir, 'bench-postgres'), log });
-    res.add('embedded PostgreSQL', embedded.stop, 3);
-    adminUrl = embedded.url;
-    server = 'embedded';
-    version = (await reachable(adminUrl)) ?? '?';
-  }
-  const name = `hooksync_bench_${crypto.randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await dropStaleDatabases(admin, log);
-    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
-  } finally {
-    await admin.end();
-  }
-  const dropDatabase = async () => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    try {
-      await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
-    } finally {
-      await c.end();
-    }
-  };
-  res.add(`database ${name}`, dropDatabase, 2);
-  const url = withDatabase(adminUrl, name);
-  const pool = createPool(url, 1);
-  await migrate(pool).finally(() => pool.end());
-  return { url, name, server, version };
+  const server = await findServer({ embeddedDir: path.join(stateDir, 'bench-postgres'), log });
+  if (server.stop) res.add('embedded PostgreSQL', server.stop, 3);
+  await withAdmin(server.adminUrl, (admin) => dropStaleDatabases(admin, log));
+  const db = await createDatabase(server.adminUrl, 'hooksync_bench');
+  res.add(`database ${db.name}`, db.drop, 2);
+  const where = { DATABASE_URL: "DATABASE_URL's server", 'local server': '127.0.0.1:5432', embedded: 'embedded' }[server.source] ?? server.source;
+  return { url: db.url, name: db.name, server: where, version: server.version };
 }
 
 export async function benchTemporal(res: Resources, logDir: string, log: (msg: string) => void): Promise<string> {
@@ -204,7 +156,7 @@ export async function startHooksync(res: Resources, opts: ProcessOptions): Promi
     LOG_LEVEL: 'info',
     ...opts.env,
   });
-  const cli = path.join(__dirname, '..', 'bin', 'hooksync.js');
+  const cli = path.join(__dirname, '..', '..', 'bin', 'hooksync.js');
   // Each process connects under its own application_name, so its PostgreSQL backends can be measured.
   const worker = spawnNode({
     name: 'worker',
