@@ -4,6 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { freePort } from '../src/dev/processes';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { acceptedPages, HOOKSYNC_BIN, insertCustomers, keysOf, ROOT, runCli, stackEnv, WEBHOOK_SECRET, type CliResult } from './support/httpsync';
+import { customerEvent } from './support/stripe';
+import { startListServer, type ListServer } from './support/list-server';
 import { startReceiver, type Receiver } from './support/receiver';
 
 /**
@@ -14,10 +16,12 @@ import { startReceiver, type Receiver } from './support/receiver';
 
 const OLD_TOKEN = 'api-cli-old-token-0123456789';
 const NEW_TOKEN = 'api-cli-new-token-9876543210';
+const LIST_API_KEY = 'sk_test_apiCliBackfill4Rt8Zq';
 
 describe('the CLI through the management API', () => {
   let stack: Stack;
   let receiver: Receiver;
+  let lister: ListServer;
 
   /** The CLI's environment: the API and a token, and a database and Temporal that do not answer. */
   const remoteEnv = (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => ({
@@ -40,10 +44,14 @@ describe('the CLI through the management API', () => {
 
   before(async () => {
     // Two tokens, as during a rotation: the CLI has the new one.
-    [stack, receiver] = await Promise.all([startStack({ env: { HOOKSYNC_API_TOKEN: `${OLD_TOKEN},${NEW_TOKEN}` } }), startReceiver()]);
+    [stack, receiver, lister] = await Promise.all([
+      startStack({ env: { HOOKSYNC_API_TOKEN: `${OLD_TOKEN},${NEW_TOKEN}` } }),
+      startReceiver(),
+      startListServer({ apiKey: LIST_API_KEY, items: [] }),
+    ]);
   });
   after(async () => {
-    await Promise.allSettled([stack?.close(), receiver?.close()]);
+    await Promise.allSettled([stack?.close(), receiver?.close(), lister?.close()]);
   });
 
   test('creates, lists, shows, triggers, changes and deletes without database or Temporal credentials', async () => {
@@ -86,6 +94,51 @@ describe('the CLI through the management API', () => {
     await waitFor(async () => acceptedPages(receiver).flatMap((p) => p.body.rows).length >= 2 * keys.length, { what: 'the rows again after the reset' });
     ok(await cli(['httpsync', 'delete', target.id]));
     assert.notEqual((await stack.pool.query('SELECT deleted_at FROM sync_targets WHERE id = $1', [target.id])).rows[0].deleted_at, null);
+  });
+
+  test('secrets from stdin and the environment, signing secrets, backfill and delete go through the API too', async () => {
+    // The webhook secret from stdin, read by the CLI and sent in the request body.
+    const created = ok(await runCli(['integrations', 'create', 'stripe_customer_v1', '--webhook-secret', '-', '--json'], { env: remoteEnv(), stdin: `${WEBHOOK_SECRET}\n` }));
+    const integration = JSON.parse(created.stdout);
+    assert.equal((await json(['integrations', 'info', integration.id])).has_webhook_secret, true);
+    assert.ok(!created.stderr.includes(WEBHOOK_SECRET), 'the secret is not echoed');
+
+    // The URL from HOOKSYNC_TARGET_URL; the answer carries the signing secret, this once.
+    const made = ok(await cli(['httpsync', 'create', integration.id, '--period', '3600', '--json'], remoteEnv({ HOOKSYNC_TARGET_URL: receiver.url })));
+    const target = JSON.parse(made.stdout);
+    assert.match(target.signing_secret, /^whsec_/);
+    assert.ok(!made.stdout.includes(new URL(receiver.url).password), 'the password is masked');
+    assert.equal((await json(['httpsync', 'info', target.id])).signing_secret, undefined, 'shown only at creation');
+    const rotated = await json(['httpsync', 'rotate-signing-secret', target.id]);
+    assert.match(rotated.signing_secret, /^whsec_/);
+    assert.notEqual(rotated.signing_secret, target.signing_secret);
+    assert.ok(Date.parse(rotated.previous_secret_expires_at) > Date.now());
+
+    // A backfill started, waited for and shown through the API.
+    lister.items = Array.from({ length: 7 }, (_, i) => customerEvent({ type: 'customer.created', id: `cus_apiclibf${i}`, created: 1_700_000_000 + i }).data.object);
+    const backfill = JSON.parse(
+      ok(await runCli(['integrations', 'backfill', integration.id, '--api-key', LIST_API_KEY, '--api-base', lister.url, '--wait', '--json'], { env: remoteEnv(), timeoutMs: 90_000 })).stdout,
+    );
+    assert.deepEqual([backfill.state, backfill.rows, backfill.started], ['done', 7, true]);
+    assert.equal(await count(integration.table), 7);
+    assert.match(ok(await cli(['integrations', 'info', integration.id])).stdout, /done: 1 page, 7 rows listed; 7 inserted or changed/);
+
+    // Deleted through the API, with its target.
+    const deleted = await json(['integrations', 'delete', integration.id, '--yes']);
+    assert.deepEqual(deleted.targets, [target.id]);
+    assert.equal((await stack.pool.query('SELECT 1 FROM integrations WHERE id = $1', [integration.id])).rowCount, 0);
+
+    // Without a terminal and without --yes, nothing is deleted.
+    const kept = await json(['integrations', 'create', 'stripe_customer_v1']);
+    const refused = await cli(['integrations', 'delete', kept.id]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /without confirmation/);
+    assert.equal((await stack.pool.query('SELECT 1 FROM integrations WHERE id = $1', [kept.id])).rowCount, 1);
+
+    // rotate-encryption-key works on the database itself, never through the API.
+    const local = await cli(['rotate-encryption-key'], remoteEnv({ HOOKSYNC_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64') }));
+    assert.equal(local.code, 1);
+    assert.doesNotMatch(local.stderr, /hooksync API/);
   });
 
   test('status --watch draws from the API and ends cleanly on Ctrl-C', async () => {
