@@ -4,6 +4,7 @@ import type { BackfillStart, BackfillView } from '../../src/services/backfill';
 import { formatDuration } from '../../src/text/format';
 import { act } from '../context';
 import { when } from '../render';
+import { secretOption } from '../secret-input';
 
 const count = (n: number, one: string) => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
 
@@ -79,14 +80,19 @@ export function backfillCommand(): Command {
         'Run it again to list everything again; while one runs, another is not started.',
     )
     .argument('<id>', 'integration id (svi_…)')
-    .option('--api-key <key>', 'the upstream API key to list with (Stripe: sk_live_… or a restricted rk_live_… key); stored (as a secret) for later runs; without it, the stored one is used')
+    .option(
+      '--api-key <key>',
+      'the upstream API key to list with (Stripe: sk_live_… or a restricted rk_live_… key); `-` reads it from stdin (a terminal prompt shows nothing of it); ' +
+        'HOOKSYNC_BACKFILL_API_KEY is read when it is left out; stored (as a secret) for later runs; without either, the stored one is used',
+    )
     .option('--api-base <url>', "the upstream API's address (default: the upstream's own, e.g. https://api.stripe.com); checked like target URLs (HOOKSYNC_ALLOWED_TARGET_HOSTS)")
     .option('--wait', 'wait until the backfill is over and print its counts; exit code 1 if it failed')
     .option('--json', 'print JSON: {integration_id, workflow_id, state, started, pages, rows, applied, cursor, started_at, finished_at, …}')
     .action(
       act(
         async (s, [id], opts: BackfillOptions) => {
-          const start = await s.call('startBackfill', { params: { id: id! }, body: { api_key: opts.apiKey, api_base: opts.apiBase } });
+          const apiKey = await secretOption(opts.apiKey, { name: 'HOOKSYNC_BACKFILL_API_KEY', prompt: 'Upstream API key:', what: 'API key' });
+          const start = await s.call('startBackfill', { params: { id: id! }, body: { api_key: apiKey, api_base: opts.apiBase } });
           if (!opts.wait) return start;
           if (!opts.json) {
             process.stderr.write(
