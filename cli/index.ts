@@ -21,7 +21,13 @@ TEMPORAL_API_KEY (Temporal Cloud), HOOKSYNC_WORKER_METRICS_PORT (worker /metrics
 HOOKSYNC_SHUTDOWN_GRACE_SECONDS (default 30: how long a stop lets work in hand finish),
 HOOKSYNC_ENCRYPTION_KEY (base64 of 32 bytes; comma-separated, the first seals: secrets stored in PostgreSQL are encrypted),
 HOOKSYNC_WEBHOOK_SECRET and HOOKSYNC_TARGET_URL (instead of --webhook-secret and --url, which end up in shell history and ps).
-Beside a running \`hooksync dev\`, the other commands find its database and Temporal by themselves.`,
+Beside a running \`hooksync dev\`, the other commands find its database and Temporal by themselves.
+
+Through the management API: with HOOKSYNC_API_URL (e.g. https://hooksync.example.com) and
+HOOKSYNC_API_TOKEN (one of the API's tokens) set, the integrations and httpsync commands go through
+the API instead of the database: no database, Temporal or encryption key needed. Errors and exit
+codes are the same; a refused token exits with code 1. rotate-encryption-key always works on the
+database itself.`,
   );
 
 program.addCommand(devCommand());

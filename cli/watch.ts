@@ -1,9 +1,7 @@
 import { SingleBar } from 'cli-progress';
-import { getTarget } from '../src/db/targets';
-import { backlogSql } from '../src/integrations/sql';
-import type { ServiceDeps } from '../src/services/deps';
+import type { Services } from '../src/api/operations';
 import { ServiceError } from '../src/services/errors';
-import { targetInfo, type TargetInfo } from '../src/services/targets';
+import type { TargetInfo } from '../src/services/targets';
 import { formatDuration } from '../src/text/format';
 import { renderInfo } from './render';
 
@@ -14,18 +12,6 @@ const HOME = `${CSI}H`;
 const CLEAR_SCREEN = `${CSI}2J`;
 const CLEAR_LINE_END = `${CSI}K`;
 const CLEAR_SCREEN_END = `${CSI}J`;
-
-/**
- * Progress as the database has it, page by page. The workflow's figures (what `info` shows) move
- * when a delivery activity returns, every few seconds while a backlog drains; the activity records
- * each 2xx page in the database at once, so the bar follows these.
- */
-async function liveProgress(deps: ServiceDeps, id: string): Promise<{ delivered: number; waiting: number } | undefined> {
-  const t = await getTarget(deps.pool, id);
-  if (!t || t.deleted_at) return undefined;
-  const { rows } = await deps.pool.query<{ waiting: string }>(backlogSql(t.table_name), [t.cursor_txid, t.cursor_seq]);
-  return { delivered: Number(t.rows_delivered), waiting: Number(rows[0]!.waiting) };
-}
 
 /** Rows per minute over the samples (the last 15 s of this drain); undefined until there are a few seconds of them. */
 function rateOf(samples: Array<[number, number]>): number | undefined {
@@ -50,7 +36,7 @@ function timeLeft(waiting: number, rate: number | undefined, info: TargetInfo): 
  * backlog draining. Ctrl-C (SIGINT) or SIGTERM ends it cleanly: the cursor is shown again and the
  * command exits 0. A target deleted meanwhile ends it with an error.
  */
-export async function watchStatus(deps: ServiceDeps, id: string, everySeconds: number): Promise<void> {
+export async function watchStatus(services: Services, id: string, everySeconds: number): Promise<void> {
   // --interval 0 would query as fast as it can; once a second is as fresh as anyone reads.
   const intervalSeconds = Math.max(1, everySeconds);
   const out = process.stdout;
@@ -108,10 +94,14 @@ export async function watchStatus(deps: ServiceDeps, id: string, everySeconds: n
     while (!stopped) {
       const header = `hooksync httpsync status ${id} · ${new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} · every ${intervalSeconds} s · Ctrl-C to stop`;
       let info: TargetInfo | undefined;
-      let live: Awaited<ReturnType<typeof liveProgress>>;
+      // The bar follows the database's page-by-page record: the workflow's figures (what `info`
+      // shows) move only when a delivery activity returns, every few seconds while a backlog drains.
+      let live: { delivered: number; waiting: number } | undefined;
       let problem: string | undefined;
       try {
-        [info, live] = await Promise.all([targetInfo(deps, id), liveProgress(deps, id)]);
+        const params = { params: { id } };
+        const [i, p] = await Promise.all([services.call('getTarget', params), services.call('getTargetProgress', params)]);
+        [info, live] = [i, { delivered: p.rows_delivered, waiting: p.rows_waiting }];
       } catch (err) {
         // Gone for good: end with the error. Anything else (the database restarting): keep trying.
         if (err instanceof ServiceError && err.code === 'not_found') throw err;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import client from 'prom-client';
+import { retryStates, type RetryState } from './db/targets';
 
 /**
  * Process-wide Prometheus metrics. The API serves them at /metrics; a separate worker serves its
@@ -91,16 +92,12 @@ export function failureReason(outcome: { status?: number; error?: string; refuse
 
 /** Where the retry gauges below read from: the latest pool given (one per process in production). */
 let retrySource: pg.Pool | undefined;
-let retryRead: Promise<Array<{ id: string; integration_id: string; attempts: number; next_at: number | null }>> | undefined;
+let retryRead: Promise<RetryState[]> | undefined;
 const readRetryState = () =>
   (retryRead ??= (async () => {
     try {
       if (!retrySource) return [];
-      const { rows } = await retrySource.query<{ id: string; integration_id: string; attempts: number; next_at: number | null }>(
-        `SELECT id, integration_id, retry_attempts AS attempts, extract(epoch FROM next_attempt_at)::float8 AS next_at
-           FROM sync_targets WHERE deleted_at IS NULL`,
-      );
-      return rows;
+      return await retryStates(retrySource);
     } catch {
       // Without the database the other metrics still answer.
       return [];

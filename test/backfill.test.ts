@@ -37,11 +37,14 @@ describe('backfill through a list API', () => {
     server.pageSize = 100;
     server.behave(undefined);
     server.requests.length = 0;
-    const run = await runCli(['integrations', 'backfill', integration.id, '--api-key', API_KEY, '--api-base', server.url, '--wait', '--json'], {
+    // The key from stdin, as an operator keeps it out of shell history and `ps`.
+    const run = await runCli(['integrations', 'backfill', integration.id, '--api-key', '-', '--api-base', server.url, '--wait', '--json'], {
       env: stackEnv(stack),
+      stdin: `${API_KEY}\n`,
       timeoutMs: 90_000,
     });
     assert.equal(run.code, 0, run.stderr);
+    assert.ok(!run.stdout.includes(API_KEY) && !run.stderr.includes(API_KEY), 'the key is not shown');
     const result = JSON.parse(run.stdout);
     assert.deepEqual([result.state, result.pages, result.rows, result.applied, result.cursor], ['done', 3, 250, 250, 'cus_pages0249']);
     assert.deepEqual(
@@ -171,7 +174,7 @@ describe('backfill through a list API', () => {
     server.behave(() => ({ delayMs: pageDelayMs }));
     const first = await startBackfill(stack.deps, integration.id, { apiKey: API_KEY, apiBase: server.url });
     assert.equal(first.started, true);
-    const cli = await runCli(['integrations', 'backfill', integration.id, '--api-key', API_KEY, '--api-base', server.url], { env: stackEnv(stack) });
+    const cli = await runCli(['integrations', 'backfill', integration.id, '--api-base', server.url], { env: stackEnv(stack, { HOOKSYNC_BACKFILL_API_KEY: API_KEY }) });
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /already running .*not starting another/);
     pageDelayMs = 50;

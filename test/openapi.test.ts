@@ -152,6 +152,8 @@ describe('the OpenAPI document', () => {
     assert.equal((await call('GET', `/v1/integrations/${integration.id}`)).status, 200);
     assert.equal((await call('PATCH', `/v1/integrations/${integration.id}`, { rate_limit_per_second: 100 })).body.rate_limit_per_second, 100);
     assert.equal((await call('GET', '/v1/integrations/svi_doesnotexist')).status, 404);
+    assert.equal((await call('POST', `/v1/integrations/${integration.id}/retry-failed`, { wait_seconds: 0 })).body.requeued, 0);
+    assert.equal((await call('POST', `/v1/integrations/${integration.id}/retry-failed`, { wait_seconds: 100_000 })).status, 400);
     assert.equal((await call('GET', '/v1/integrations', undefined, { token: false })).status, 401);
 
     const webhook = async (event: unknown, integrationId = integration.id) => {
@@ -180,6 +182,7 @@ describe('the OpenAPI document', () => {
     assert.throws(() => conforms('GET', `/v1/httpsync/${target.id}`, { status: 200, body: { ...info.body, rows_delivered: '5' } }), /does not match/);
     assert.throws(() => conforms('GET', `/v1/httpsync/${target.id}`, { status: 418, body: {} }), /is documented/);
     assert.equal((await call('PATCH', `/v1/httpsync/${target.id}`, { page_size: 50 })).body.page_size, 50);
+    assert.equal((await call('GET', `/v1/httpsync/${target.id}/progress`)).body.id, target.id);
     for (const verb of ['trigger', 'pause', 'resume', 'restart']) assert.equal((await call('POST', `/v1/httpsync/${target.id}/${verb}`)).status, 200, verb);
     assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, { from_start: true })).body.workflow_told, true);
     assert.equal((await call('POST', `/v1/httpsync/${target.id}/reset`, {})).status, 400);

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
-import { startBackfill, waitForBackfill, type BackfillView } from '../../src/services/backfill';
-import type { ServiceDeps } from '../../src/services/deps';
+import type { Services } from '../../src/api/operations';
+import type { BackfillStart, BackfillView } from '../../src/services/backfill';
 import { formatDuration } from '../../src/text/format';
-import { fail, output, withServices } from '../context';
+import { act } from '../context';
 import { when } from '../render';
+import { secretOption } from '../secret-input';
 
 const count = (n: number, one: string) => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
 
@@ -39,6 +40,36 @@ function finalText(b: BackfillView): string {
   return `Backfill of ${b.integration_id} ${b.state}: ${b.last_error ?? b.workflow_status ?? ''}\n${backfillCounts(b)}.`;
 }
 
+/** How often `--wait` asks for the backfill's state, and how many unanswered asks in a row it bears. */
+const WAIT_POLL_MS = 1_000;
+const WAIT_UNKNOWN_MAX = 10;
+
+/**
+ * Until the backfill is over, by asking for its state (the same through the API as here): a
+ * workflow that runs for hours needs no connection held open meanwhile.
+ */
+async function waitUntilOver(s: Services, id: string): Promise<BackfillView> {
+  for (let unknown = 0; ; ) {
+    const b = await s.call('getBackfill', { params: { id } });
+    unknown = b.state === 'unknown' ? unknown + 1 : 0;
+    if ((b.state !== 'running' && b.state !== 'retrying' && b.state !== 'unknown') || unknown >= WAIT_UNKNOWN_MAX) return b;
+    await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+  }
+}
+
+type BackfillOptions = { apiKey?: string; apiBase?: string; wait?: boolean; json?: boolean };
+
+function startedText(result: BackfillStart, id: string, opts: BackfillOptions): string {
+  if (opts.wait) return finalText(result);
+  if (!result.started) {
+    return `A backfill of ${id} is already running (${backfillCounts(result)} so far); not starting another. Follow it with: hooksync integrations info ${id}`;
+  }
+  return [
+    `Backfill ${result.workflow_id} started: listing from ${result.api_base} into the table of ${id}.`,
+    `Follow it with: hooksync integrations info ${id} (or in the Temporal UI), or wait for it with --wait.`,
+  ].join('\n');
+}
+
 /** `integrations backfill <id>`: lists the upstream's resources into the integration's table. */
 export function backfillCommand(): Command {
   return new Command('backfill')
@@ -49,35 +80,30 @@ export function backfillCommand(): Command {
         'Run it again to list everything again; while one runs, another is not started.',
     )
     .argument('<id>', 'integration id (svi_…)')
-    .option('--api-key <key>', 'the upstream API key to list with (Stripe: sk_live_… or a restricted rk_live_… key); stored (as a secret) for later runs; without it, the stored one is used')
+    .option(
+      '--api-key <key>',
+      'the upstream API key to list with (Stripe: sk_live_… or a restricted rk_live_… key); `-` reads it from stdin (a terminal prompt shows nothing of it); ' +
+        'HOOKSYNC_BACKFILL_API_KEY is read when it is left out; stored (as a secret) for later runs; without either, the stored one is used',
+    )
     .option('--api-base <url>', "the upstream API's address (default: the upstream's own, e.g. https://api.stripe.com); checked like target URLs (HOOKSYNC_ALLOWED_TARGET_HOSTS)")
     .option('--wait', 'wait until the backfill is over and print its counts; exit code 1 if it failed')
     .option('--json', 'print JSON: {integration_id, workflow_id, state, started, pages, rows, applied, cursor, started_at, finished_at, …}')
-    .action(async (id: string, opts: { apiKey?: string; apiBase?: string; wait?: boolean; json?: boolean }) => {
-      try {
-        const result = await withServices(async (deps: ServiceDeps) => {
-          const start = await startBackfill(deps, id, { apiKey: opts.apiKey, apiBase: opts.apiBase });
+    .action(
+      act(
+        async (s, [id], opts: BackfillOptions) => {
+          const apiKey = await secretOption(opts.apiKey, { name: 'HOOKSYNC_BACKFILL_API_KEY', prompt: 'Upstream API key:', what: 'API key' });
+          const start = await s.call('startBackfill', { params: { id: id! }, body: { api_key: apiKey, api_base: opts.apiBase } });
           if (!opts.wait) return start;
           if (!opts.json) {
             process.stderr.write(
               start.started ? `Backfill ${start.workflow_id} started from ${start.api_base}; waiting for it to finish…\n` : `A backfill of ${id} is already running (${backfillCounts(start)} so far); waiting for it to finish…\n`,
             );
           }
-          return { ...(await waitForBackfill(deps, id)), started: start.started };
-        });
-        output(opts, result, () => {
-          if (opts.wait) return finalText(result);
-          if (!result.started) {
-            return `A backfill of ${id} is already running (${backfillCounts(result)} so far); not starting another. Follow it with: hooksync integrations info ${id}`;
-          }
-          return [
-            `Backfill ${result.workflow_id} started: listing from ${result.api_base} into the table of ${id}.`,
-            `Follow it with: hooksync integrations info ${id} (or in the Temporal UI), or wait for it with --wait.`,
-          ].join('\n');
-        });
-        if (opts.wait && result.state !== 'done') process.exit(1);
-      } catch (err) {
-        fail(err, Boolean(opts.json));
-      }
-    });
+          const result = { ...(await waitUntilOver(s, id!)), started: start.started };
+          if (result.state !== 'done') process.exitCode = 1;
+          return result;
+        },
+        (result, opts) => startedText(result, result.integration_id, opts),
+      ),
+    );
 }

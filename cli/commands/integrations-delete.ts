@@ -1,9 +1,7 @@
 import { confirm } from '@inquirer/prompts';
 import { Command } from 'commander';
-import { deleteIntegration, getIntegration } from '../../src/services/integrations';
-import { listTargetViews } from '../../src/services/targets';
 import { ServiceError } from '../../src/services/errors';
-import { fail, output, withServices } from '../context';
+import { act } from '../context';
 
 /**
  * `hooksync integrations delete <id>`: asks first (the table is dropped, there is no undo), unless
@@ -15,12 +13,12 @@ export function integrationDeleteCommand(): Command {
     .argument('<id>', 'integration id (svi_…)')
     .option('--yes', 'do not ask: delete at once (needed when there is no terminal to ask on)')
     .option('--json', 'print JSON: {id, service, table, targets, workflows_terminated}')
-    .action(async (id: string, opts: { yes?: boolean; json?: boolean }) => {
-      try {
-        const deleted = await withServices(async (deps) => {
+    .action(
+      act(
+        async (s, [id], opts: { yes?: boolean }) => {
           if (!opts.yes) {
-            const integration = await getIntegration(deps, id);
-            const targets = await listTargetViews(deps, id);
+            const integration = await s.call('getIntegration', { params: { id: id! } });
+            const { targets } = await s.call('listTargets', { query: { integration_id: id } });
             if (!process.stdin.isTTY || !process.stdout.isTTY) {
               throw new ServiceError('invalid', `not deleting ${id} without confirmation: there is no terminal to ask on; run again with --yes`);
             }
@@ -32,18 +30,15 @@ export function integrationDeleteCommand(): Command {
             const yes = await confirm({ message: what, default: false }, { output: process.stderr });
             if (!yes) throw new ServiceError('invalid', `not deleted: ${id} is unchanged`);
           }
-          return deleteIntegration(deps, id);
-        });
-        output(opts, deleted, () =>
+          return s.call('deleteIntegration', { params: { id: id! } });
+        },
+        (deleted) =>
           [
             `Deleted ${deleted.service} integration ${deleted.id} and its table ${deleted.table}.`,
             deleted.targets.length ? `Its targets are deleted too: ${deleted.targets.join(', ')}.` : 'It had no HTTP Sync targets.',
             deleted.workflows_terminated.length ? `Terminated its workflows: ${deleted.workflows_terminated.join(', ')}.` : 'None of its workflows was running.',
             'Events sent to its webhook URL are refused with 404 (within seconds, as the API processes notice).',
           ].join('\n'),
-        );
-      } catch (err) {
-        fail(err, Boolean(opts.json));
-      }
-    });
+      ),
+    );
 }

@@ -1,10 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { findDescriptor, serviceNames } from '../../src/integrations';
-import { backfillStatus } from '../../src/services/backfill';
-import { createIntegration, integrationInfo, listIntegrations, RATE_LIMIT_MAX, retryFailed, updateIntegration } from '../../src/services/integrations';
+import type { IntegrationInfo, IntegrationView, RetryFailedResult } from '../../src/services/integrations';
+import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS } from '../../src/services/integrations';
+import type { BackfillView } from '../../src/services/backfill';
 import { formatDuration, utcTime } from '../../src/text/format';
-import { fail, output, parseInteger, withServices } from '../context';
+import { act, parseInteger } from '../context';
 import { when } from '../render';
 import { backfillCommand, backfillText } from './integrations-backfill';
 import { integrationDeleteCommand } from './integrations-delete';
@@ -27,6 +28,93 @@ export function parseRateLimit(value: string): number {
   return n;
 }
 
+function created(i: IntegrationView): string {
+  // The setup steps are this build's; an API running a newer one may know services this one does not.
+  const steps = findDescriptor(i.service)?.setupSteps(i.webhook_url, i.id) ?? [];
+  return [
+    `Created ${i.service} integration ${i.id} with table ${i.table}.`,
+    '',
+    `Webhook URL: ${i.webhook_url}`,
+    ...(steps.length ? ['', 'Next:', ...steps.map((s, n) => `  ${n + 1}. ${s}`)] : []),
+    ...(i.has_webhook_secret ? ['', 'The webhook secret is set; events are accepted now.'] : []),
+  ].join('\n');
+}
+
+function updated(i: IntegrationView, opts: { secretGiven?: boolean; rateLimit?: number }): string {
+  const lines: string[] = [];
+  if (opts.secretGiven) lines.push(`Webhook secret of ${i.id} updated; events signed with it are accepted at ${i.webhook_url}`);
+  if (opts.rateLimit !== undefined) {
+    lines.push(
+      i.rate_limit_per_second === null
+        ? `Rate limit of ${i.id} removed.`
+        : `Rate limit of ${i.id}: ${i.rate_limit_per_second} events per second per API process; more get 429 and are sent again by the upstream. Takes effect within 5 s.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function listed(all: IntegrationView[]): string {
+  if (all.length === 0) return 'No integrations yet. Create one with: hooksync integrations create stripe_customer_v1';
+  const table = new Table({ head: ['id', 'service', 'table', 'events', 'last event', 'secret', 'rate limit', 'webhook URL'] });
+  for (const i of all) {
+    table.push([
+      i.id,
+      i.service,
+      i.table,
+      eventsText(i),
+      i.last_event_at ? utcTime(i.last_event_at) : '–',
+      i.has_webhook_secret ? 'set' : 'missing',
+      i.rate_limit_per_second === null ? '–' : `${i.rate_limit_per_second}/s`,
+      i.webhook_url,
+    ]);
+  }
+  return table.toString();
+}
+
+function info(i: IntegrationInfo & { backfill: BackfillView }): string {
+  const rows: Array<[string, string]> = [
+    ['integration', `${i.id} (${i.service})`],
+    [
+      'table',
+      i.rows === null
+        ? `${i.table}: rows not counted (the table is locked, or too large to count within seconds)`
+        : `${i.table}: ${i.rows.toLocaleString('en-US')} row${i.rows === 1 ? '' : 's'}` + (i.rows_deleted ? ` (${i.rows_deleted.toLocaleString('en-US')} deleted upstream)` : ''),
+    ],
+    ['events', `${eventsText(i)}; last ${when(i.last_event_at)}`],
+    ...(Object.keys(i.config).length ? ([['settings', Object.entries(i.config).map(([k, v]) => `${k}: ${String(v)}`).join(', ')]] as Array<[string, string]>) : []),
+    ['webhook URL', i.webhook_url],
+    ['webhook secret', i.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + i.id + ' --webhook-secret -`'],
+    [
+      'inbox',
+      i.inbox_waiting === 0
+        ? 'empty: every accepted event is applied'
+        : `${i.inbox_waiting.toLocaleString('en-US')} event${i.inbox_waiting === 1 ? '' : 's'} waiting, the oldest for ${formatDuration((i.inbox_oldest_age_seconds ?? 0) * 1000)}`,
+    ],
+    [
+      'dead letters',
+      i.dead_letters === 0
+        ? '0'
+        : `${i.dead_letters.toLocaleString('en-US')}; last at ${when(i.last_dead_letter_at)}: ${i.last_dead_letter_error}\n` +
+          `apply them again with: hooksync integrations retry-failed ${i.id}`,
+    ],
+    ['backfill', backfillText(i.backfill)],
+  ];
+  const table = new Table({ style: { head: [], border: [] } });
+  for (const [k, v] of rows) table.push({ [k]: v });
+  return table.toString();
+}
+
+function retried(r: RetryFailedResult): string {
+  if (r.requeued === 0) return `${r.id} has no dead letters.`;
+  const lines = [`Put ${r.requeued} dead letter${r.requeued === 1 ? '' : 's'} of ${r.id} back into the inbox: ${r.done} applied, ${r.failed_again} refused again, ${r.waiting} still waiting.`];
+  if (r.failed_again) lines.push(`See why with: hooksync integrations info ${r.id}`);
+  if (r.waiting && !r.woken) lines.push('Temporal could not be reached; a running worker applies them within seconds.');
+  else if (r.waiting) lines.push('Is a worker running? The events wait in the inbox until one applies them.');
+  return lines.join('\n');
+}
+
+const ID = ['<id>', 'integration id (svi_…)'] as const;
+
 export function integrationsCommand(): Command {
   const cmd = new Command('integrations').description('create, list, inspect and delete integrations (an upstream resource, e.g. Stripe customers or GitHub issues, and its table)');
 
@@ -47,32 +135,24 @@ Examples:
   hooksync integrations create github_issue_v1 --webhook-secret "$SECRET"
   hooksync integrations create standard_webhooks_v1 --webhook-secret whsec_… --remote-key /data/id --timestamp /data/updated_at`,
     )
-    .action(async (service: string, opts: { webhookSecret?: string; remoteKey?: string; timestamp?: string; deleted?: string; json?: boolean }) => {
-      try {
-        const secret = await webhookSecret(opts.webhookSecret);
-        const options = { remote_key: opts.remoteKey, timestamp: opts.timestamp, deleted: opts.deleted };
-        const created = await withServices((deps) => createIntegration(deps, { service, webhookSecret: secret, options }));
-        const d = findDescriptor(created.service)!;
-        output(opts, { id: created.id, service: created.service, table: created.table, webhook_url: created.webhook_url }, () =>
-          [
-            `Created ${created.service} integration ${created.id} with table ${created.table}.`,
-            '',
-            `Webhook URL: ${created.webhook_url}`,
-            '',
-            'Next:',
-            ...d.setupSteps(created.webhook_url, created.id).map((s, i) => `  ${i + 1}. ${s}`),
-            ...(created.has_webhook_secret ? ['', 'The webhook secret is set; events are accepted now.'] : []),
-          ].join('\n'),
-        );
-      } catch (err) {
-        fail(err, Boolean(opts.json));
-      }
-    });
+    .action(
+      act(
+        async (s, [service], opts: { webhookSecret?: string; remoteKey?: string; timestamp?: string; deleted?: string; json?: boolean }) => {
+          // Read (from stdin, a prompt or the environment) before anything is sent.
+          const secret = await webhookSecret(opts.webhookSecret);
+          const i = await s.call('createIntegration', {
+            body: { service: service!, webhook_secret: secret, remote_key: opts.remoteKey, timestamp: opts.timestamp, deleted: opts.deleted },
+          });
+          return opts.json ? { id: i.id, service: i.service, table: i.table, webhook_url: i.webhook_url } : i;
+        },
+        (i) => created(i as IntegrationView),
+      ),
+    );
 
   cmd
     .command('update')
     .description('set the webhook signing secret (Stripe shows it once the endpoint is registered) or the rate limit of an integration')
-    .argument('<id>', 'integration id (svi_…)')
+    .argument(...ID)
     .option('--webhook-secret <secret>', SECRET_HELP)
     .option(
       '--rate-limit <events per second>',
@@ -80,125 +160,46 @@ Examples:
       parseRateLimit,
     )
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { webhookSecret?: string; rateLimit?: number; json?: boolean }) => {
-      try {
-        const secret = await webhookSecret(opts.webhookSecret);
-        if (secret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret or --rate-limit (the secret also through HOOKSYNC_WEBHOOK_SECRET; see --help)');
-        const updated = await withServices((deps) => updateIntegration(deps, id, { webhookSecret: secret, rateLimitPerSecond: opts.rateLimit }));
-        output(opts, updated, () =>
-          [
-            ...(secret !== undefined ? [`Webhook secret of ${updated.id} updated; events signed with it are accepted at ${updated.webhook_url}`] : []),
-            ...(opts.rateLimit !== undefined
-              ? [
-                  updated.rate_limit_per_second === null
-                    ? `Rate limit of ${updated.id} removed.`
-                    : `Rate limit of ${updated.id}: ${updated.rate_limit_per_second} events per second per API process; more get 429 and are sent again by the upstream. Takes effect within 5 s.`,
-                ]
-              : []),
-          ].join('\n'),
-        );
-      } catch (err) {
-        fail(err, Boolean(opts.json));
-      }
-    });
+    .action(
+      act(
+        // `secretGiven`: noted for the text, as the secret may come from the environment.
+        async (s, [id], opts: { webhookSecret?: string; rateLimit?: number; json?: boolean; secretGiven?: boolean }) => {
+          const secret = await webhookSecret(opts.webhookSecret);
+          opts.secretGiven = secret !== undefined;
+          if (secret === undefined && opts.rateLimit === undefined) throw new Error('give --webhook-secret or --rate-limit (the secret also through HOOKSYNC_WEBHOOK_SECRET; see --help)');
+          return s.call('updateIntegration', { params: { id: id! }, body: { webhook_secret: secret, rate_limit_per_second: opts.rateLimit } });
+        },
+        (i, opts) => updated(i, { secretGiven: opts.secretGiven, rateLimit: opts.rateLimit }),
+      ),
+    );
 
   cmd
     .command('list')
     .description('list integrations: service, table, events accepted (and how many changed a row), the last event\'s time, secret, rate limit and webhook URL')
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }) => {
-      try {
-        const all = await withServices((deps) => listIntegrations(deps));
-        output(opts, all, () => {
-          if (all.length === 0) return 'No integrations yet. Create one with: hooksync integrations create stripe_customer_v1';
-          const table = new Table({ head: ['id', 'service', 'table', 'events', 'last event', 'secret', 'rate limit', 'webhook URL'] });
-          for (const i of all) {
-            table.push([
-              i.id,
-              i.service,
-              i.table,
-              eventsText(i),
-              i.last_event_at ? utcTime(i.last_event_at) : '–',
-              i.has_webhook_secret ? 'set' : 'missing',
-              i.rate_limit_per_second === null ? '–' : `${i.rate_limit_per_second}/s`,
-              i.webhook_url,
-            ]);
-          }
-          return table.toString();
-        });
-      } catch (err) {
-        fail(err, Boolean(opts.json));
-      }
-    });
+    .action(act(async (s) => (await s.call('listIntegrations')).integrations, listed));
+
   cmd
     .command('info')
-    .description('show an integration: its service, table (and its rows), events accepted and the last one\'s time, webhook URL, the events waiting in its inbox (and the age of the oldest), its dead letters and its last backfill')
-    .argument('<id>', 'integration id (svi_…)')
+    .description(
+      "show an integration: its service, table (and its rows), events accepted and the last one's time, webhook URL, the events waiting in its inbox (and the age of the oldest), its dead letters and its last backfill",
+    )
+    .argument(...ID)
     .option('--json', 'print JSON: the fields of `list` plus rows, rows_deleted, inbox_waiting, inbox_oldest_age_seconds, dead_letters, last_dead_letter_error, last_dead_letter_at, backfill')
-    .action(async (id: string, opts: { json?: boolean }) => {
-      try {
-        const info = await withServices(async (deps) => {
-          const base = await integrationInfo(deps, id);
-          return { ...base, backfill: await backfillStatus(deps, id) };
-        });
-        output(opts, info, () => {
-          const rows: Array<[string, string]> = [
-            ['integration', `${info.id} (${info.service})`],
-            [
-              'table',
-              info.rows === null
-                ? `${info.table}: rows not counted (the table is locked, or too large to count within seconds)`
-                : `${info.table}: ${info.rows.toLocaleString('en-US')} row${info.rows === 1 ? '' : 's'}` + (info.rows_deleted ? ` (${info.rows_deleted.toLocaleString('en-US')} deleted upstream)` : ''),
-            ],
-            ['events', `${eventsText(info)}; last ${when(info.last_event_at)}`],
-            ...(Object.keys(info.config).length ? ([['settings', Object.entries(info.config).map(([k, v]) => `${k}: ${String(v)}`).join(', ')]] as Array<[string, string]>) : []),
-            ['webhook URL', info.webhook_url],
-            ['webhook secret', info.has_webhook_secret ? 'set' : 'missing: set it with `hooksync integrations update ' + info.id + ' --webhook-secret -`'],
-            [
-              'inbox',
-              info.inbox_waiting === 0
-                ? 'empty: every accepted event is applied'
-                : `${info.inbox_waiting.toLocaleString('en-US')} event${info.inbox_waiting === 1 ? '' : 's'} waiting, the oldest for ${formatDuration((info.inbox_oldest_age_seconds ?? 0) * 1000)}`,
-            ],
-            [
-              'dead letters',
-              info.dead_letters === 0
-                ? '0'
-                : `${info.dead_letters.toLocaleString('en-US')}; last at ${when(info.last_dead_letter_at)}: ${info.last_dead_letter_error}\n` +
-                  `apply them again with: hooksync integrations retry-failed ${info.id}`,
-            ],
-            ['backfill', backfillText(info.backfill)],
-          ];
-          const table = new Table({ style: { head: [], border: [] } });
-          for (const [k, v] of rows) table.push({ [k]: v });
-          return table.toString();
-        });
-      } catch (err) {
-        fail(err, Boolean(opts.json));
-      }
-    });
+    .action(
+      act(async (s, [id]) => {
+        const base = await s.call('getIntegration', { params: { id: id! } });
+        return { ...base, backfill: await s.call('getBackfill', { params: { id: id! } }) };
+      }, info),
+    );
 
   cmd
     .command('retry-failed')
     .description('apply the dead letters of an integration again (events the database refused, e.g. before a constraint was fixed): they go back into the inbox, and what is refused again returns with its error')
-    .argument('<id>', 'integration id (svi_…)')
-    .option('--wait <seconds>', 'how long to wait for the outcome', parseInteger('--wait'), 30)
+    .argument(...ID)
+    .option('--wait <seconds>', `how long to wait for the outcome (at most ${RETRY_WAIT_MAX_SECONDS})`, parseInteger('--wait'), 30)
     .option('--json', 'print JSON: {id, requeued, done, failed_again, waiting, woken}')
-    .action(async (id: string, opts: { wait: number; json?: boolean }) => {
-      try {
-        const r = await withServices((deps) => retryFailed(deps, id, { waitMs: opts.wait * 1000 }));
-        output(opts, r, () => {
-          if (r.requeued === 0) return `${r.id} has no dead letters.`;
-          const lines = [`Put ${r.requeued} dead letter${r.requeued === 1 ? '' : 's'} of ${r.id} back into the inbox: ${r.done} applied, ${r.failed_again} refused again, ${r.waiting} still waiting.`];
-          if (r.failed_again) lines.push(`See why with: hooksync integrations info ${r.id}`);
-          if (r.waiting && !r.woken) lines.push('Temporal could not be reached; a running worker applies them within seconds.');
-          else if (r.waiting) lines.push('Is a worker running? The events wait in the inbox until one applies them.');
-          return lines.join('\n');
-        });
-      } catch (err) {
-        fail(err, Boolean(opts.json));
-      }
-    });
+    .action(act((s, [id], opts: { wait: number }) => s.call('retryFailedIntegration', { params: { id: id! }, body: { wait_seconds: opts.wait } }), retried));
   cmd.addCommand(backfillCommand());
   cmd.addCommand(integrationDeleteCommand());
   return cmd;

@@ -2,7 +2,7 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { createPool } from '../db/pool';
 import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
-import { forgetIntegrationRef, integrationRef } from '../db/integration-tables';
+import { applyInboxBatch, forgetIntegrationRef, integrationRef, olderTransactionsEnded } from '../db/integration-tables';
 import { applySql } from '../integrations/sql';
 import { eventsApplied, targetSignals } from '../metrics';
 import { rowsChangedSignal } from '../workflows/messages';
@@ -18,9 +18,7 @@ export interface ApplyOptions {
   batchLimit?: number;
 }
 
-const BUDGET_MS = 2_000;
-const FAILURE_BUDGET_MS = 15_000;
-const BATCH_LIMIT = 1_000;
+const DEFAULTS: Required<ApplyOptions> = { budgetMs: 2_000, failureBudgetMs: 15_000, batchLimit: 1_000 };
 const CONNECTIONS = 10;
 /** On-insert targets are signalled at once after rows changed, then at most this often while the apply goes on. */
 const SIGNAL_SPACING_MS = 100;
@@ -31,8 +29,7 @@ const READABLE_WAIT_MS = 100;
  * After the inbox runs empty, an apply that took rows looks again this often, this many times: a
  * look costs a fraction of a millisecond, a wake-up and a new activity some twenty.
  */
-const LINGER_POLL_MS = 10;
-const LINGER_POLLS = 10;
+const LINGER = { pollMs: 10, polls: 10 } as const;
 
 /**
  * The applies' own connections, to the same database: a locked table or a stuck statement fails
@@ -89,9 +86,7 @@ interface BatchOutcome {
  * more after releasing it: an API that found the lock held skipped its wake-up, trusting that look.
  */
 export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions = {}) {
-  const budgetMs = opts.budgetMs ?? BUDGET_MS;
-  const failureBudgetMs = opts.failureBudgetMs ?? FAILURE_BUDGET_MS;
-  const batchLimit = opts.batchLimit ?? BATCH_LIMIT;
+  const { budgetMs, failureBudgetMs, batchLimit } = { ...DEFAULTS, ...opts };
   const statements = new Map<string, string>();
   let own: pg.Pool | undefined;
 
@@ -130,7 +125,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
     let locked = false;
     let depth: { waiting: number; oldestAgeSeconds: number | null } | undefined;
     try {
-      const run = (ids: string[] | null) => applyBatch(client, sql!, integrationId, shard, ids ? ids.length : batchLimit, ids);
+      const run = (ids: string[] | null) => applyInboxBatch(client, sql!, integrationId, shard, ids ? ids.length : batchLimit, ids).then((r) => ({ ...r, deadLettered: 0 }));
       /** Releases the shard and looks into its inbox once more: true when rows wait (committed while it was held). */
       const releaseAndLook = async () => {
         await unlockShard(client, integrationId, shard);
@@ -268,12 +263,7 @@ class TargetSignals {
     if (!db || !txid) return;
     const until = Date.now() + READABLE_WAIT_MS;
     for (let wait = 2; ; wait *= 2) {
-      const { rows } = await db.query<{ readable: boolean }>({
-        name: 'hooksync_apply_readable',
-        text: 'SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 AS readable',
-        values: [txid],
-      });
-      if (rows[0]!.readable || Date.now() >= until) return;
+      if ((await olderTransactionsEnded(db, txid)) || Date.now() >= until) return;
       await sleep(Math.min(wait, until - Date.now()));
     }
   }
@@ -286,21 +276,10 @@ function count(applied: number, discarded: number, deadLettered: number): void {
   if (deadLettered) eventsApplied.inc({ outcome: 'dead_lettered' }, deadLettered);
 }
 
-async function applyBatch(client: pg.PoolClient, sql: string, integrationId: string, shard: number, limit: number, ids: string[] | null): Promise<BatchOutcome> {
-  // Prepared once per connection and integration: planning this statement costs more than running it on a few rows.
-  const { rows } = await client.query<{ taken: number; applied: number; up_to: string | null; txid: string | null; targets: string[] }>({
-    name: `hooksync_apply_${integrationId}`,
-    text: sql,
-    values: [integrationId, shard, limit, ids],
-  });
-  const r = rows[0]!;
-  return { taken: r.taken, applied: r.applied, deadLettered: 0, upTo: r.up_to ?? undefined, txid: r.txid ?? undefined, targets: r.targets };
-}
-
 /** Waits (a few polls) for rows to arrive in the shard's inbox; false when none came. */
 async function linger(client: pg.PoolClient, integrationId: string, shard: number, leftMs: number): Promise<boolean> {
-  for (let poll = 0; poll < LINGER_POLLS && leftMs > poll * LINGER_POLL_MS; poll++) {
-    await sleep(LINGER_POLL_MS);
+  for (let poll = 0; poll < LINGER.polls && leftMs > poll * LINGER.pollMs; poll++) {
+    await sleep(LINGER.pollMs);
     if (await shardHasRows(client, integrationId, shard)) return true;
   }
   return false;

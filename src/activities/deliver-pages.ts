@@ -1,12 +1,11 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
-import { integrationRef } from '../db/integration-tables';
+import { integrationRef, pageReader, rowsHeldBack } from '../db/integration-tables';
 import { cursorAhead, cursorOf, dropExpiredSigningSecret, getTarget, recordDelivered, recordFailure, releaseDeliveryLock, tryDeliveryLock } from '../db/targets';
 import { sendPage } from '../delivery/page';
 import { signingSecretsOf } from '../delivery/signature';
 import type { Keyring } from '../secrets/keyring';
 import { openSecret } from '../secrets/stored';
-import { heldBackSql, pageSql } from '../integrations/sql';
 import { deliveryFailures, failureReason, pagesDelivered, postLatency, rowsDelivered } from '../metrics';
 import { parseTargetUrl, type TargetUrl } from '../http/target-url';
 import { retryDelayMs } from '../workflows/httpsync-retry';
@@ -20,12 +19,6 @@ import type { Cursor, DeliverFailureDetails, DeliverInput, DeliverResult } from 
 export const DRAIN_BUDGET_MS = 10_000;
 /** How long a delivery waits for the target's lock (an `update` verifying a new URL holds it meanwhile). */
 const LOCK_WAIT_MS = 8_000;
-
-interface Page {
-  rows: string[];
-  first?: Cursor;
-  last?: Cursor;
-}
 
 const newer = (a: Cursor, b: Cursor) => (BigInt(a.txid) !== BigInt(b.txid) ? BigInt(a.txid) > BigInt(b.txid) : BigInt(a.seq) > BigInt(b.seq));
 
@@ -113,17 +106,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
         await dropExpiredSigningSecret(db, input.targetId);
       }
       const ref = (await integrationRef(pool, target.integration_id))!;
-      const query = pageSql(ref.descriptor, ref.table);
-      const fetchPage = async (after: Cursor): Promise<Page> => {
-        const { rows } = await db.query<{ txid: string; seq: string; json: string }>(query, [after.txid, after.seq, input.pageSize]);
-        const first = rows[0];
-        const last = rows[rows.length - 1];
-        return {
-          rows: rows.map((r) => r.json),
-          first: first && { txid: first.txid, seq: first.seq },
-          last: last && { txid: last.txid, seq: last.seq },
-        };
-      };
+      const fetchPage = pageReader(db, ref, input.pageSize);
 
       const deadline = Date.now() + DRAIN_BUDGET_MS;
       let page = await fetchPage(result.cursor);
@@ -184,8 +167,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       if (!result.more) {
         // Nothing left to read, but rows an older open transaction holds back: the workflow looks
         // again soon (they become readable when it ends, and no signal says when).
-        const held = await db.query<{ held: boolean }>(heldBackSql(ref.table), [result.cursor.txid, result.cursor.seq]);
-        if (held.rows[0]?.held) result.heldBack = true;
+        if (await rowsHeldBack(db, ref.table, result.cursor)) result.heldBack = true;
       }
       return result;
     } catch (err) {

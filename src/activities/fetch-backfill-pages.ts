@@ -2,7 +2,7 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { loadBackfillApiKey } from '../db/backfill-credentials';
 import type { Keyring } from '../secrets/keyring';
-import { integrationRef } from '../db/integration-tables';
+import { integrationRef, upsertListedPage } from '../db/integration-tables';
 import { getListPage } from '../http/list-page';
 import { resolvePointer } from '../integrations/json-pointer';
 import { upsertListedSql } from '../integrations/sql';
@@ -112,12 +112,7 @@ export function createFetchBackfillPages({ pool, keyring }: { pool: pg.Pool; key
         let applied: number;
         let targets: string[];
         try {
-          const { rows } = await pool.query<{ applied: number; targets: string[] }>({
-            name: `hooksync_backfill_${input.integrationId}`,
-            text: sql,
-            values: [JSON.stringify(read.items), versionAt, input.integrationId],
-          });
-          ({ applied, targets } = rows[0]!);
+          ({ applied, targets } = await upsertListedPage(pool, sql, input.integrationId, read.items, versionAt));
         } catch (err) {
           throw failed(`the upsert of a listed page failed: ${summarize(err)}`, false);
         }

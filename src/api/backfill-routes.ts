@@ -1,11 +1,11 @@
 import { backfillStatus, startBackfill } from '../services/backfill';
 import { Backfill, BackfillIn, BackfillStarted } from './backfill-schemas';
-import { defineRoute, type AnyRouteSpec } from './routes';
+import { defineRoute } from './routes';
 import { IdParams } from './schemas';
 
 /** Backfills through the management API: the same service layer as `hooksync integrations backfill`. */
-export const backfillRoutes: AnyRouteSpec[] = [
-  defineRoute({
+export const backfill = {
+  startBackfill: defineRoute({
     operationId: 'startBackfill',
     method: 'post',
     path: '/v1/integrations/{id}/backfill',
@@ -26,7 +26,7 @@ export const backfillRoutes: AnyRouteSpec[] = [
       return r;
     },
   }),
-  defineRoute({
+  getBackfill: defineRoute({
     operationId: 'getBackfill',
     method: 'get',
     path: '/v1/integrations/{id}/backfill',
@@ -38,4 +38,4 @@ export const backfillRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: ({ deps, params }) => backfillStatus(deps, params.id),
   }),
-];
+};

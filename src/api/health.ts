@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ping } from '../db/pool';
 import type { Logger } from '../log';
 import type { ServiceDeps } from '../services/deps';
 import { within } from './backlog-metrics';
@@ -23,7 +24,7 @@ function readiness(logger: Logger) {
   let lastLogged = { text: '', at: 0 };
   return async (deps: ServiceDeps) => {
     const [db, temporal] = await Promise.allSettled([
-      within(READY_TIMEOUT_MS, deps.pool.query('SELECT 1')),
+      within(READY_TIMEOUT_MS, ping(deps.pool)),
       // A deadline on the call itself, so an unreachable server leaves no retrying call behind.
       within(
         READY_TIMEOUT_MS + 500,
@@ -74,9 +75,9 @@ export function healthRoutes(logger: Logger): AnyRouteSpec[] {
       description: 'Webhooks are accepted into the inbox with PostgreSQL alone; without Temporal they are applied once it is back.',
       auth: false,
       responses: { 200: Ready, 503: Ready },
-      handle: async ({ deps, ctx, setStatus }) => {
+      handle: async ({ deps, setStatus, setHeader }) => {
         const { ready, degraded, checks } = await check(deps);
-        ctx.set('cache-control', 'no-store');
+        setHeader('cache-control', 'no-store');
         setStatus(ready ? 200 : 503);
         return { status: !ready ? 'unavailable' : degraded ? 'degraded' : 'ready', checks };
       },

@@ -1,5 +1,6 @@
-import { createIntegration, deleteIntegration, getIntegration, listIntegrations, updateIntegration } from '../services/integrations';
-import { backfillRoutes } from './backfill-routes';
+import type { ServiceDeps } from '../services/deps';
+import { createIntegration, deleteIntegration, integrationInfo, listIntegrations, retryFailed, updateIntegration } from '../services/integrations';
+import { backfill } from './backfill-routes';
 import {
   createTarget,
   deleteTarget,
@@ -9,8 +10,10 @@ import {
   rotateSigningSecret,
   setPaused,
   targetInfo,
+  targetProgress,
   triggerTarget,
   updateTarget,
+  type TargetView,
 } from '../services/targets';
 import { defineRoute, type AnyRouteSpec } from './routes';
 import {
@@ -18,8 +21,11 @@ import {
   Integration,
   IntegrationDeleted,
   IntegrationIn,
+  IntegrationInfoBody,
   IntegrationList,
   IntegrationPatch,
+  RetryFailedBody,
+  RetryFailedIn,
   Target,
   TargetCreated,
   TargetIn,
@@ -27,15 +33,46 @@ import {
   TargetList,
   TargetListQuery,
   TargetPatch,
+  TargetProgressBody,
   TargetReset,
   TargetResetIn,
   TargetRestart,
   TargetSigningSecret,
 } from './schemas';
 
-/** The management API: the same service layer as the CLI, behind a bearer token. */
-export const managementRoutes: AnyRouteSpec[] = [
+/** A target's settings as the service layer takes them, from a body of the API. */
+const settings = <B extends { url?: string; period_seconds?: number; page_size?: number; timeout_seconds?: number; mode?: TargetView['mode'] }>(
+  b: B,
+): { url: B['url']; periodSeconds: B['period_seconds']; pageSize: B['page_size']; timeoutSeconds: B['timeout_seconds']; mode: B['mode'] } => ({
+  url: b.url,
+  periodSeconds: b.period_seconds,
+  pageSize: b.page_size,
+  timeoutSeconds: b.timeout_seconds,
+  mode: b.mode,
+});
+
+/** POST /v1/httpsync/{id}/<verb>: a signal to the target's workflow, answered with the target. */
+const signalRoute = (operationId: string, verb: string, summary: string, run: (deps: ServiceDeps, id: string) => Promise<TargetView>) =>
   defineRoute({
+    operationId,
+    method: 'post',
+    path: `/v1/httpsync/{id}/${verb}`,
+    tag: 'httpsync',
+    summary,
+    auth: true,
+    params: IdParams,
+    responses: { 200: Target },
+    errors: [409, 503],
+    handle: ({ deps, params }) => run(deps, params.id),
+  });
+
+/**
+ * The management API: the same service layer as the CLI, behind a bearer token. Keyed by
+ * operation id, so clients (the CLI, through src/api/operations.ts) call an operation by its name
+ * with its types: a route added here is served, documented and callable from the CLI at once.
+ */
+export const management = {
+  listIntegrations: defineRoute({
     operationId: 'listIntegrations',
     method: 'get',
     path: '/v1/integrations',
@@ -46,7 +83,7 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: async ({ deps }) => ({ integrations: await listIntegrations(deps) }),
   }),
-  defineRoute({
+  createIntegration: defineRoute({
     operationId: 'createIntegration',
     method: 'post',
     path: '/v1/integrations',
@@ -64,19 +101,19 @@ export const managementRoutes: AnyRouteSpec[] = [
         options: { remote_key: body.remote_key, timestamp: body.timestamp, deleted: body.deleted },
       }),
   }),
-  defineRoute({
+  getIntegration: defineRoute({
     operationId: 'getIntegration',
     method: 'get',
     path: '/v1/integrations/{id}',
     tag: 'integrations',
-    summary: 'One integration',
+    summary: 'One integration, with its inbox (events waiting, the age of the oldest) and its dead letters',
     auth: true,
     params: IdParams,
-    responses: { 200: Integration },
+    responses: { 200: IntegrationInfoBody },
     errors: [503],
-    handle: ({ deps, params }) => getIntegration(deps, params.id),
+    handle: ({ deps, params }) => integrationInfo(deps, params.id),
   }),
-  defineRoute({
+  updateIntegration: defineRoute({
     operationId: 'updateIntegration',
     method: 'patch',
     path: '/v1/integrations/{id}',
@@ -91,21 +128,21 @@ export const managementRoutes: AnyRouteSpec[] = [
     handle: ({ deps, params, body }) =>
       updateIntegration(deps, params.id, { webhookSecret: body.webhook_secret, rateLimitPerSecond: body.rate_limit_per_second }),
   }),
-  defineRoute({
+  deleteIntegration: defineRoute({
     operationId: 'deleteIntegration',
     method: 'delete',
     path: '/v1/integrations/{id}',
     tag: 'integrations',
     summary: 'Delete an integration with its targets, inbox and table',
     description:
-      'Its running workflows (its targets\' and its ingest shards\') are terminated. 503 and nothing changed when Temporal cannot be reached. There is no undo: the table is dropped.',
+      'Its running workflows (its targets\' and its ingest shards\', and a backfill) are terminated. 503 and nothing changed when Temporal cannot be reached. There is no undo: the table is dropped.',
     auth: true,
     params: IdParams,
     responses: { 200: IntegrationDeleted },
     errors: [503],
     handle: ({ deps, params }) => deleteIntegration(deps, params.id),
   }),
-  defineRoute({
+  listTargets: defineRoute({
     operationId: 'listTargets',
     method: 'get',
     path: '/v1/httpsync',
@@ -117,7 +154,7 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: async ({ deps, query }) => ({ targets: await listTargetViews(deps, query.integration_id) }),
   }),
-  defineRoute({
+  createTarget: defineRoute({
     operationId: 'createTarget',
     method: 'post',
     path: '/v1/httpsync',
@@ -131,15 +168,9 @@ export const managementRoutes: AnyRouteSpec[] = [
     responses: { 201: TargetCreated },
     errors: [422, 503],
     handle: ({ deps, body }) =>
-      createTarget(deps, body.integration_id, {
-        url: body.url,
-        periodSeconds: body.period_seconds,
-        pageSize: body.page_size,
-        timeoutSeconds: body.timeout_seconds,
-        mode: body.mode,
-      }),
+      createTarget(deps, body.integration_id, settings(body)),
   }),
-  defineRoute({
+  getTarget: defineRoute({
     operationId: 'getTarget',
     method: 'get',
     path: '/v1/httpsync/{id}',
@@ -151,7 +182,7 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: ({ deps, params }) => targetInfo(deps, params.id),
   }),
-  defineRoute({
+  updateTarget: defineRoute({
     operationId: 'updateTarget',
     method: 'patch',
     path: '/v1/httpsync/{id}',
@@ -164,15 +195,9 @@ export const managementRoutes: AnyRouteSpec[] = [
     responses: { 200: Target },
     errors: [409, 422, 503],
     handle: ({ deps, params, body }) =>
-      updateTarget(deps, params.id, {
-        url: body.url,
-        periodSeconds: body.period_seconds,
-        pageSize: body.page_size,
-        timeoutSeconds: body.timeout_seconds,
-        mode: body.mode,
-      }),
+      updateTarget(deps, params.id, settings(body)),
   }),
-  defineRoute({
+  deleteTarget: defineRoute({
     operationId: 'deleteTarget',
     method: 'delete',
     path: '/v1/httpsync/{id}',
@@ -184,27 +209,10 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: ({ deps, params }) => deleteTarget(deps, params.id),
   }),
-  ...(
-    [
-      ['triggerTarget', 'trigger', 'Sync now', (deps, id) => triggerTarget(deps, id)],
-      ['pauseTarget', 'pause', 'Stop delivering until resumed', (deps, id) => setPaused(deps, id, true)],
-      ['resumeTarget', 'resume', 'Deliver again', (deps, id) => setPaused(deps, id, false)],
-    ] as const satisfies ReadonlyArray<readonly [string, string, string, (deps: Parameters<typeof triggerTarget>[0], id: string) => Promise<unknown>]>
-  ).map(([operationId, verb, summary, run]) =>
-    defineRoute({
-      operationId,
-      method: 'post',
-      path: `/v1/httpsync/{id}/${verb}`,
-      tag: 'httpsync',
-      summary,
-      auth: true,
-      params: IdParams,
-      responses: { 200: Target },
-      errors: [409, 503],
-      handle: ({ deps, params }) => run(deps, params.id),
-    }),
-  ),
-  defineRoute({
+  triggerTarget: signalRoute('triggerTarget', 'trigger', 'Sync now', triggerTarget),
+  pauseTarget: signalRoute('pauseTarget', 'pause', 'Stop delivering until resumed', (deps, id) => setPaused(deps, id, true)),
+  resumeTarget: signalRoute('resumeTarget', 'resume', 'Deliver again', (deps, id) => setPaused(deps, id, false)),
+  restartTarget: defineRoute({
     operationId: 'restartTarget',
     method: 'post',
     path: '/v1/httpsync/{id}/restart',
@@ -217,7 +225,7 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: ({ deps, params }) => restartTarget(deps, params.id),
   }),
-  defineRoute({
+  rotateSigningSecret: defineRoute({
     operationId: 'rotateSigningSecret',
     method: 'post',
     path: '/v1/httpsync/{id}/rotate-signing-secret',
@@ -231,7 +239,7 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: ({ deps, params }) => rotateSigningSecret(deps, params.id),
   }),
-  defineRoute({
+  resetTarget: defineRoute({
     operationId: 'resetTarget',
     method: 'post',
     path: '/v1/httpsync/{id}/reset',
@@ -244,5 +252,37 @@ export const managementRoutes: AnyRouteSpec[] = [
     errors: [503],
     handle: ({ deps, params }) => resetTarget(deps, params.id),
   }),
-  ...backfillRoutes,
-];
+  retryFailedIntegration: defineRoute({
+    operationId: 'retryFailedIntegration',
+    method: 'post',
+    path: '/v1/integrations/{id}/retry-failed',
+    tag: 'integrations',
+    summary: 'Apply the dead letters of an integration again',
+    description: 'They go back into the inbox and the ingest workflows are woken; answers once they are applied or refused again, or when wait_seconds have passed.',
+    auth: true,
+    params: IdParams,
+    body: RetryFailedIn,
+    responses: { 200: RetryFailedBody },
+    errors: [503],
+    handle: ({ deps, params, body }) => retryFailed(deps, params.id, { waitMs: body.wait_seconds * 1000 }),
+  }),
+  getTargetProgress: defineRoute({
+    operationId: 'getTargetProgress',
+    method: 'get',
+    path: '/v1/httpsync/{id}/progress',
+    tag: 'httpsync',
+    summary: 'Rows delivered and waiting, as the database records them page by page',
+    description: 'Fresher than the target\'s own figures while a backlog drains (what `hooksync httpsync status --watch` draws its bar from).',
+    auth: true,
+    params: IdParams,
+    responses: { 200: TargetProgressBody },
+    errors: [503],
+    handle: ({ deps, params }) => targetProgress(deps, params.id),
+  }),
+  ...backfill,
+};
+
+/** Each key is its operation's id (clients call operations by these names). */
+for (const [key, spec] of Object.entries(management)) if (key !== spec.operationId) throw new Error(`management.${key} has operationId ${spec.operationId}`);
+
+export const managementRoutes: AnyRouteSpec[] = Object.values(management);

@@ -29,6 +29,9 @@ export function createApiServer(handler: ApiHandler, overrides: Partial<RequestL
       requestTimeout: limits.requestTimeoutMs,
       // How often the two timeouts above are checked (Node's default, 30 s, would let them slip that long).
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+      // Node would answer a missing Host with a bare 400 of its own, also when Host is only one
+      // of the headers past maxHeadersCount that it drops: headerLimit below answers both.
+      requireHostHeader: false,
     },
     (req, res) => void handler(req, res),
   );
@@ -57,12 +60,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, limits: R
   );
 }
 
-/** Koa middleware: too many headers is a 431 (Node itself would silently drop the extra ones). */
+/** Koa middleware: too many headers is a 431 (Node itself would silently drop the extra ones); no Host header, a 400. */
 export function headerLimit(maxHeaders = REQUEST_LIMITS.maxHeaders) {
   return async function limitHeaders(ctx: Context, next: Next) {
     if (ctx.req.rawHeaders.length / 2 > maxHeaders) {
       ctx.set('connection', 'close');
       ctx.throw(431, `more than ${maxHeaders} request headers`, { code: 'too_many_headers' });
+    }
+    if (ctx.req.httpVersionMajor === 1 && ctx.req.httpVersionMinor >= 1 && ctx.req.headers.host === undefined) {
+      ctx.set('connection', 'close');
+      ctx.throw(400, 'an HTTP/1.1 request needs a Host header', { code: 'bad_request' });
     }
     await next();
   };

@@ -24,10 +24,15 @@ export interface RouteInput<P extends Obj | undefined, Q extends Obj | undefined
   body: B extends Schema ? z.output<B> : undefined;
   /** For a handler that answers with another documented status than its first. */
   setStatus(status: number): void;
-  ctx: Context;
+  setHeader(name: string, value: string): void;
 }
 
-export interface RouteSpec<P extends Obj | undefined = Obj | undefined, Q extends Obj | undefined = Obj | undefined, B extends Schema | undefined = Schema | undefined> {
+export interface RouteSpec<
+  P extends Obj | undefined = Obj | undefined,
+  Q extends Obj | undefined = Obj | undefined,
+  B extends Schema | undefined = Schema | undefined,
+  R = unknown,
+> {
   operationId: string;
   method: Method;
   /** OpenAPI form: /v1/httpsync/{id}. */
@@ -48,22 +53,23 @@ export interface RouteSpec<P extends Obj | undefined = Obj | undefined, Q extend
   /** Error statuses this route answers with `{code, detail}`, beyond those every route of its kind has. */
   errors?: number[];
   /** Served elsewhere (the webhook handler mounts itself); the spec documents it. */
-  handle?: (input: RouteInput<P, Q, B>) => Promise<unknown> | unknown;
+  handle?: (input: RouteInput<P, Q, B>) => Promise<R> | R;
 }
 
-export type AnyRouteSpec = RouteSpec<any, any, any>;
+export type AnyRouteSpec = RouteSpec<any, any, any, any>;
 
-/** Keeps each spec's types (params, body) for its handler, in a table of mixed specs. */
-export const defineRoute = <P extends Obj | undefined = undefined, Q extends Obj | undefined = undefined, B extends Schema | undefined = undefined>(
-  spec: RouteSpec<P, Q, B>,
-): AnyRouteSpec => spec;
+/** Keeps each spec's types (params, query, body, answer) for its handler and for clients (src/api/operations.ts). */
+export const defineRoute = <P extends Obj | undefined = undefined, Q extends Obj | undefined = undefined, B extends Schema | undefined = undefined, R = unknown>(
+  spec: RouteSpec<P, Q, B, R>,
+): RouteSpec<P, Q, B, R> => spec;
 
 /** Koa-router form of an OpenAPI path: /v1/httpsync/{id} → /v1/httpsync/:id. */
 export const routerPath = (path: string) => path.replace(/\{(\w+)\}/g, ':$1');
 
 /** Every error status a route may answer with `{code, detail}`. */
 export function errorStatuses(spec: AnyRouteSpec): number[] {
-  const s = new Set(spec.errors ?? []);
+  // The request guard answers these on any route: a malformed request, one too slow to arrive, too many or too large headers.
+  const s = new Set([...(spec.errors ?? []), 400, 408, 431]);
   if (spec.auth) [401, 404].forEach((n) => s.add(n));
   if (spec.body) [400, 413, 415].forEach((n) => s.add(n));
   if (spec.params || spec.query) s.add(400);
@@ -74,46 +80,63 @@ function invalid(where: string, error: z.ZodError): ServiceError {
   return new ServiceError('invalid', error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; '));
 }
 
-async function jsonBody(ctx: Context, schema: Schema): Promise<unknown> {
+/** The body as JSON; its shape is checked by `invoke`. */
+async function jsonBody(ctx: Context): Promise<unknown> {
   const raw = await readRawBody(ctx);
-  let value: unknown;
   try {
-    value = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+    return raw.length ? JSON.parse(raw.toString('utf8')) : {};
   } catch {
     throw new ServiceError('invalid', 'the body is not valid JSON');
   }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw invalid('body', parsed.error);
-  return parsed.data;
 }
 
-function parse(where: string, schema: Obj | undefined, value: unknown): any {
-  if (!schema) return {};
+function parse(where: string, schema: Schema | undefined, value: unknown): any {
+  if (!schema) return where === 'body' ? undefined : {};
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw invalid(where, parsed.error);
   return parsed.data;
+}
+
+/** What a route is called with, before its schemas have checked it. */
+export interface RawInput {
+  params?: unknown;
+  query?: unknown;
+  body?: unknown;
+}
+
+export interface Answer {
+  status?: number;
+  headers: Record<string, string>;
+}
+
+/**
+ * Checks the input with the spec's own schemas and runs its handler: the router does this for a
+ * request, the CLI's local services (src/api/operations.ts) for a command, so both refuse the same.
+ */
+export async function invoke(spec: AnyRouteSpec, deps: ServiceDeps, raw: RawInput, answer: Answer = { headers: {} }): Promise<unknown> {
+  if (!spec.handle) throw new Error(`${spec.operationId} has no handler`);
+  return spec.handle({
+    deps,
+    params: parse('path', spec.params, raw.params ?? {}),
+    query: parse('query', spec.query, raw.query ?? {}),
+    body: parse('body', spec.body, raw.body ?? {}),
+    setStatus: (s: number) => (answer.status = s),
+    setHeader: (name: string, value: string) => (answer.headers[name] = value),
+  });
 }
 
 /** Mounts the specs that have a handler; each validates its input with the spec's own schemas. */
 export function mountRoutes(router: Router, specs: AnyRouteSpec[], deps: ServiceDeps): void {
   const auth = requireToken(deps.config.HOOKSYNC_API_TOKEN);
   for (const spec of specs) {
-    const handle = spec.handle;
-    if (!handle) continue;
+    if (!spec.handle) continue;
     const [status] = Object.keys(spec.responses).map(Number);
     const run = async (ctx: Context) => {
-      const c = ctx as Context & { params: Record<string, string> };
-      let answered: number | undefined;
-      const input = {
-        deps,
-        ctx,
-        params: parse('path', spec.params, c.params),
-        query: parse('query', spec.query, ctx.query),
-        body: spec.body ? await jsonBody(ctx, spec.body) : undefined,
-        setStatus: (s: number) => (answered = s),
-      };
-      const body = await handle(input);
-      ctx.status = answered ?? status!;
+      const answer: Answer = { headers: {} };
+      const params = (ctx as Context & { params: Record<string, string> }).params;
+      const body = await invoke(spec, deps, { params, query: ctx.query, body: spec.body ? await jsonBody(ctx) : undefined }, answer);
+      ctx.set(answer.headers);
+      ctx.status = answer.status ?? status!;
       ctx.body = body;
     };
     const middleware = spec.auth ? [auth, run] : [run];

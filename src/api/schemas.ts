@@ -1,16 +1,26 @@
 import { z } from 'zod';
-import { RATE_LIMIT_MAX, type DeletedIntegration, type IntegrationView } from '../services/integrations';
-import { TARGET_DEFAULTS, type CreatedTargetView, type ResetView, type RestartView, type RotatedSigningSecretView, type TargetInfo, type TargetView } from '../services/targets';
+import { ID_PATTERN } from '../services/ids';
+import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS, type DeletedIntegration, type IntegrationInfo, type IntegrationView, type RetryFailedResult } from '../services/integrations';
+import {
+  TARGET_DEFAULTS,
+  type CreatedTargetView,
+  type ResetView,
+  type RestartView,
+  type RotatedSigningSecretView,
+  type TargetInfo,
+  type TargetProgress,
+  type TargetView,
+} from '../services/targets';
 
 /** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
 
-const Id = (prefix: string) => z.string().min(1).describe(`an id like ${prefix}_…`);
+const Id = (prefix: string) => z.string().regex(ID_PATTERN, 'not an id (letters, digits, _ and -)').describe(`an id like ${prefix}_…`);
 const Timestamp = z.string().describe('ISO-8601 timestamp');
 const Count = z.number().int().min(0);
 
 export const ErrorBody = z.object({ code: z.string().describe('machine-readable, e.g. invalid, not_found, unauthorized'), detail: z.string() }).strict();
 
-export const IdParams = z.object({ id: z.string().min(1) }).strict();
+export const IdParams = z.object({ id: z.string().regex(ID_PATTERN, 'not an id (letters, digits, _ and -)') }).strict();
 
 export const RateLimit = z
   .number()
@@ -65,6 +75,33 @@ export const IntegrationDeleted = z
 
 export const IntegrationList = z.object({ integrations: z.array(Integration) }).strict();
 
+export const IntegrationInfoBody = Integration.extend({
+  rows: Count.nullable().describe("rows in the integration's table; null when they could not be counted at once (the table locked, or very large)"),
+  rows_deleted: Count.nullable().describe('of those, the ones marked deleted upstream'),
+  inbox_waiting: Count.describe('accepted events not applied yet'),
+  inbox_oldest_age_seconds: z.number().nullable().describe('how long the oldest of them has waited; null when none waits'),
+  dead_letters: Count.describe('events the database refused (hooksync integrations retry-failed applies them again)'),
+  last_dead_letter_error: z.string().nullable(),
+  last_dead_letter_at: Timestamp.nullable(),
+}).strict();
+
+export const RetryFailedIn = z
+  .object({
+    wait_seconds: z.number().int().min(0).max(RETRY_WAIT_MAX_SECONDS).default(30).describe('how long to wait for the outcome before answering'),
+  })
+  .strict();
+
+export const RetryFailedBody = z
+  .object({
+    id: Id('svi'),
+    requeued: Count.describe('dead letters put back into the inbox'),
+    done: Count.describe('of those, applied (or discarded as older) before the answer'),
+    failed_again: Count.describe('refused again: back in the dead letters, with their error'),
+    waiting: Count.describe('still in the inbox when the wait ended'),
+    woken: z.boolean().describe('whether the ingest workflows could be woken (if not, the worker\'s sweep takes the events within seconds)'),
+  })
+  .strict();
+
 const Mode = z.enum(['interval', 'on_insert']);
 const Url = z.string().min(1).describe('https://user:password@host/path: Basic Auth credentials in the user info');
 
@@ -89,7 +126,7 @@ export const TargetPatch = z
   })
   .strict();
 
-export const TargetListQuery = z.object({ integration_id: z.string().min(1).optional() }).strict();
+export const TargetListQuery = z.object({ integration_id: z.string().regex(ID_PATTERN, 'not an id (letters, digits, _ and -)').optional() }).strict();
 
 export const Target = z
   .object({
@@ -135,6 +172,14 @@ export const TargetReset = Target.extend({
 
 export const TargetList = z.object({ targets: z.array(Target) }).strict();
 
+export const TargetProgressBody = z
+  .object({
+    id: Id('hst'),
+    rows_delivered: Count.describe('as recorded page by page (ahead of the workflow\'s figures while a backlog drains)'),
+    rows_waiting: Count.describe('rows after the cursor the database holds'),
+  })
+  .strict();
+
 export const TargetInfoBody = Target.extend({
   state: z.enum(['waiting', 'delivering', 'retrying', 'paused', 'deleted', 'unknown', 'not_running']),
   workflow_status: z.string().nullable().describe("Temporal's status of the workflow (RUNNING, TERMINATED, NOT_FOUND, …); null when Temporal could not be asked"),
@@ -170,6 +215,9 @@ export const TargetInfoBody = Target.extend({
  */
 type Documents<Doc, View> = [View] extends [Doc] ? ([keyof Doc] extends [keyof View] ? ([keyof View] extends [keyof Doc] ? true : false) : false) : false;
 true satisfies Documents<z.output<typeof Integration>, IntegrationView>;
+true satisfies Documents<z.output<typeof IntegrationInfoBody>, IntegrationInfo>;
+true satisfies Documents<z.output<typeof RetryFailedBody>, RetryFailedResult>;
+true satisfies Documents<z.output<typeof TargetProgressBody>, TargetProgress>;
 true satisfies Documents<z.output<typeof IntegrationDeleted>, DeletedIntegration>;
 true satisfies Documents<z.output<typeof Target>, TargetView>;
 true satisfies Documents<z.output<typeof TargetCreated>, CreatedTargetView>;

@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type pg from 'pg';
 import type { InboxRow } from '../db/inbox';
+import { getIntegrationRow } from '../db/integrations';
 import { findDescriptor } from '../integrations';
 import { precedenceOf } from '../integrations/sql';
 import type { IngestRecord, IntegrationDescriptor } from '../integrations/types';
@@ -10,6 +11,7 @@ import type { Logger } from '../log';
 import { KeyringError, type Keyring } from '../secrets/keyring';
 import { openOptional } from '../secrets/stored';
 import { eventsAccepted, eventsIgnored, eventsReceived, eventsRejected } from '../metrics';
+import { isWellFormedId } from '../services/ids';
 import { dbError } from '../services/integrations';
 import { InboxUnavailableError, UnstorableEventError, type InboxWriter } from './inbox-writer';
 import { readRawBody } from './raw-body';
@@ -37,11 +39,7 @@ function integrationLookup(pool: pg.Pool, keyring: Keyring | undefined) {
   return async (id: string): Promise<WebhookIntegration | undefined> => {
     const hit = cache.get(id);
     if (hit && Date.now() - hit.fetchedAt < CACHE_MS) return hit;
-    const { rows } = await pool.query<{ service: string; webhook_secret: string | null; config: unknown }>(
-      'SELECT service, webhook_secret, config FROM integrations WHERE id = $1',
-      [id],
-    );
-    const row = rows[0];
+    const row = await getIntegrationRow(pool, id);
     const descriptor = row && findDescriptor(row.service);
     if (!row || !descriptor) {
       cache.delete(id);
@@ -78,6 +76,7 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; keyring?: K
   const lookup = integrationLookup(deps.pool, deps.keyring);
   router.post('/v1/webhooks/:integrationId', async (ctx) => {
     const id = ctx.params.integrationId!;
+    if (!isWellFormedId(id)) return reject(ctx, 404, 'unknown_integration', 'no such integration');
     let integration: WebhookIntegration | undefined;
     try {
       integration = await lookup(id);

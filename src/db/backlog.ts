@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { boundedBacklogSql } from '../integrations/sql';
 
 /** A target's backlog as /metrics reports it: cheap enough to read at every scrape. */
 export interface TargetBacklog {
@@ -26,14 +27,8 @@ export async function readBacklogs(pool: pg.Pool, opts: { cap: number; statement
     );
     const out: TargetBacklog[] = [];
     for (const t of targets) {
-      const table = pg.escapeIdentifier(t.table_name);
-      const after = `(_txid, _seq) > ($1::xid8, $2::bigint)`;
       try {
-        const { rows } = await db.query<{ waiting: number; lag_seconds: number | null }>(
-          `SELECT (SELECT count(*) FROM (SELECT 1 FROM ${table} WHERE ${after} LIMIT $3) w)::int AS waiting,
-                  (SELECT extract(epoch FROM now() - _changed_at)::float8 FROM ${table} WHERE ${after} ORDER BY _txid, _seq LIMIT 1) AS lag_seconds`,
-          [t.cursor_txid, t.cursor_seq, opts.cap],
-        );
+        const { rows } = await db.query<{ waiting: number; lag_seconds: number | null }>(boundedBacklogSql(t.table_name), [t.cursor_txid, t.cursor_seq, opts.cap]);
         out.push({ target: t.id, integration: t.integration_id, waiting: rows[0]!.waiting, lagSeconds: rows[0]!.lag_seconds ?? 0 });
       } catch (err) {
         // A timeout (57014) or a table gone: skip this target. Anything else ends the read.

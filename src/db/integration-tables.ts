@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { findDescriptor } from '../integrations';
+import { backlogSql, heldBackSql, pageSql } from '../integrations/sql';
 import type { IntegrationDescriptor } from '../integrations/types';
+import type { Cursor } from '../workflows/types';
 
 export interface IntegrationRef {
   id: string;
@@ -26,6 +28,90 @@ export async function integrationRef(pool: pg.Pool, id: string): Promise<Integra
   const ref = { id, service: row.service, table: row.table_name, descriptor };
   cache.set(id, ref);
   return ref;
+}
+
+type Db = pg.Pool | pg.PoolClient;
+
+/** What is still to be delivered after a cursor (see backlogSql). */
+export interface Backlog {
+  waiting: number;
+  heldBack: number;
+  /** How long the oldest waiting row has waited; null when none waits. */
+  lagSeconds: number | null;
+}
+
+export async function readBacklog(db: Db, table: string, after: Cursor): Promise<Backlog> {
+  const { rows } = await db.query<{ waiting: string; held_back: string; lag_seconds: number | null }>(backlogSql(table), [after.txid, after.seq]);
+  const r = rows[0]!;
+  return { waiting: Number(r.waiting), heldBack: Number(r.held_back), lagSeconds: r.lag_seconds };
+}
+
+export interface PageRows {
+  /** Each row rendered as JSON text. */
+  rows: string[];
+  first?: Cursor;
+  last?: Cursor;
+}
+
+/** Reads the pages of one integration's table; the statement text is built once. */
+export function pageReader(db: pg.PoolClient, ref: Pick<IntegrationRef, 'descriptor' | 'table'>, pageSize: number): (after: Cursor) => Promise<PageRows> {
+  const query = pageSql(ref.descriptor, ref.table);
+  return async (after) => {
+    const { rows } = await db.query<{ txid: string; seq: string; json: string }>(query, [after.txid, after.seq, pageSize]);
+    const first = rows[0];
+    const last = rows[rows.length - 1];
+    return {
+      rows: rows.map((r) => r.json),
+      first: first && { txid: first.txid, seq: first.seq },
+      last: last && { txid: last.txid, seq: last.seq },
+    };
+  };
+}
+
+/** Whether committed rows after the cursor exist that a page read did not return (see heldBackSql). */
+export async function rowsHeldBack(db: Db, table: string, after: Cursor): Promise<boolean> {
+  const { rows } = await db.query<{ held: boolean }>(heldBackSql(table), [after.txid, after.seq]);
+  return Boolean(rows[0]?.held);
+}
+
+/** Whether every transaction older than `txid` has ended, so the rows it changed are readable by a page query. */
+export async function olderTransactionsEnded(db: Db, txid: string): Promise<boolean> {
+  const { rows } = await db.query<{ readable: boolean }>({
+    name: 'hooksync_apply_readable',
+    text: 'SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::xid8 AS readable',
+    values: [txid],
+  });
+  return rows[0]!.readable;
+}
+
+export interface AppliedBatch {
+  taken: number;
+  applied: number;
+  upTo?: string;
+  txid?: string;
+  targets: string[];
+}
+
+/** One statement of `applySql` (src/integrations/sql.ts) over a shard's oldest inbox rows, or the rows `ids` names. */
+export async function applyInboxBatch(client: pg.PoolClient, sql: string, integrationId: string, shard: number, limit: number, ids: string[] | null): Promise<AppliedBatch> {
+  // Prepared once per connection and integration: planning this statement costs more than running it on a few rows.
+  const { rows } = await client.query<{ taken: number; applied: number; up_to: string | null; txid: string | null; targets: string[] }>({
+    name: `hooksync_apply_${integrationId}`,
+    text: sql,
+    values: [integrationId, shard, limit, ids],
+  });
+  const r = rows[0]!;
+  return { taken: r.taken, applied: r.applied, upTo: r.up_to ?? undefined, txid: r.txid ?? undefined, targets: r.targets };
+}
+
+/** One statement of `upsertListedSql` (src/integrations/sql.ts) over a listed page: the rows changed, and the on-insert targets to wake. */
+export async function upsertListedPage(db: Db, sql: string, integrationId: string, items: unknown[], versionAt: unknown): Promise<{ applied: number; targets: string[] }> {
+  const { rows } = await db.query<{ applied: number; targets: string[] }>({
+    name: `hooksync_backfill_${integrationId}`,
+    text: sql,
+    values: [JSON.stringify(items), versionAt, integrationId],
+  });
+  return rows[0]!;
 }
 
 /** After its table went missing (the integration was deleted): look it up again next time. */

@@ -1,7 +1,66 @@
 import type pg from 'pg';
-import { ident } from '../integrations/sql';
+import type { IntegrationDescriptor } from '../integrations/types';
+import { createTableSql, ident } from '../integrations/sql';
 
+/**
+ * The integrations table. Rows hold the webhook secret and the backfill API key (sealed when
+ * HOOKSYNC_ENCRYPTION_KEY is set): never log or print an IntegrationRow whole.
+ */
+export interface IntegrationRow {
+  id: string;
+  service: string;
+  table_name: string;
+  webhook_secret: string | null;
+  rate_limit_per_second: number | null;
+  config: Record<string, unknown>;
+  created_at: Date;
+}
+
+type Db = pg.Pool | pg.PoolClient;
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+/**
+ * The row and the integration's own table, in the caller's transaction. `webhookSecret` is stored
+ * as given: the caller seals it (sealSecret, bound to this id and column).
+ */
+export async function insertIntegration(
+  db: pg.PoolClient,
+  row: { id: string; service: string; table: string; webhookSecret: string | null; config: Record<string, unknown> },
+  descriptor: IntegrationDescriptor,
+): Promise<IntegrationRow> {
+  const { rows } = await db.query<IntegrationRow>(
+    'INSERT INTO integrations (id, service, table_name, webhook_secret, config) VALUES ($1, $2, $3, $4, $5) RETURNING *',
+    [row.id, row.service, row.table, row.webhookSecret, JSON.stringify(row.config)],
+  );
+  for (const stmt of createTableSql(descriptor, row.table)) await db.query(stmt);
+  return rows[0]!;
+}
+
+/** Changes what is given (undefined: unchanged; a secret sealed by the caller); undefined when there is no such integration. */
+export async function updateIntegrationRow(
+  db: Db,
+  id: string,
+  change: { webhookSecret?: string | null; rateLimitPerSecond?: number | null },
+): Promise<IntegrationRow | undefined> {
+  const { rows } = await db.query<IntegrationRow>(
+    `UPDATE integrations
+        SET webhook_secret = CASE WHEN $2 THEN $3 ELSE webhook_secret END,
+            rate_limit_per_second = CASE WHEN $4 THEN $5::double precision ELSE rate_limit_per_second END
+      WHERE id = $1 RETURNING *`,
+    [id, change.webhookSecret !== undefined, change.webhookSecret ?? null, change.rateLimitPerSecond !== undefined, change.rateLimitPerSecond ?? null],
+  );
+  return rows[0];
+}
+
+export async function getIntegrationRow(db: Db, id: string): Promise<IntegrationRow | undefined> {
+  const { rows } = await db.query<IntegrationRow>('SELECT * FROM integrations WHERE id = $1', [id]);
+  return rows[0];
+}
+
+export async function listIntegrationRows(db: Db): Promise<IntegrationRow[]> {
+  const { rows } = await db.query<IntegrationRow>('SELECT * FROM integrations ORDER BY created_at');
+  return rows;
+}
 
 export interface IntegrationEvents {
   /** Accepted: taken from the inbox so far plus what waits there now. */

@@ -2,22 +2,26 @@ import type pg from 'pg';
 import type { SigningColumns } from '../delivery/signature';
 import type { Cursor, SyncMode } from '../workflows/types';
 
+/** A target's settings, as stored and as shown (the service layer's TargetView). */
+export interface TargetSettings {
+  period_seconds: number;
+  page_size: number;
+  timeout_seconds: number;
+  mode: SyncMode;
+  paused: boolean;
+}
+
 /**
  * The sync_targets table. Rows hold the URL with credentials and the signing secrets (sealed when
  * HOOKSYNC_ENCRYPTION_KEY is set): never log or print a TargetRow whole.
  */
-export interface TargetRow extends SigningColumns {
+export interface TargetRow extends TargetSettings, SigningColumns {
   id: string;
   integration_id: string;
   /** Sealed (or, without a key, clear) URL with credentials: open it with openSecret. */
   url: string;
   /** The URL with ***:*** for user and password: what is shown. */
   url_masked: string;
-  period_seconds: number;
-  page_size: number;
-  timeout_seconds: number;
-  mode: SyncMode;
-  paused: boolean;
   created_at: Date;
   deleted_at: Date | null;
   cursor_txid: string;
@@ -186,4 +190,83 @@ export async function targetsWithCursorAhead(db: Db): Promise<Array<{ id: string
        FROM sync_targets WHERE deleted_at IS NULL AND cursor_txid >= pg_snapshot_xmax(pg_current_snapshot())`,
   );
   return rows.map((r) => ({ id: r.id, cursor: cursorOf(r), nextTxid: r.next_txid }));
+}
+
+/**
+ * A target's settings as columns; undefined leaves a column as it is. `url` (with its credentials)
+ * is stored as given: the caller seals it (sealSecret), and gives `urlMasked` beside it.
+ */
+export interface TargetSettingsColumns {
+  url?: string;
+  urlMasked?: string;
+  periodSeconds?: number;
+  pageSize?: number;
+  timeoutSeconds?: number;
+  mode?: SyncMode;
+}
+
+/** A new target; `signingSecret` sealed by the caller, as `url`. */
+export async function insertTarget(db: Db, id: string, integrationId: string, s: Required<TargetSettingsColumns> & { signingSecret: string }): Promise<void> {
+  await db.query(
+    `INSERT INTO sync_targets (id, integration_id, url, url_masked, signing_secret, period_seconds, page_size, timeout_seconds, mode)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [id, integrationId, s.url, s.urlMasked, s.signingSecret, s.periodSeconds, s.pageSize, s.timeoutSeconds, s.mode],
+  );
+}
+
+/** Removes a target that never ran (its workflow could not be started): a refused create leaves nothing behind. */
+export async function removeTarget(db: Db, id: string): Promise<void> {
+  await db.query('DELETE FROM sync_targets WHERE id = $1', [id]);
+}
+
+/** Changes the settings given; false when there is no such (undeleted) target. */
+export async function updateTargetSettings(db: Db, id: string, s: TargetSettingsColumns): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_targets SET url = coalesce($2, url), url_masked = coalesce($7, url_masked), period_seconds = coalesce($3, period_seconds),
+            page_size = coalesce($4, page_size), timeout_seconds = coalesce($5, timeout_seconds), mode = coalesce($6, mode)
+      WHERE id = $1 AND deleted_at IS NULL`,
+    [id, s.url ?? null, s.periodSeconds ?? null, s.pageSize ?? null, s.timeoutSeconds ?? null, s.mode ?? null, s.urlMasked ?? null],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** The stored (sealed) signing secret of an undeleted target, locked until the transaction ends; undefined when there is none such. */
+export async function lockSigningSecret(db: pg.PoolClient, id: string): Promise<{ signing_secret: string | null } | undefined> {
+  const { rows } = await db.query<{ signing_secret: string | null }>('SELECT signing_secret FROM sync_targets WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
+  return rows[0];
+}
+
+/** A new signing secret, the one it replaces beside it until `previousExpiresAt` (both sealed by the caller). */
+export async function storeSigningSecrets(db: Db, id: string, s: { current: string; previous: string | null; previousExpiresAt: Date | null }): Promise<void> {
+  await db.query(`UPDATE sync_targets SET signing_secret = $2, signing_secret_previous = $3, signing_secret_previous_expires_at = $4 WHERE id = $1`, [
+    id,
+    s.current,
+    s.previous,
+    s.previousExpiresAt,
+  ]);
+}
+
+export async function setTargetPaused(db: Db, id: string, paused: boolean): Promise<void> {
+  await db.query('UPDATE sync_targets SET paused = $2 WHERE id = $1', [id, paused]);
+}
+
+export async function markTargetDeleted(db: Db, id: string): Promise<void> {
+  await db.query('UPDATE sync_targets SET deleted_at = now() WHERE id = $1', [id]);
+}
+
+export interface RetryState {
+  id: string;
+  integration_id: string;
+  attempts: number;
+  /** Unix time in seconds; null when not retrying. */
+  next_at: number | null;
+}
+
+/** Every target's retry state, for the retry gauges of /metrics. */
+export async function retryStates(db: Db): Promise<RetryState[]> {
+  const { rows } = await db.query<RetryState>(
+    `SELECT id, integration_id, retry_attempts AS attempts, extract(epoch FROM next_attempt_at)::float8 AS next_at
+       FROM sync_targets WHERE deleted_at IS NULL`,
+  );
+  return rows;
 }

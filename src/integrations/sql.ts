@@ -301,3 +301,13 @@ export function backlogSql(table: string): string {
   FROM ${ident(table)}
  WHERE (_txid, _seq) > ($1::xid8, $2::bigint)`;
 }
+
+/**
+ * The backlog as /metrics reads it at every scrape: rows after a cursor counted up to a cap ($3;
+ * an index range scan that stops there) and the age of the first of them.
+ */
+export function boundedBacklogSql(table: string): string {
+  const after = '(_txid, _seq) > ($1::xid8, $2::bigint)';
+  return `SELECT (SELECT count(*) FROM (SELECT 1 FROM ${ident(table)} WHERE ${after} LIMIT $3) w)::int AS waiting,
+       (SELECT extract(epoch FROM now() - _changed_at)::float8 FROM ${ident(table)} WHERE ${after} ORDER BY _txid, _seq LIMIT 1) AS lag_seconds`;
+}

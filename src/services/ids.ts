@@ -13,3 +13,10 @@ export function newId(prefix: 'svi' | 'hst'): string {
 export function tableSuffix(): string {
   return randomBytes(2).toString('hex');
 }
+
+/**
+ * What can be an id at all: an id from a URL that is not (a NUL byte, invalid UTF-8, kilobytes)
+ * is answered as unknown before it reaches PostgreSQL, which would refuse some of them with an error.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
+export const isWellFormedId = (id: string) => ID_PATTERN.test(id);

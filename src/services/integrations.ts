@@ -1,11 +1,21 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { publicBaseUrl } from '../config';
 import { deadLetterStats, inboxDepth, requeueDeadLetters, requeuedOutcome } from '../db/inbox';
-import { dropIntegration, integrationEvents, tableRowCounts, targetIdsOf, type IntegrationEvents } from '../db/integrations';
+import {
+  dropIntegration,
+  getIntegrationRow,
+  insertIntegration,
+  integrationEvents,
+  listIntegrationRows,
+  tableRowCounts,
+  targetIdsOf,
+  updateIntegrationRow,
+  type IntegrationEvents,
+  type IntegrationRow,
+} from '../db/integrations';
 import { withTransaction } from '../db/pool';
 import { findDescriptor, serviceNames } from '../integrations';
 import { sealSecret } from '../secrets/stored';
-import { createTableSql } from '../integrations/sql';
 import type { IntegrationDescriptor } from '../integrations/types';
 import { ingestSettings, wakeIngest } from '../temporal/ingest-wake';
 import { backfillWorkflowId, httpSyncWorkflowId, ingestWorkflowId } from '../workflows/names';
@@ -32,18 +42,10 @@ export interface IntegrationView {
   last_event_at: string | null;
 }
 
-interface IntegrationRow {
-  id: string;
-  service: string;
-  table_name: string;
-  webhook_secret: string | null;
-  rate_limit_per_second: number | null;
-  config: Record<string, unknown>;
-  created_at: Date;
-}
-
 /** Bounds of a rate limit, in events per second (shared by the CLI and the API). */
 export const RATE_LIMIT_MAX = 1_000_000;
+/** `retry-failed` waits at most this long for the outcome (an HTTP request stays open meanwhile). */
+export const RETRY_WAIT_MAX_SECONDS = 240;
 
 const NO_EVENTS: IntegrationEvents = { received: 0, applied: 0, lastEventAt: null };
 
@@ -76,7 +78,8 @@ function checkSecret(service: string, secret: string | undefined): string | null
     return secret;
   }
   const prefix = d.secretExample.replace('…', '');
-  if (!secret.startsWith(prefix) || secret.length <= prefix.length || /\s/.test(secret)) {
+  // Upstreams' secrets are printable ASCII; anything else (a control character, a lone surrogate) is a paste gone wrong.
+  if (!secret.startsWith(prefix) || secret.length <= prefix.length || !/^[\x21-\x7e]+$/.test(secret)) {
     throw new ServiceError('invalid', `a ${d.upstream} webhook secret looks like ${d.secretExample}`);
   }
   return secret;
@@ -119,14 +122,13 @@ export async function createIntegration(deps: ServiceDeps, input: IntegrationInp
     const id = newId('svi');
     const table = `${descriptor.service}_${tableSuffix()}`;
     try {
-      const row = await withTransaction(deps.pool, async (db) => {
-        const { rows } = await db.query<IntegrationRow>(
-          'INSERT INTO integrations (id, service, table_name, webhook_secret, config) VALUES ($1, $2, $3, $4, $5) RETURNING *',
-          [id, descriptor.service, table, secret === null ? null : sealSecret(deps.keyring, 'integrations.webhook_secret', id, secret), JSON.stringify(config)],
-        );
-        for (const stmt of createTableSql(descriptor, table)) await db.query(stmt);
-        return rows[0]!;
-      });
+      const row = await withTransaction(deps.pool, (db) =>
+        insertIntegration(
+          db,
+          { id, service: descriptor.service, table, webhookSecret: secret === null ? null : sealSecret(deps.keyring, 'integrations.webhook_secret', id, secret), config },
+          descriptor,
+        ),
+      );
       return view(deps, row);
     } catch (err) {
       // 65,536 table names per service: on a collision, draw again.
@@ -152,31 +154,24 @@ export async function updateIntegration(deps: ServiceDeps, id: string, input: In
   }
   const current = await getIntegration(deps, id);
   const secret = input.webhookSecret === undefined ? undefined : checkSecret(current.service, input.webhookSecret);
-  const { rows } = await deps.pool
-    .query<IntegrationRow>(
-      `UPDATE integrations
-          SET webhook_secret = CASE WHEN $2 THEN $3 ELSE webhook_secret END,
-              rate_limit_per_second = CASE WHEN $4 THEN $5::double precision ELSE rate_limit_per_second END
-        WHERE id = $1 RETURNING *`,
-      [id, secret !== undefined, secret == null ? null : sealSecret(deps.keyring, 'integrations.webhook_secret', id, secret), limit !== undefined, limit ?? null],
-    )
-    .catch((err) => {
-      throw dbError(err);
-    });
-  if (!rows[0]) throw new ServiceError('not_found', `no integration ${id}`);
-  return view(deps, rows[0], (await eventsOf(deps, [id])).get(id));
+  const sealed = secret == null ? secret : sealSecret(deps.keyring, 'integrations.webhook_secret', id, secret);
+  const row = await updateIntegrationRow(deps.pool, id, { webhookSecret: sealed, rateLimitPerSecond: limit }).catch((err) => {
+    throw dbError(err);
+  });
+  if (!row) throw new ServiceError('not_found', `no integration ${id}`);
+  return view(deps, row, (await eventsOf(deps, [id])).get(id));
 }
 
 export async function getIntegration(deps: ServiceDeps, id: string): Promise<IntegrationView> {
-  const { rows } = await deps.pool.query<IntegrationRow>('SELECT * FROM integrations WHERE id = $1', [id]).catch((err) => {
+  const row = await getIntegrationRow(deps.pool, id).catch((err) => {
     throw dbError(err);
   });
-  if (!rows[0]) throw new ServiceError('not_found', `no integration ${id}`);
-  return view(deps, rows[0], (await eventsOf(deps, [id])).get(id));
+  if (!row) throw new ServiceError('not_found', `no integration ${id}`);
+  return view(deps, row, (await eventsOf(deps, [id])).get(id));
 }
 
 export async function listIntegrations(deps: ServiceDeps): Promise<IntegrationView[]> {
-  const { rows } = await deps.pool.query<IntegrationRow>('SELECT * FROM integrations ORDER BY created_at').catch((err) => {
+  const rows = await listIntegrationRows(deps.pool).catch((err) => {
     throw dbError(err);
   });
   const events = await eventsOf(deps);

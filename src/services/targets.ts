@@ -1,9 +1,26 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type pg from 'pg';
-import { integrationRef } from '../db/integration-tables';
-import { cursorAhead, cursorOf, getTarget, listTargets, lockDeliveriesInTransaction, recordRestart, resetCursor, type TargetRow } from '../db/targets';
+import { integrationRef, readBacklog } from '../db/integration-tables';
+import { withTransaction } from '../db/pool';
+import {
+  cursorAhead,
+  cursorOf,
+  getTarget,
+  insertTarget,
+  listTargets,
+  lockDeliveriesInTransaction,
+  lockSigningSecret,
+  markTargetDeleted,
+  recordRestart,
+  removeTarget,
+  resetCursor,
+  setTargetPaused,
+  storeSigningSecrets,
+  updateTargetSettings,
+  type TargetRow,
+  type TargetSettings,
+} from '../db/targets';
 import { sendPage, type PageSource } from '../delivery/page';
-import { backlogSql } from '../integrations/sql';
 import { parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
 import { generateSigningSecret, SIGNING_OVERLAP_MS, signingSecretsOf } from '../delivery/signature';
 import { KeyringError } from '../secrets/keyring';
@@ -31,17 +48,13 @@ export interface TargetInput {
   mode: SyncMode;
 }
 
-export interface TargetView {
+export interface TargetView extends TargetSettings {
   id: string;
   integration_id: string;
   integration_service: string;
   table: string;
+  /** Masked: https://***:***@host/path. */
   url: string;
-  period_seconds: number;
-  page_size: number;
-  timeout_seconds: number;
-  mode: SyncMode;
-  paused: boolean;
   created_at: string;
   workflow_id: string;
 }
@@ -70,6 +83,8 @@ export function checkSettings(s: Partial<TargetInput>): void {
 }
 
 function parseUrl(deps: ServiceDeps, raw: string): TargetUrl {
+  // The URL is stored as given: PostgreSQL would refuse a NUL in it only after the verification POST.
+  if (/[\x00-\x1f\x7f]/.test(raw.trim())) throw new ServiceError('invalid', 'the URL contains control characters');
   try {
     return parseTargetUrl(raw, { allowHttp: deps.config.HOOKSYNC_ALLOW_HTTP });
   } catch (err) {
@@ -120,32 +135,21 @@ export async function createTarget(deps: ServiceDeps, integrationId: string, inp
   const id = newId('hst');
   const signingSecret = generateSigningSecret();
   await verifyEndpoint(url, ref, id, [signingSecret], input.timeoutSeconds);
-  await deps.pool
-    .query(
-      `INSERT INTO sync_targets (id, integration_id, url, url_masked, signing_secret, period_seconds, page_size, timeout_seconds, mode)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
-        id,
-        integrationId,
-        sealSecret(deps.keyring, 'sync_targets.url', id, input.url.trim()),
-        url.masked,
-        sealSecret(deps.keyring, 'sync_targets.signing_secret', id, signingSecret),
-        input.periodSeconds,
-        input.pageSize,
-        input.timeoutSeconds,
-        input.mode,
-      ],
-    )
-    .catch((err) => {
-      throw dbError(err);
-    });
+  await insertTarget(deps.pool, id, integrationId, {
+    ...input,
+    url: sealSecret(deps.keyring, 'sync_targets.url', id, input.url.trim()),
+    urlMasked: url.masked,
+    signingSecret: sealSecret(deps.keyring, 'sync_targets.signing_secret', id, signingSecret),
+  }).catch((err) => {
+    throw dbError(err);
+  });
   const t = (await getTarget(deps.pool, id))!;
   try {
     // 'running' too is fine: self-repair may have started it already.
     await startTargetWorkflow(starter(deps), t);
   } catch (err) {
     // No workflow, no target: a refused request leaves nothing behind.
-    await deps.pool.query('DELETE FROM sync_targets WHERE id = $1', [id]).catch(() => {});
+    await removeTarget(deps.pool, id).catch(() => {});
     throw unavailable('Temporal', err);
   }
   return { ...view(t), signing_secret: signingSecret };
@@ -214,11 +218,9 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
   const t = await loadTarget(deps, id);
   const { status: workflowStatus, live: status, unreachable } = await askWorkflow(deps, id);
   const cursor = status?.progress.cursor ?? cursorOf(t);
-  const { rows } = await deps.pool.query<{ waiting: string; held_back: string; lag_seconds: number | null }>(backlogSql(t.table_name), [
-    cursor.txid,
-    cursor.seq,
-  ]);
-  const backlog = rows[0]!;
+  const backlog = await readBacklog(deps.pool, t.table_name, cursor).catch((err) => {
+    throw dbError(err);
+  });
   const p = status?.progress;
   const postCount = p?.postCount ?? Number(t.post_count);
   const postMs = p?.postMsTotal ?? t.post_ms_total;
@@ -246,9 +248,9 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
     retry: status?.retry ?? null,
     retry_attempts: status ? (status.retry?.attempts ?? 0) : t.retry_attempts,
     next_attempt_at: status ? (status.retry?.nextAttemptAt ?? null) : t.retry_attempts > 0 ? (t.next_attempt_at?.toISOString() ?? null) : null,
-    rows_waiting: Number(backlog.waiting),
-    rows_held_back: Number(backlog.held_back),
-    lag_seconds: backlog.lag_seconds === null ? null : Math.round(backlog.lag_seconds * 10) / 10,
+    rows_waiting: backlog.waiting,
+    rows_held_back: backlog.heldBack,
+    lag_seconds: backlog.lagSeconds === null ? null : Math.round(backlog.lagSeconds * 10) / 10,
     resets: t.reset_count,
     reset_at: t.reset_at?.toISOString() ?? null,
     restarts: t.workflow_restarts,
@@ -257,6 +259,23 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
     warnings,
     ...(unreachable ? { workflow_unreachable: unreachable } : {}),
   };
+}
+
+export interface TargetProgress {
+  id: string;
+  /** As the delivery activity records each 2xx page: ahead of the workflow's figures, which move when an activity returns. */
+  rows_delivered: number;
+  /** Rows after the cursor the database holds. */
+  rows_waiting: number;
+}
+
+/** Progress as the database has it, page by page (what `status --watch` draws its bar from). */
+export async function targetProgress(deps: ServiceDeps, id: string): Promise<TargetProgress> {
+  const t = await loadTarget(deps, id);
+  const backlog = await readBacklog(deps.pool, t.table_name, cursorOf(t)).catch((err) => {
+    throw dbError(err);
+  });
+  return { id, rows_delivered: Number(t.rows_delivered), rows_waiting: backlog.waiting };
 }
 
 type Handle = ReturnType<ServiceDeps['temporal']['client']['workflow']['getHandle']>;
@@ -279,7 +298,7 @@ export async function triggerTarget(deps: ServiceDeps, id: string): Promise<Targ
 
 export async function setPaused(deps: ServiceDeps, id: string, paused: boolean): Promise<TargetView> {
   const t = await loadTarget(deps, id);
-  const store = (value: boolean) => deps.pool.query('UPDATE sync_targets SET paused = $2 WHERE id = $1', [id, value]);
+  const store = (value: boolean) => setTargetPaused(deps.pool, id, value);
   if (paused) {
     // Signal first: if Temporal is down, nothing changes anywhere.
     await signal(deps, id, (h) => h.signal(pauseSignal));
@@ -323,23 +342,15 @@ async function changeThenTell<T>(
   tell: (h: Handle, result: T) => Promise<void>,
   undo?: (db: pg.Pool) => Promise<unknown>,
 ): Promise<{ result: T; told: boolean }> {
-  const db = await deps.pool.connect().catch((err) => {
-    throw dbError(err);
-  });
   let result: T;
   try {
-    await db.query('BEGIN');
-    result = await work(db);
-    await db.query('COMMIT');
+    result = await withTransaction(deps.pool, work);
   } catch (err) {
-    await db.query('ROLLBACK').catch(() => {});
     if (err instanceof ServiceError) throw err;
     if ((err as { code?: string }).code === '55P03') {
       throw new ServiceError('conflict', `a delivery to ${id} did not finish in time to verify the new URL; try again`);
     }
     throw dbError(err);
-  } finally {
-    db.release();
   }
   try {
     await signal(deps, id, (h) => tell(h, result));
@@ -378,36 +389,15 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
         await lockDeliveriesInTransaction(db, id, DRAIN_BUDGET_MS + t.timeout_seconds * 1000 + 5_000);
         await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, id, signingSecrets(deps, t), patch.timeoutSeconds ?? t.timeout_seconds);
       }
-      const { rows } = await db.query<{ id: string }>(
-        `UPDATE sync_targets SET url = coalesce($2, url), url_masked = coalesce($7, url_masked), period_seconds = coalesce($3, period_seconds),
-                page_size = coalesce($4, page_size), timeout_seconds = coalesce($5, timeout_seconds), mode = coalesce($6, mode)
-          WHERE id = $1 AND deleted_at IS NULL RETURNING id`,
-        [
-          id,
-          patch.url === undefined ? null : sealSecret(deps.keyring, 'sync_targets.url', id, patch.url.trim()),
-          patch.periodSeconds ?? null,
-          patch.pageSize ?? null,
-          patch.timeoutSeconds ?? null,
-          patch.mode ?? null,
-          url?.masked ?? null,
-        ],
-      );
-      if (!rows[0]) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
+      const stored = { ...patch, url: patch.url === undefined ? undefined : sealSecret(deps.keyring, 'sync_targets.url', id, patch.url.trim()), urlMasked: url?.masked };
+      if (!(await updateTargetSettings(db, id, stored))) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
     },
     async (h) => {
       if (Object.keys(change).length > 0) await h.signal(configureSignal, change);
     },
     // Temporal unreachable: back to the settings before, as if the update had never been asked for.
     (pool) =>
-      pool.query('UPDATE sync_targets SET url = $2, url_masked = $7, period_seconds = $3, page_size = $4, timeout_seconds = $5, mode = $6 WHERE id = $1', [
-        id,
-        t.url,
-        t.period_seconds,
-        t.page_size,
-        t.timeout_seconds,
-        t.mode,
-        t.url_masked,
-      ]),
+      updateTargetSettings(pool, id, { url: t.url, urlMasked: t.url_masked, periodSeconds: t.period_seconds, pageSize: t.page_size, timeoutSeconds: t.timeout_seconds, mode: t.mode }),
   );
   return view((await getTarget(deps.pool, id))!);
 }
@@ -437,38 +427,29 @@ export interface RotatedSigningSecretView extends TargetView {
  */
 export async function rotateSigningSecret(deps: ServiceDeps, id: string): Promise<RotatedSigningSecretView> {
   const secret = generateSigningSecret();
-  const db = await deps.pool.connect().catch((err) => {
-    throw dbError(err);
-  });
-  try {
-    await db.query('BEGIN');
-    const { rows } = await db.query<{ signing_secret: string | null }>('SELECT signing_secret FROM sync_targets WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
-    if (!rows[0]) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
+  const expires = await withTransaction(deps.pool, async (db) => {
+    const stored = await lockSigningSecret(db, id);
+    if (!stored) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
     let previous: string | null;
     try {
-      previous = openOptional(deps.keyring, 'sync_targets.signing_secret', id, rows[0].signing_secret);
+      previous = openOptional(deps.keyring, 'sync_targets.signing_secret', id, stored.signing_secret);
     } catch (err) {
       throw new ServiceError('unavailable', `the current signing secret of ${id} cannot be read: ${(err as Error).message}`);
     }
-    const expires = previous === null ? null : new Date(Date.now() + SIGNING_OVERLAP_MS);
-    await db.query(
-      `UPDATE sync_targets SET signing_secret = $2, signing_secret_previous = $3, signing_secret_previous_expires_at = $4 WHERE id = $1`,
-      [
-        id,
-        sealSecret(deps.keyring, 'sync_targets.signing_secret', id, secret),
-        previous === null ? null : sealSecret(deps.keyring, 'sync_targets.signing_secret_previous', id, previous),
-        expires,
-      ],
-    );
-    await db.query('COMMIT');
-    const t = (await getTarget(deps.pool, id))!;
-    return { ...view(t), signing_secret: secret, previous_secret_expires_at: expires?.toISOString() ?? null };
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => {});
+    const previousExpiresAt = previous === null ? null : new Date(Date.now() + SIGNING_OVERLAP_MS);
+    await storeSigningSecrets(db, id, {
+      current: sealSecret(deps.keyring, 'sync_targets.signing_secret', id, secret),
+      previous: previous === null ? null : sealSecret(deps.keyring, 'sync_targets.signing_secret_previous', id, previous),
+      previousExpiresAt,
+    });
+    return previousExpiresAt;
+  }).catch((err) => {
     throw dbError(err);
-  } finally {
-    db.release();
-  }
+  });
+  const t = (await getTarget(deps.pool, id).catch((err) => {
+    throw dbError(err);
+  }))!;
+  return { ...view(t), signing_secret: secret, previous_secret_expires_at: expires?.toISOString() ?? null };
 }
 
 export interface ResetView extends TargetView {
@@ -531,7 +512,9 @@ export async function restartTarget(deps: ServiceDeps, id: string): Promise<Rest
 export async function deleteTarget(deps: ServiceDeps, id: string): Promise<TargetView> {
   const t = await loadTarget(deps, id);
   // The database first: a delivery in flight checks it after every page and stops.
-  await deps.pool.query('UPDATE sync_targets SET deleted_at = now() WHERE id = $1', [id]);
+  await markTargetDeleted(deps.pool, id).catch((err) => {
+    throw dbError(err);
+  });
   // Best effort: deliveries check deleted_at themselves, the workflow ends at its next attempt,
   // and self-repair tells it again if this signal is lost.
   await deps.temporal.client.workflow
