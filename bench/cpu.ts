@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import type pg from 'pg';
-export { withApplicationName } from '../test/support/services';
 
 /**
  * Where the CPU goes during a measurement: user+system time of each process of the stack (from
@@ -44,8 +43,6 @@ function temporalPids(): number[] {
 }
 
 export interface CpuSnapshot {
-  /** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles, for cutting them to this window. */
-  atUs: number;
   perProcess: Record<string, number>;
   machine: { busy: number; total: number };
 }
@@ -55,10 +52,7 @@ export interface CpuUsage {
   ms: Record<string, number>;
   /** Share of the machine's capacity (all cores) in use, 0..1, by anything. */
   machineBusy: number;
-  /** The interval on CLOCK_MONOTONIC, µs (see profile-summary --window). */
-  window: { fromUs: number; toUs: number };
 }
-
 
 export class CpuMeter {
   private readonly named = new Map<string, number>();
@@ -97,7 +91,7 @@ export class CpuMeter {
     } catch {
       // PostgreSQL elsewhere, or unreachable: no backend figures
     }
-    return { atUs: Number(process.hrtime.bigint() / 1000n), perProcess, machine: machine() };
+    return { perProcess, machine: machine() };
   }
 
   static since(a: CpuSnapshot, b: CpuSnapshot): CpuUsage {
@@ -105,15 +99,15 @@ export class CpuMeter {
     // A backend that appeared meanwhile counts from its start (0 before).
     for (const [name, v] of Object.entries(b.perProcess)) ms[name] = Math.max(0, v - (a.perProcess[name] ?? (name.startsWith('pg:') ? 0 : v)));
     const total = b.machine.total - a.machine.total;
-    return { ms, machineBusy: total > 0 ? (b.machine.busy - a.machine.busy) / total : NaN, window: { fromUs: a.atUs, toUs: b.atUs } };
+    return { ms, machineBusy: total > 0 ? (b.machine.busy - a.machine.busy) / total : NaN };
   }
 }
 
 /** CPU ms of the named processes (and their PostgreSQL backends), per unit of work. */
-export function cpuPer(u: CpuUsage, names: string[], units: number): number {
-  let ms = 0;
-  for (const n of names) ms += (u.ms[n] ?? 0) + (u.ms[`pg:${n}`] ?? 0);
-  return units > 0 ? ms / units : NaN;
+export function cpuPer(ms: CpuUsage['ms'], names: string[], units: number): number {
+  let sum = 0;
+  for (const n of names) sum += (ms[n] ?? 0) + (ms[`pg:${n}`] ?? 0);
+  return units > 0 ? sum / units : NaN;
 }
 
 /** "api 210, worker 120, temporal 300 …" CPU ms per `per` units of work. */

@@ -127,8 +127,6 @@ export interface ProcessOptions {
   temporalAddress: string;
   taskQueue: string;
   logDir: string;
-  /** Extra node flags, e.g. --cpu-prof. */
-  nodeFlags: string[];
   /** Extra environment, e.g. HOOKSYNC_INGEST_SHARDS. */
   env: Record<string, string>;
 }
@@ -160,14 +158,14 @@ export async function startHooksync(res: Resources, opts: ProcessOptions): Promi
   // Each process connects under its own application_name, so its PostgreSQL backends can be measured.
   const worker = spawnNode({
     name: 'worker',
-    args: [...opts.nodeFlags, cli, 'worker'],
+    args: [cli, 'worker'],
     env: { ...env, DATABASE_URL: withApplicationName(opts.databaseUrl, 'worker') },
     logDir: opts.logDir,
   });
   res.add('worker', () => worker.stop());
   const api = spawnNode({
     name: 'api',
-    args: [...opts.nodeFlags, cli, 'api'],
+    args: [cli, 'api'],
     env: { ...env, PORT: String(port), DATABASE_URL: withApplicationName(opts.databaseUrl, 'api') },
     logDir: opts.logDir,
   });
