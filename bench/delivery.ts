@@ -1,11 +1,7 @@
-import path from 'node:path';
-import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
-import { createIntegration } from '../src/services/integrations';
-import { createTarget, deleteTarget, targetInfo } from '../src/services/targets';
-import { nextMessage, spawnNode } from '../test/support/children';
-import { CpuMeter, cpuPer, describeCpu } from './cpu';
-import { childEnv, withApplicationName } from '../test/support/services';
-import type { Bench } from './context';
+import { deleteTarget, targetInfo } from '../src/services/targets';
+import { nextMessage } from '../test/support/children';
+import { CpuMeter, cpuPer } from './cpu';
+import { receiverTarget, spawnBaseline, stripeIntegration, type Bench } from './context';
 import { insertCustomerBacklog } from '../test/support/stripe-events';
 
 export type DeliveryResult = Awaited<ReturnType<typeof deliveryPhase>>['results'][number];
@@ -15,10 +11,10 @@ export type DeliveryResult = Awaited<ReturnType<typeof deliveryPhase>>['results'
  * until the receiver holds every row) and by the plain loop (from its start until the same).
  */
 export async function deliveryPhase(b: Bench, opts: { rows: number; pageSizes: number[] }) {
-  const integration = await createIntegration(b.deps, { service: stripeCustomerV1.service });
+  const { integration } = await stripeIntegration(b);
   // Warm-up, not measured: a target on the still empty table runs one (empty) sync, so the first
   // measured target does not pay for the worker's first HTTP Sync workflow and delivery activity.
-  const warm = await createTarget(b.deps, integration.id, { url: b.receiver.url, periodSeconds: 3600, pageSize: 200, timeoutSeconds: 60, mode: 'interval' });
+  const warm = await receiverTarget(b, integration.id, 200, 'interval');
   for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
     if (((await targetInfo(b.deps, warm.id).catch(() => undefined))?.syncs ?? 0) >= 1) break;
   }
@@ -28,15 +24,7 @@ export async function deliveryPhase(b: Bench, opts: { rows: number; pageSizes: n
   const { rows: size } = await b.deps.pool.query<{ bytes: string }>(`SELECT avg(length(data::text))::int AS bytes FROM "${integration.table}"`);
   b.log(`delivery: rows of about ${size[0]!.bytes} bytes of data each`);
 
-  const baselineChild = spawnNode({
-    name: 'baseline-delivery',
-    args: ['--import', 'tsx', path.join(__dirname, 'baseline-delivery.ts')],
-    env: childEnv({ DATABASE_URL: withApplicationName(b.databaseUrl, 'baseline-delivery') }),
-    logDir: b.logDir,
-    ipc: true,
-  });
-  b.res.add('baseline-delivery', () => baselineChild.stop());
-  b.cpu.track('baseline-delivery', baselineChild.pid);
+  const baselineChild = spawnBaseline(b, 'baseline-delivery', {}, true);
   await nextMessage(baselineChild, (m) => (m?.ready ? true : undefined), 60_000);
 
   const timeoutMs = Math.max(120_000, opts.rows * 5);
@@ -52,22 +40,22 @@ export async function deliveryPhase(b: Bench, opts: { rows: number; pageSizes: n
     const [all] = await Promise.all([b.receiver.waitForRows(key, opts.rows, timeoutMs), finished]);
     const cpu = CpuMeter.since(cpu0, await b.cpu.snapshot());
     const seconds = (all - t0) / 1000;
+    const tally = b.receiver.tally(key);
     const run = {
-      rows: b.receiver.rows(key),
-      pages: b.receiver.pages(key),
+      rows: tally.rows,
+      pages: tally.pages,
       seconds,
       rowsPerSecond: opts.rows / seconds,
       /** From the start (target creation, or the loop's start) until the first page arrived, ms. */
-      firstPageMs: b.receiver.firstAt(key)! - t0,
+      firstPageMs: tally.firstAt! - t0,
       cpu,
       /** CPU ms per 10,000 rows of the sender and its PostgreSQL backends (hooksync: worker and Temporal). */
-      cpuMsPer10kRows: cpuPer(cpu.ms, processes, opts.rows / 10_000),
+      cpuMsPer10kRows: cpuPer(cpu, processes, opts.rows / 10_000),
     };
     b.log(
       `delivery: ${name}: ${Math.round(run.rowsPerSecond)} rows/s (${seconds.toFixed(2)} s, ${run.pages} pages, ` +
         `first page after ${Math.round(run.firstPageMs)} ms)`,
     );
-    b.log(`        ${describeCpu(cpu, opts.rows, 10_000, 'rows')}`);
     return run;
   };
 
@@ -84,7 +72,7 @@ export async function deliveryPhase(b: Bench, opts: { rows: number; pageSizes: n
     // hooksync: a new target starts from the beginning and syncs at once.
     let targetId = '';
     const hooksync = await measure(`hooksync page ${pageSize}`, ['worker', 'temporal'], async () => {
-      const target = await createTarget(b.deps, integration.id, { url: b.receiver.url, periodSeconds: 3600, pageSize, timeoutSeconds: 60, mode: 'interval' });
+      const target = await receiverTarget(b, integration.id, pageSize, 'interval');
       targetId = target.id;
       return { key: target.id };
     });

@@ -1,34 +1,22 @@
 import type { Client } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/names';
 import { summarize } from '../test/support/load';
 
 /** Wall-clock intervals (Date.now() ms) a measurement ran in. */
 export type Window = { fromMs: number; toMs: number };
 
-/**
- * What Temporal did for an interval of ingest, read back from the ingest workflows' histories
- * (every run, across continue-as-new): how many wake-ups (signals), how many applies (local
- * activity markers) taking how many events, and how many workflow tasks that took.
- */
-export interface IngestHistoryStats {
-  wakeUps: number;
-  applies: number;
-  /** Events the applies took from the inbox (from their results). */
-  eventsTaken: number;
-  eventsPerApply: number;
-  workflowTasks: number;
-  historyEvents: number;
-  runs: number;
-}
+export type IngestHistoryStats = Awaited<ReturnType<typeof ingestHistoryStats>>;
+
+/** The visibility query for an integration's ingest workflows (every shard, every run). */
+export const ingestWorkflows = (integrationId: string) =>
+  `${SEARCH_ATTRIBUTES.integrationId} = '${integrationId}' AND WorkflowType = 'ingestWorkflow'`;
 
 const millis = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
   t ? Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
 
 /**
  * The history of every run the query finds that was open during the windows, each event with its
- * time and whether it happened inside a window. Pages of 100 events: small enough for gRPC's
- * 4 MB message limit whatever they carry.
+ * time and whether it happened inside a window.
  */
 async function* historiesDuring(client: Client, query: string, windows: Window[]) {
   const inside = (at: number) => windows.some((w) => at >= w.fromMs && at <= w.toMs);
@@ -36,29 +24,19 @@ async function* historiesDuring(client: Client, query: string, windows: Window[]
   const to = Math.max(...windows.map((w) => w.toMs));
   for await (const ex of client.workflow.list({ query })) {
     if ((ex.closeTime && ex.closeTime.getTime() < from) || ex.startTime.getTime() > to) continue;
-    const events: Array<{ e: temporal.api.history.v1.IHistoryEvent; at: number; inside: boolean }> = [];
-    let nextPageToken: Uint8Array | undefined;
-    do {
-      const page = await client.workflowService.getWorkflowExecutionHistory({
-        namespace: client.options.namespace,
-        execution: { workflowId: ex.workflowId, runId: ex.runId },
-        maximumPageSize: 100,
-        nextPageToken,
-      });
-      for (const e of page.history?.events ?? []) {
-        const at = millis(e.eventTime);
-        events.push({ e, at, inside: inside(at) });
-      }
-      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-    } while (nextPageToken);
-    yield events;
+    const { events } = await client.workflow.getHandle(ex.workflowId, ex.runId).fetchHistory();
+    yield (events ?? []).map((e) => ({ e, at: millis(e.eventTime), inside: inside(millis(e.eventTime)) }));
   }
 }
 
-export async function ingestHistoryStats(client: Client, integrationId: string, windows: Window[]): Promise<IngestHistoryStats> {
+/**
+ * What Temporal did for intervals of ingest, read back from the ingest workflows' histories
+ * (every run, across continue-as-new): how many wake-ups (signals), how many applies (local
+ * activity markers) taking how many events (from their results), and how many workflow tasks.
+ */
+export async function ingestHistoryStats(client: Client, integrationId: string, windows: Window[]) {
   const stats = { wakeUps: 0, applies: 0, eventsTaken: 0, workflowTasks: 0, historyEvents: 0, runs: 0 };
-  const query = `${SEARCH_ATTRIBUTES.integrationId} = '${integrationId}' AND WorkflowType = 'ingestWorkflow'`;
-  for await (const events of historiesDuring(client, query, windows)) {
+  for await (const events of historiesDuring(client, ingestWorkflows(integrationId), windows)) {
     stats.runs += 1;
     for (const { e, inside } of events) {
       if (!inside) continue;
@@ -76,30 +54,18 @@ export async function ingestHistoryStats(client: Client, integrationId: string, 
   return { ...stats, eventsPerApply: stats.applies ? stats.eventsTaken / stats.applies : NaN };
 }
 
-export interface Timing {
-  p50Ms: number;
-  p99Ms: number;
-  count: number;
-}
-
-/** Per-hop timings of workflows over an interval, from their histories' event times. */
-export interface WorkflowTimings {
-  /** A signal recorded → the workflow task that sees it starts (dispatch to the worker). */
-  signalToTask: Timing;
-  /** Workflow task started → completed (workflow code, local activities run inside it). */
-  task: Timing;
-  /** Activity scheduled → started. */
-  activityQueue: Timing;
-  /** Activity started → completed. */
-  activity: Timing;
-}
-
-function timing(values: number[]): Timing {
+function timing(values: number[]) {
   const s = summarize(values);
   return { p50Ms: s.p50, p99Ms: s.p99, count: s.count };
 }
 
-export async function workflowTimings(client: Client, query: string, window: Window): Promise<WorkflowTimings> {
+/**
+ * Per-hop timings of workflows over an interval, from their histories' event times:
+ * - signalToTask: a signal recorded → the workflow task that sees it starts (dispatch to the worker);
+ * - task: workflow task started → completed (workflow code, local activities run inside it);
+ * - activityQueue: activity scheduled → started; activity: started → completed.
+ */
+export async function workflowTimings(client: Client, query: string, window: Window) {
   const signalToTask: number[] = [];
   const task: number[] = [];
   const activityQueue: number[] = [];

@@ -1,27 +1,17 @@
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
 import { createTableSql } from '../src/integrations/sql';
-import { createIntegration } from '../src/services/integrations';
-import { spawnNode, type Child } from '../test/support/children';
+import type { Child } from '../test/support/children';
 import { closedLoop, summarize, webhookClient } from '../test/support/load';
 import { metric } from '../test/support/metrics';
-import { childEnv, withApplicationName } from '../test/support/services';
 import { CustomerStream } from '../test/support/stripe-events';
-import type { Bench } from './context';
-import { CpuMeter, cpuPer, describeCpu, type CpuUsage } from './cpu';
+import { spawnBaseline, stripeIntegration, type Bench } from './context';
+import { CpuMeter, cpuPer, type CpuUsage } from './cpu';
 import { ingestHistoryStats, type IngestHistoryStats } from './history';
-
-export interface IngestSettings {
-  levels: number[];
-  /** Per system and level, split into two segments (order A B B A, to cancel drift in the machine's load). */
-  seconds: number;
-  warmupSeconds: number;
-  customers: number;
-}
 
 interface System {
   name: 'hooksync' | 'baseline';
+  /** The webhook path on `client`'s origin. */
   path: string;
   table: string;
   stream: CustomerStream;
@@ -32,7 +22,6 @@ interface System {
 
 type Segment = Awaited<ReturnType<typeof runSegment>>;
 export type IngestRun = ReturnType<typeof combine>;
-
 export type IngestLevel = Awaited<ReturnType<typeof ingestPhase>>['levels'][number];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -88,7 +77,7 @@ function combine(sys: System, senders: number, segments: Segment[]) {
   const sent = sum((s) => s.load.sent);
   const sendSeconds = sum((s) => s.load.elapsedMs) / 1000;
   const lat = summarize(segments.flatMap((s) => [...s.load.latencies]));
-  const cpu = addUp(segments.map((s) => s.cpu.ms));
+  const cpu = addUp(segments.map((s) => s.cpu));
   const pg = sys.processes.reduce((a, p) => a + (cpu[`pg:${p}`] ?? 0), 0);
   return {
     senders,
@@ -96,8 +85,6 @@ function combine(sys: System, senders: number, segments: Segment[]) {
     accepted,
     failed: sent - accepted,
     failures: addUp(segments.map((s) => s.load.failures)),
-    /** Senders' time, s. */
-    sendSeconds,
     /** 2xx answers per second while sending. */
     acceptedPerSecond: accepted / sendSeconds,
     /** Accepted events per second from the first request until the table reflected all of them. */
@@ -110,7 +97,6 @@ function combine(sys: System, senders: number, segments: Segment[]) {
     mix: addUp(segments.map((s) => s.mix)),
     /** CPU ms per process over the run (the sum of its segments). */
     cpu,
-    machineBusy: sum((s) => s.cpu.machineBusy * s.spanMs) / sum((s) => s.spanMs),
     /** CPU ms per event of this system's processes and their PostgreSQL backends (hooksync: api, worker, Temporal). */
     cpuMsPerEvent: cpuPer(cpu, sys.processes, accepted),
     /** The same per process (`pg`: the PostgreSQL backends serving them, together). */
@@ -125,8 +111,8 @@ function combine(sys: System, senders: number, segments: Segment[]) {
 }
 
 /** The API's average events per inbox INSERT, from its /metrics. */
-async function insertGroupSize(apiUrl: string): Promise<number | undefined> {
-  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+async function insertGroupSize(metricsUrl: string): Promise<number | undefined> {
+  const text = await (await fetch(metricsUrl)).text();
   const avg = metric(text, 'hooksync_inbox_insert_rows_sum') / metric(text, 'hooksync_inbox_insert_rows_count');
   return Number.isFinite(avg) ? avg : undefined;
 }
@@ -138,13 +124,11 @@ function logRun(b: Bench, name: string, r: IngestRun): void {
       `p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms` +
       (r.failed ? `, ${r.failed} failed ${JSON.stringify(r.failures)}` : ''),
   );
-  b.log(`        ${describeCpu({ ms: r.cpu, machineBusy: r.machineBusy }, r.accepted, 1000, 'events')}`);
-  if (r.groupRows) b.log(`        inbox INSERTs of ${r.groupRows.toFixed(1)} events on average (so far)`);
   const t = r.temporal;
   if (t) {
     b.log(
-      `        Temporal: ${t.wakeUps} wake-ups for ${r.accepted} events, ${t.applies} applies of ${t.eventsPerApply.toFixed(1)} events, ` +
-        `${t.workflowTasks} workflow tasks, ${t.historyEvents} history events`,
+      `        Temporal: ${t.wakeUps} wake-ups, ${t.applies} applies of ${t.eventsPerApply.toFixed(1)} events, ${t.workflowTasks} workflow tasks, ` +
+        `${t.historyEvents} history events; inbox INSERTs of ${r.groupRows?.toFixed(1) ?? '?'} events on average (so far)`,
     );
   }
 }
@@ -153,19 +137,7 @@ function logRun(b: Bench, name: string, r: IngestRun): void {
 async function startBaseline(b: Bench, secret: string): Promise<{ child: Child; origin: string; table: string }> {
   const table = `bench_baseline_${crypto.randomBytes(2).toString('hex')}`;
   for (const stmt of createTableSql(stripeCustomerV1, table)) await b.deps.pool.query(stmt);
-  const child = spawnNode({
-    name: 'baseline-ingest',
-    args: ['--import', 'tsx', path.join(__dirname, 'baseline-ingest.ts')],
-    env: childEnv({
-      DATABASE_URL: withApplicationName(b.databaseUrl, 'baseline-ingest'),
-      BENCH_TABLE: table,
-      BENCH_SECRET: secret,
-      PORT: '0',
-    }),
-    logDir: b.logDir,
-  });
-  b.res.add('baseline-ingest', () => child.stop());
-  b.cpu.track('baseline-ingest', child.pid);
+  const child = spawnBaseline(b, 'baseline-ingest', { BENCH_TABLE: table, BENCH_SECRET: secret, PORT: '0' });
   const line = await child.waitForOutput(/baseline-ingest listening on \d+/, 60_000);
   return { child, origin: `http://127.0.0.1:${/on (\d+)/.exec(line)![1]}`, table };
 }
@@ -173,11 +145,11 @@ async function startBaseline(b: Bench, secret: string): Promise<{ child: Child; 
 /**
  * Signed Stripe events at 1, 16 and 64 closed-loop senders into hooksync's API and into the plain
  * handler, each into its own identically shaped table. Per level the two alternate A B B A in
- * half-length segments; a segment ends when its table reflects every accepted event.
+ * segments of half the `seconds` (to cancel drift in the machine's load); a segment ends when its
+ * table reflects every accepted event.
  */
-export async function ingestPhase(b: Bench, opts: IngestSettings) {
-  const secret = `whsec_${crypto.randomBytes(24).toString('base64url')}`;
-  const integration = await createIntegration(b.deps, { service: stripeCustomerV1.service, webhookSecret: secret });
+export async function ingestPhase(b: Bench, opts: { levels: number[]; seconds: number; warmupSeconds: number; customers: number }) {
+  const { secret, integration } = await stripeIntegration(b);
   const plain = await startBaseline(b, secret);
   const maxSenders = Math.max(...opts.levels);
   const system = (name: System['name'], origin: string, path: string, table: string, processes: string[]): System => ({
@@ -217,7 +189,7 @@ export async function ingestPhase(b: Bench, opts: IngestSettings) {
       b.log(`ingest: could not read the ingest workflows' histories: ${err.message}`);
       return undefined;
     });
-    h.groupRows = await insertGroupSize(b.apiUrl).catch(() => undefined);
+    h.groupRows = await insertGroupSize(b.metricsUrl).catch(() => undefined);
     logRun(b, 'baseline', p);
     logRun(b, 'hooksync', h);
     levels.push({

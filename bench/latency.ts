@@ -1,12 +1,9 @@
-import crypto from 'node:crypto';
-import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
-import { createIntegration } from '../src/services/integrations';
-import { createTarget, deleteTarget } from '../src/services/targets';
-import { CpuMeter, describeCpu } from './cpu';
-import { workflowTimings, type Window } from './history';
+import { deleteTarget } from '../src/services/targets';
+import { CpuMeter } from './cpu';
+import { ingestWorkflows, workflowTimings, type Window } from './history';
 import { openLoop, summarize, webhookClient } from '../test/support/load';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/names';
-import type { Bench } from './context';
+import { receiverTarget, stripeIntegration, type Bench } from './context';
 import { CustomerStream } from '../test/support/stripe-events';
 
 export type LatencyResult = Awaited<ReturnType<typeof latencyPhase>>;
@@ -17,23 +14,18 @@ const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 /** Temporal's hops while the events flowed: the ingest workflows' and the target's. */
 async function hops(b: Bench, integrationId: string, targetId: string, window: Window) {
-  try {
-    const client = b.deps.temporal.client;
-    const [ingest, httpsync] = await Promise.all([
-      workflowTimings(client, `${SEARCH_ATTRIBUTES.integrationId} = '${integrationId}' AND WorkflowType = 'ingestWorkflow'`, window),
-      workflowTimings(client, `${SEARCH_ATTRIBUTES.targetId} = '${targetId}'`, window),
-    ]);
-    const t = (x: { p50Ms: number; p99Ms: number }) => `${Math.round(x.p50Ms)}/${Math.round(x.p99Ms)} ms`;
-    b.log(
-      `        Temporal (p50/p99): ingest signal→task ${t(ingest.signalToTask)}, task (with the upsert) ${t(ingest.task)}; ` +
-        `httpsync signal→task ${t(httpsync.signalToTask)}, task ${t(httpsync.task)}, activity queued ${t(httpsync.activityQueue)}, ` +
-        `activity ${t(httpsync.activity)}`,
-    );
-    return { ingest, httpsync };
-  } catch (err) {
-    b.log(`latency: could not read the histories: ${(err as Error).message}`);
-    return undefined;
-  }
+  const client = b.deps.temporal.client;
+  const [ingest, httpsync] = await Promise.all([
+    workflowTimings(client, ingestWorkflows(integrationId), window),
+    workflowTimings(client, `${SEARCH_ATTRIBUTES.targetId} = '${targetId}'`, window),
+  ]);
+  const t = (x: { p50Ms: number; p99Ms: number }) => `${Math.round(x.p50Ms)}/${Math.round(x.p99Ms)} ms`;
+  b.log(
+    `        Temporal (p50/p99): ingest signal→task ${t(ingest.signalToTask)}, task (with the upsert) ${t(ingest.task)}; ` +
+      `httpsync signal→task ${t(httpsync.signalToTask)}, task ${t(httpsync.task)}, activity queued ${t(httpsync.activityQueue)}, ` +
+      `activity ${t(httpsync.activity)}`,
+  );
+  return { ingest, httpsync };
 }
 
 /**
@@ -42,15 +34,8 @@ async function hops(b: Bench, integrationId: string, targetId: string, window: W
  */
 export async function latencyPhase(b: Bench, opts: { ratePerSecond: number; seconds: number; warmupSeconds: number }) {
   const { deps } = b;
-  const secret = `whsec_${crypto.randomBytes(24).toString('base64url')}`;
-  const integration = await createIntegration(deps, { service: stripeCustomerV1.service, webhookSecret: secret });
-  const target = await createTarget(deps, integration.id, {
-    url: b.receiver.url,
-    periodSeconds: 3600,
-    pageSize: 200,
-    timeoutSeconds: 60,
-    mode: 'on_insert',
-  });
+  const { secret, integration } = await stripeIntegration(b);
+  const target = await receiverTarget(b, integration.id, 200, 'on_insert');
   // Each customer is created, then updated half the run later: inserts and updates, and no version
   // superseded before it could be delivered (unless delivery takes longer than that).
   const customers = Math.max(1, Math.ceil((opts.ratePerSecond * (opts.seconds + opts.warmupSeconds)) / 2));
@@ -68,7 +53,7 @@ export async function latencyPhase(b: Bench, opts: { ratePerSecond: number; seco
     });
     // Not every warm-up row need arrive: one held back by an open transaction elsewhere in the
     // cluster waits for the target's recheck (1 s, doubling), which is no reason to wait here.
-    for (const until = performance.now() + 3_000; b.receiver.rows(target.id) < warm.accepted && performance.now() < until; ) await sleep(20);
+    for (const until = performance.now() + 3_000; b.receiver.tally(target.id).rows < warm.accepted && performance.now() < until; ) await sleep(20);
 
     b.log(`latency: ${opts.ratePerSecond} events/s for ${opts.seconds} s into an on-insert target…`);
     const total = Math.round(opts.ratePerSecond * opts.seconds);
@@ -81,21 +66,17 @@ export async function latencyPhase(b: Bench, opts: { ratePerSecond: number; seco
       path,
       ratePerSecond: opts.ratePerSecond,
       durationMs: opts.seconds * 1000,
-      next: (i) => {
-        const ev = stream.next(i, (warm.sent + i) % customers);
-        const accept = () => {
-          accepted[i] = 1;
-          ev.accepted();
-        };
-        return { ...ev, accepted: accept };
-      },
+      next: (i) => stream.next(i, (warm.sent + i) % customers),
       onSend: (i, at) => (sentAt[i] = at),
+      onAnswer: (i, ok) => (accepted[i] = ok ? 1 : 0),
     });
     const arrivedAll = () => accepted.every((a, i) => !a || b.receiver.arrivals.has(i));
     for (const until = performance.now() + 15_000; !arrivedAll() && performance.now() < until; ) await sleep(20);
     const cpu = CpuMeter.since(cpu0, await b.cpu.snapshot());
-    const temporal = await hops(b, integration.id, target.id, { fromMs, toMs: Date.now() });
-    b.log(`        ${describeCpu(cpu, total, 1000, 'events')}`);
+    const temporal = await hops(b, integration.id, target.id, { fromMs, toMs: Date.now() }).catch((err: Error) => {
+      b.log(`latency: could not read the histories: ${err.message}`);
+      return undefined;
+    });
 
     const latencies: number[] = [];
     for (let i = 0; i < total; i++) {

@@ -1,12 +1,8 @@
 /**
  * `npm run bench [-- --quick]`: hooksync's ingest, delivery and on-insert latency against plain
- * baselines measured in the same run on the same machine, plus the peak memory of the API and the
- * worker. Starts its own stack as `hooksync dev` does (Temporal dev server in memory on free ports,
- * a fresh database, migrations), runs `hooksync api` and `hooksync worker` as separate processes,
- * prints one table and writes bench-results/latest.json. Everything it starts is stopped at the
- * end, on an error and on Ctrl-C.
- *
- * Options: bench/README.md.
+ * baselines in the same run, and the peak memory of the API and the worker, on a stack of its own
+ * that it stops at the end, on an error and on Ctrl-C. What it measures, and its options:
+ * bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -25,8 +21,7 @@ import { checkTargets, renderTable, type BenchResults, type MemoryFigure } from 
 import { benchDatabase, benchTemporal, Resources, serviceDeps, startHooksync } from '../test/support/services';
 import { rerunTrustingCertificate, trustsTestCertificate } from '../test/support/certificate';
 
-const ROOT = path.resolve(__dirname, '..');
-const RESULTS_DIR = path.join(ROOT, 'bench-results');
+const RESULTS_DIR = path.resolve(__dirname, '..', 'bench-results');
 const t0 = performance.now();
 const log = (msg: string) => process.stderr.write(`bench [${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s]: ${msg}\n`);
 
@@ -38,7 +33,6 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     rows: { type: 'string' },
     'page-sizes': { type: 'string' },
-    shards: { type: 'string' },
     out: { type: 'string' },
   },
   allowPositionals: false,
@@ -50,16 +44,14 @@ async function bench(): Promise<number> {
   const quick = args.quick!;
   const only = new Set((args.only ?? 'ingest,delivery,latency').split(',').map((s) => s.trim()));
   const settings = {
-    levels: numbers(args.levels, [1, 16, 64]),
-    ingestSeconds: Number(args.seconds ?? (quick ? 1.5 : 8)),
-    warmupSeconds: quick ? 0.75 : 2,
-    customers: quick ? 20_000 : 50_000,
-    rows: Number(args.rows ?? (quick ? 20_000 : 100_000)),
-    pageSizes: numbers(args['page-sizes'], [200, 1000]),
-    latencyRate: 50,
-    latencySeconds: quick ? 5 : 10,
-    latencyWarmupSeconds: quick ? 0.5 : 1,
-    shards: args.shards ? Number(args.shards) : undefined,
+    ingest: {
+      levels: numbers(args.levels, [1, 16, 64]),
+      seconds: Number(args.seconds ?? (quick ? 1.5 : 8)),
+      warmupSeconds: quick ? 0.75 : 2,
+      customers: quick ? 20_000 : 50_000,
+    },
+    delivery: { rows: Number(args.rows ?? (quick ? 20_000 : 100_000)), pageSizes: numbers(args['page-sizes'], [200, 1000]) },
+    latency: { ratePerSecond: 50, seconds: quick ? 5 : 10, warmupSeconds: quick ? 0.5 : 1 },
   };
   const started = Date.now();
   const startedAt = new Date().toISOString();
@@ -100,34 +92,31 @@ async function bench(): Promise<number> {
       temporalAddress,
       taskQueue,
       logDir,
-      env: settings.shards ? { HOOKSYNC_INGEST_SHARDS: String(settings.shards) } : {},
     });
     const deps = serviceDeps(res, db.url, temporalAddress, taskQueue);
     const cpu = new CpuMeter(deps.pool);
     cpu.track('api', hs.api.pid);
     cpu.track('worker', hs.worker.pid);
-    const b: Bench = { deps, res, databaseUrl: db.url, apiUrl: hs.apiUrl, receiver, cpu, logDir, log };
+    const b: Bench = { deps, res, databaseUrl: db.url, apiUrl: hs.apiUrl, metricsUrl: hs.metricsUrl, receiver, cpu, logDir, log };
 
-    const { levels, warmupSeconds, ingestSeconds: seconds, customers, rows, pageSizes } = settings;
-    const ingest = only.has('ingest') ? await ingestPhase(b, { levels, seconds, warmupSeconds, customers }) : undefined;
-    const delivery = only.has('delivery') ? await deliveryPhase(b, { rows, pageSizes }) : undefined;
-    const latency = only.has('latency')
-      ? await latencyPhase(b, { ratePerSecond: settings.latencyRate, seconds: settings.latencySeconds, warmupSeconds: settings.latencyWarmupSeconds })
-      : undefined;
-    if (receiver.refused) log(`the receiver refused ${receiver.refused} requests (bad credentials or body)`);
+    const ingest = only.has('ingest') ? await ingestPhase(b, settings.ingest) : undefined;
+    const delivery = only.has('delivery') ? await deliveryPhase(b, settings.delivery) : undefined;
+    const latency = only.has('latency') ? await latencyPhase(b, settings.latency) : undefined;
+    if (receiver.refused()) log(`the receiver refused ${receiver.refused()} requests (bad credentials or body)`);
 
     const memory: Record<string, MemoryFigure | undefined> = {};
+    const ready: Record<string, number | undefined> = hs.readyPeakRss;
+    const mb = (bytes: number) => bytes / 1024 / 1024;
     for (const c of [hs.api, hs.worker, ingest?.baselineChild, delivery?.baselineChild]) {
-      if (!c) continue;
-      const m = c.memory();
-      const ready = c === hs.api ? hs.readyPeakRss.api : c === hs.worker ? hs.readyPeakRss.worker : undefined;
-      memory[c.name] = m && {
-        peakRssMb: m.peakRss / 1024 / 1024,
-        rssMb: m.rss / 1024 / 1024,
-        ...(ready ? { readyPeakRssMb: ready / 1024 / 1024 } : {}),
-      };
+      const m = c?.memory();
+      if (!c || !m) continue;
+      memory[c.name] = { peakRssMb: mb(m.peakRss), rssMb: mb(m.rss), ...(ready[c.name] ? { readyPeakRssMb: mb(ready[c.name]!) } : {}) };
     }
 
+    // Stop the stack before printing, so the table ends the output.
+    if (stopping) return res.close(log).then(() => 130);
+    await res.close(log);
+    const measured = { ingest: ingest?.levels, ingestWarmup: ingest?.warmup, delivery: delivery?.results, latency };
     const cpus = os.cpus();
     const results: BenchResults = {
       mode: quick ? 'quick' : 'full',
@@ -140,23 +129,14 @@ async function bench(): Promise<number> {
         node: process.version,
         postgres: `${db.version} (${db.server})`,
         temporalCli,
-        // Other work on the machine skews throughput (CPU per event much less): the 1/5/15-minute load at the end.
+        // Other work on the machine skews throughput (CPU per event much less).
         loadAverage: `${loadAtStart} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end (1-minute)`,
       },
       settings,
-      ingest: ingest?.levels,
-      ingestWarmup: ingest?.warmup,
-      delivery: delivery?.results,
-      latency,
+      ...measured,
       memory,
-      targets: [],
+      targets: checkTargets(measured),
     };
-    results.targets = checkTargets(results);
-
-    // Stop the stack before printing, so the table ends the output.
-    if (stopping) return res.close(log).then(() => 130);
-    await res.close(log);
-    results.durationSeconds = (Date.now() - started) / 1000;
     const out = args.out ? path.resolve(args.out) : path.join(RESULTS_DIR, 'latest.json');
     // And a copy per run, to compare runs later.
     for (const file of [out, path.join(RESULTS_DIR, 'runs', `${runId}-${results.mode}.json`)]) {
