@@ -42,6 +42,8 @@ export async function deliveryPhase(b: Bench, opts: { rows: number; pageSizes: n
     const seconds = (all - t0) / 1000;
     const tally = b.receiver.tally(key);
     const run = {
+      /** The sender's name at the receiver: the target's id, or the loop's key. */
+      key,
       rows: tally.rows,
       pages: tally.pages,
       seconds,
@@ -70,13 +72,10 @@ export async function deliveryPhase(b: Bench, opts: { rows: number; pageSizes: n
       return { key, finished };
     });
     // hooksync: a new target starts from the beginning and syncs at once.
-    let targetId = '';
-    const hooksync = await measure(`hooksync page ${pageSize}`, ['worker', 'temporal'], async () => {
-      const target = await receiverTarget(b, integration.id, pageSize, 'interval');
-      targetId = target.id;
-      return { key: target.id };
-    });
-    await deleteTarget(b.deps, targetId);
+    const hooksync = await measure(`hooksync page ${pageSize}`, ['worker', 'temporal'], async () => ({
+      key: (await receiverTarget(b, integration.id, pageSize, 'interval')).id,
+    }));
+    await deleteTarget(b.deps, hooksync.key);
     results.push({
       pageSize,
       hooksync,
