@@ -16,17 +16,11 @@ import { readRawBody } from '../src/api/raw-body';
 import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
 import { precedenceOf, upsertEventSql } from '../src/integrations/sql';
 
-const env = (name: string) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
-
 async function main(): Promise<void> {
   const descriptor = stripeCustomerV1;
-  const table = env('BENCH_TABLE');
-  const secret = env('BENCH_SECRET');
-  const pool = createPool(env('DATABASE_URL'), Number(process.env.BENCH_POOL ?? 20));
+  const { BENCH_TABLE: table, BENCH_SECRET: secret, DATABASE_URL: url } = process.env;
+  if (!table || !secret || !url) throw new Error('DATABASE_URL, BENCH_TABLE and BENCH_SECRET must be set');
+  const pool = createPool(url, Number(process.env.BENCH_POOL ?? 20));
   const sql = upsertEventSql(descriptor, table);
 
   const app = new Koa();

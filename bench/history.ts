@@ -1,52 +1,45 @@
 import type { Client } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/names';
+import { summarize } from '../test/support/load';
 
-/**
- * What Temporal did for an interval of ingest, read back from the ingest workflows' histories
- * (every run, across continue-as-new): how many wake-ups (signals), how many applies (local
- * activity markers) taking how many events, and how many workflow tasks that took.
- */
-export interface IngestHistoryStats {
-  wakeUps: number;
-  applies: number;
-  /** Events the applies took from the inbox (from their results). */
-  eventsTaken: number;
-  eventsPerApply: number;
-  workflowTasks: number;
-  historyEvents: number;
-  runs: number;
-}
+/** Wall-clock intervals (Date.now() ms) a measurement ran in. */
+export type Window = { fromMs: number; toMs: number };
+
+export type IngestHistoryStats = Awaited<ReturnType<typeof ingestHistoryStats>>;
+
+/** The visibility query for an integration's ingest workflows (every shard, every run). */
+export const ingestWorkflows = (integrationId: string) =>
+  `${SEARCH_ATTRIBUTES.integrationId} = '${integrationId}' AND WorkflowType = 'ingestWorkflow'`;
 
 const millis = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
   t ? Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
 
-/** Pages of 100 events: small enough for gRPC's 4 MB message limit whatever they carry. */
-async function* historyEvents(client: Client, workflowId: string, runId: string) {
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await client.workflowService.getWorkflowExecutionHistory({
-      namespace: client.options.namespace,
-      execution: { workflowId, runId },
-      maximumPageSize: 100,
-      nextPageToken,
-    });
-    yield* page.history?.events ?? [];
-    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-  } while (nextPageToken);
+/**
+ * The history of every run the query finds that was open during the windows, each event with its
+ * time and whether it happened inside a window.
+ */
+async function* historiesDuring(client: Client, query: string, windows: Window[]) {
+  const inside = (at: number) => windows.some((w) => at >= w.fromMs && at <= w.toMs);
+  const from = Math.min(...windows.map((w) => w.fromMs));
+  const to = Math.max(...windows.map((w) => w.toMs));
+  for await (const ex of client.workflow.list({ query })) {
+    if ((ex.closeTime && ex.closeTime.getTime() < from) || ex.startTime.getTime() > to) continue;
+    const { events } = await client.workflow.getHandle(ex.workflowId, ex.runId).fetchHistory();
+    yield (events ?? []).map((e) => ({ e, at: millis(e.eventTime), inside: inside(millis(e.eventTime)) }));
+  }
 }
 
-export async function ingestHistoryStats(client: Client, integrationId: string, fromMs: number, toMs: number): Promise<IngestHistoryStats> {
+/**
+ * What Temporal did for intervals of ingest, read back from the ingest workflows' histories
+ * (every run, across continue-as-new): how many wake-ups (signals), how many applies (local
+ * activity markers) taking how many events (from their results), and how many workflow tasks.
+ */
+export async function ingestHistoryStats(client: Client, integrationId: string, windows: Window[]) {
   const stats = { wakeUps: 0, applies: 0, eventsTaken: 0, workflowTasks: 0, historyEvents: 0, runs: 0 };
-  const executions = client.workflow.list({
-    query: `${SEARCH_ATTRIBUTES.integrationId} = '${integrationId}' AND WorkflowType = 'ingestWorkflow'`,
-  });
-  for await (const ex of executions) {
-    if (ex.closeTime && ex.closeTime.getTime() < fromMs) continue;
-    if (ex.startTime.getTime() > toMs) continue;
+  for await (const events of historiesDuring(client, ingestWorkflows(integrationId), windows)) {
     stats.runs += 1;
-    for await (const e of historyEvents(client, ex.workflowId, ex.runId)) {
-      const at = millis(e.eventTime);
-      if (at < fromMs || at > toMs) continue;
+    for (const { e, inside } of events) {
+      if (!inside) continue;
       stats.historyEvents += 1;
       if (e.workflowExecutionSignaledEventAttributes?.signalName === 'wake') stats.wakeUps += 1;
       const marker = e.markerRecordedEventAttributes;
@@ -61,45 +54,28 @@ export async function ingestHistoryStats(client: Client, integrationId: string, 
   return { ...stats, eventsPerApply: stats.applies ? stats.eventsTaken / stats.applies : NaN };
 }
 
-export interface Timing {
-  p50Ms: number;
-  p99Ms: number;
-  count: number;
+function timing(values: number[]) {
+  const s = summarize(values);
+  return { p50Ms: s.p50, p99Ms: s.p99, count: s.count };
 }
 
-/** Per-hop timings of workflows over an interval, from their histories' event times. */
-export interface WorkflowTimings {
-  /** A signal recorded → the workflow task that sees it starts (dispatch to the worker). */
-  signalToTask: Timing;
-  /** Workflow task started → completed (workflow code, local activities run inside it). */
-  task: Timing;
-  /** Activity scheduled → started. */
-  activityQueue: Timing;
-  /** Activity started → completed. */
-  activity: Timing;
-}
-
-function timing(values: number[]): Timing {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]! : NaN);
-  return { p50Ms: at(50), p99Ms: at(99), count: sorted.length };
-}
-
-export async function workflowTimings(client: Client, query: string, fromMs: number, toMs: number): Promise<WorkflowTimings> {
+/**
+ * Per-hop timings of workflows over an interval, from their histories' event times:
+ * - signalToTask: a signal recorded → the workflow task that sees it starts (dispatch to the worker);
+ * - task: workflow task started → completed (workflow code, local activities run inside it);
+ * - activityQueue: activity scheduled → started; activity: started → completed.
+ */
+export async function workflowTimings(client: Client, query: string, window: Window) {
   const signalToTask: number[] = [];
   const task: number[] = [];
   const activityQueue: number[] = [];
   const activity: number[] = [];
-  for await (const ex of client.workflow.list({ query })) {
-    if (ex.closeTime && ex.closeTime.getTime() < fromMs) continue;
-    if (ex.startTime.getTime() > toMs) continue;
+  for await (const events of historiesDuring(client, query, [window])) {
     const pendingSignals: number[] = [];
     let taskStarted: number | undefined;
     const scheduled = new Map<string, number>();
     const started = new Map<string, number>();
-    for await (const e of historyEvents(client, ex.workflowId, ex.runId)) {
-      const at = millis(e.eventTime);
-      const inside = at >= fromMs && at <= toMs;
+    for (const { e, at, inside } of events) {
       if (e.workflowExecutionSignaledEventAttributes) pendingSignals.push(at);
       if (e.workflowTaskStartedEventAttributes) {
         taskStarted = at;

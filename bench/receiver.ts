@@ -1,44 +1,23 @@
 import { startReceiver as startHttpsReceiver, type ReceivedRequest, type Reply } from '../test/support/receiver';
 
-/**
- * The tests' HTTPS receiver (Basic Auth, real TLS), counting instead of keeping: rows per sender
- * (the Hooksync-Target-Id header), a page id seen before ignored (a retry whose 2xx got lost),
- * and when each row tagged with `data.metadata.bench_seq` arrived, for the end-to-end latency.
- */
-export interface Receiver {
-  /** https://user:password@127.0.0.1:port/sync */
-  url: string;
-  rows(target: string): number;
-  pages(target: string): number;
-  /** performance.now() when the first page of `target` arrived. */
-  firstAt(target: string): number | undefined;
-  /** Resolves with performance.now() at the moment `target` has received `n` rows. */
-  waitForRows(target: string, n: number, timeoutMs: number): Promise<number>;
-  /** bench_seq → performance.now() of arrival (first arrival only). */
-  arrivals: Map<number, number>;
-  /** Requests refused (bad credentials, bad JSON): should stay 0. */
-  readonly refused: number;
-  close(): Promise<void>;
-}
-
-interface Tally {
-  rows: number;
-  pages: number;
-  pageIds: Set<string>;
-  firstAt?: number;
-  lastAt?: number;
-  waiters: Array<{ n: number; resolve: (at: number) => void }>;
-}
-
 type Row = { data?: { metadata?: { bench_seq?: unknown } } };
 
-export async function startReceiver(): Promise<Receiver> {
-  const tallies = new Map<string, Tally>();
+export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/**
+ * The tests' HTTPS receiver (Basic Auth, real TLS), counting instead of keeping: rows per sender
+ * (the Hooksync-Target-Id header), and when each row tagged with `data.metadata.bench_seq`
+ * arrived, for the end-to-end latency.
+ */
+export async function startReceiver() {
+  // What each sender (a target, or the plain loop under its own name) delivered. A page sent again
+  // (a retry whose 2xx got lost) is counted once; firstAt and lastAt are performance.now().
+  const tallies = new Map<string, { rows: number; pages: number; pageIds: Set<string>; firstAt?: number; lastAt?: number }>();
   const tally = (target: string) => {
-    let t = tallies.get(target);
-    if (!t) tallies.set(target, (t = { rows: 0, pages: 0, pageIds: new Set(), waiters: [] }));
-    return t;
+    if (!tallies.has(target)) tallies.set(target, { rows: 0, pages: 0, pageIds: new Set() });
+    return tallies.get(target)!;
   };
+  /** bench_seq → performance.now() of its first arrival. */
   const arrivals = new Map<number, number>();
   let badBodies = 0;
 
@@ -61,11 +40,6 @@ export async function startReceiver(): Promise<Receiver> {
         const seq = row.data?.metadata?.bench_seq;
         if (typeof seq === 'number' && !arrivals.has(seq)) arrivals.set(seq, now);
       }
-      t.waiters = t.waiters.filter((w) => {
-        if (t.rows < w.n) return true;
-        w.resolve(now);
-        return false;
-      });
     }
     return { status: 200, body: { ok: true } };
   };
@@ -73,32 +47,21 @@ export async function startReceiver(): Promise<Receiver> {
   https.respondWith(count);
 
   return {
+    /** https://user:password@127.0.0.1:port/sync */
     url: https.url,
-    rows: (target) => tallies.get(target)?.rows ?? 0,
-    pages: (target) => tallies.get(target)?.pages ?? 0,
-    firstAt: (target) => tallies.get(target)?.firstAt,
-    waitForRows(target, n, timeoutMs) {
-      const t = tally(target);
-      if (t.rows >= n) return Promise.resolve(t.lastAt ?? performance.now());
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          t.waiters = t.waiters.filter((w) => w !== waiter);
-          reject(new Error(`${target}: ${t.rows} of ${n} rows arrived within ${Math.round(timeoutMs / 1000)} s`));
-        }, timeoutMs);
-        const waiter = {
-          n,
-          resolve: (at: number) => {
-            clearTimeout(timer);
-            resolve(at);
-          },
-        };
-        t.waiters.push(waiter);
-      });
-    },
+    tally,
     arrivals,
-    get refused() {
-      return https.unauthorized + badBodies;
+    /** performance.now() at the moment `target` had received `n` rows. */
+    async waitForRows(target: string, n: number, timeoutMs: number): Promise<number> {
+      // Polling costs the measurement nothing: the answer is when the n-th row arrived.
+      const t = tally(target);
+      for (const deadline = performance.now() + timeoutMs; t.rows < n; await new Promise((r) => setTimeout(r, 10))) {
+        if (performance.now() > deadline) throw new Error(`${target}: ${t.rows} of ${n} rows arrived within ${Math.round(timeoutMs / 1000)} s`);
+      }
+      return t.lastAt!;
     },
+    /** Requests refused (bad credentials, bad JSON): should stay 0. */
+    refused: () => https.unauthorized + badBodies,
     close: () => https.close(),
   };
 }

@@ -73,10 +73,8 @@ export function renderTable(r: BenchResults): string {
   });
   const checks = r.targets;
   for (const level of r.ingest ?? []) {
-    const h = level.hooksync;
-    const b = level.baseline;
     const check = checks.find((c) => c.name === `ingest at ${level.senders} senders vs plain handler`);
-    const cell = (run: typeof h, showLag: boolean) =>
+    const cell = (run: typeof level.hooksync, showLag: boolean) =>
       `${n0(run.appliedPerSecond)} ev/s accepted+upserted\n` +
       `p50 ${ms(run.p50Ms)} · p99 ${ms(run.p99Ms)}\n` +
       `CPU ${run.cpuMsPerEvent.toFixed(2)} ms/event:\n${cpuBreakdown(run.cpuMsPerEventByProcess)}` +
@@ -84,21 +82,21 @@ export function renderTable(r: BenchResults): string {
       (run.failed ? `\n${run.failed} failed ${JSON.stringify(run.failures)}` : '');
     table.push([
       `Ingest, ${level.senders} sender${level.senders === 1 ? '' : 's'}`,
-      cell(h, true),
-      cell(b, false),
+      cell(level.hooksync, true),
+      cell(level.baseline, false),
       `${x(level.ratio)}\n\nCPU ${x(level.cpuEfficiency)}`,
       verdict(check),
     ]);
   }
   for (const d of r.delivery ?? []) {
     const check = checks.find((c) => c.name === `delivery page ${d.pageSize} vs plain loop`);
-    const cell = (run: typeof d.hooksync, first: string) =>
-      `${n0(run.rowsPerSecond)} rows/s\n${n0(run.rows)} rows in ${run.seconds.toFixed(2)} s\n${first} ${n0(run.firstPageMs)} ms\n` +
-      `CPU ${n0(run.cpuMsPer10kRows)} ms/10k rows`;
+    const cell = (run: typeof d.hooksync) =>
+      `${n0(run.rowsPerSecond)} rows/s\n${n0(run.rows)} rows in ${run.seconds.toFixed(2)} s\n` +
+      `first page after ${n0(run.firstPageMs)} ms\nCPU ${n0(run.cpuMsPer10kRows)} ms/10k rows`;
     table.push([
       `Delivery, page ${d.pageSize.toLocaleString('en-US')}\n(HTTPS, Basic Auth)`,
-      cell(d.hooksync, 'first page after'),
-      cell(d.baseline, 'first page after'),
+      cell(d.hooksync),
+      cell(d.baseline),
       `${x(d.ratio)}\n\n\nCPU ${x(d.cpuEfficiency)}`,
       verdict(check),
     ]);

@@ -88,7 +88,7 @@ export async function closedLoop(opts: {
 
 /**
  * Open loop at a fixed rate: the i-th request leaves at start + i/rate whatever the answers.
- * Calls onSend with the moment (performance.now()) each request left.
+ * Calls onSend with the moment (performance.now()) each request left, onAnswer with whether it was 2xx.
  */
 export async function openLoop(opts: {
   client: Pool;
@@ -97,6 +97,7 @@ export async function openLoop(opts: {
   durationMs: number;
   next: (i: number) => SignedEvent;
   onSend?: (i: number, at: number) => void;
+  onAnswer?: (i: number, ok: boolean) => void;
 }): Promise<LoadResult> {
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
@@ -113,6 +114,7 @@ export async function openLoop(opts: {
     opts.onSend?.(i, performance.now());
     inflight.push(
       sendOne(opts.client, opts.path, ev).then((r) => {
+        opts.onAnswer?.(i, r.ok);
         latencies.push(r.ms);
         if (r.ok) accepted += 1;
         else failures[r.status] = (failures[r.status] ?? 0) + 1;

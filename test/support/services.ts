@@ -118,6 +118,8 @@ export interface HooksyncProcesses {
   api: Child;
   worker: Child;
   apiUrl: string;
+  /** The API's /metrics (never on the API port). */
+  metricsUrl: string;
   /** Peak RSS (bytes) once ready, before any load: start-up's own share (the worker bundles its workflows). */
   readyPeakRss: { api?: number; worker?: number };
 }
@@ -127,10 +129,6 @@ export interface ProcessOptions {
   temporalAddress: string;
   taskQueue: string;
   logDir: string;
-  /** Extra node flags, e.g. --cpu-prof. */
-  nodeFlags: string[];
-  /** Extra environment, e.g. HOOKSYNC_INGEST_SHARDS. */
-  env: Record<string, string>;
 }
 
 export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
@@ -147,6 +145,7 @@ export function childEnv(extra: Record<string, string | undefined>): NodeJS.Proc
 /** `hooksync api` and `hooksync worker`, each its own process, as in production. */
 export async function startHooksync(res: Resources, opts: ProcessOptions): Promise<HooksyncProcesses> {
   const port = await freePort('127.0.0.1');
+  const metricsPort = await freePort('127.0.0.1');
   const env = childEnv({
     DATABASE_URL: opts.databaseUrl,
     TEMPORAL_ADDRESS: opts.temporalAddress,
@@ -154,28 +153,27 @@ export async function startHooksync(res: Resources, opts: ProcessOptions): Promi
     HOOKSYNC_TASK_QUEUE: opts.taskQueue,
     HOOKSYNC_ALLOW_HTTP: '0',
     LOG_LEVEL: 'info',
-    ...opts.env,
   });
   const cli = path.join(__dirname, '..', '..', 'bin', 'hooksync.js');
   // Each process connects under its own application_name, so its PostgreSQL backends can be measured.
   const worker = spawnNode({
     name: 'worker',
-    args: [...opts.nodeFlags, cli, 'worker'],
+    args: [cli, 'worker'],
     env: { ...env, DATABASE_URL: withApplicationName(opts.databaseUrl, 'worker') },
     logDir: opts.logDir,
   });
   res.add('worker', () => worker.stop());
   const api = spawnNode({
     name: 'api',
-    args: [...opts.nodeFlags, cli, 'api'],
-    env: { ...env, PORT: String(port), DATABASE_URL: withApplicationName(opts.databaseUrl, 'api') },
+    args: [cli, 'api'],
+    env: { ...env, PORT: String(port), HOOKSYNC_METRICS_PORT: String(metricsPort), DATABASE_URL: withApplicationName(opts.databaseUrl, 'api') },
     logDir: opts.logDir,
   });
   res.add('api', () => api.stop());
   await Promise.all([worker.waitForOutput(/worker running/, 120_000), api.waitForOutput(/api listening/, 60_000)]);
   const apiUrl = `http://127.0.0.1:${port}`;
   await waitReady(`${apiUrl}/readyz`, 30_000);
-  return { api, worker, apiUrl, readyPeakRss: { api: api.memory()?.peakRss, worker: worker.memory()?.peakRss } };
+  return { api, worker, apiUrl, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, readyPeakRss: { api: api.memory()?.peakRss, worker: worker.memory()?.peakRss } };
 }
 
 async function waitReady(url: string, timeoutMs: number): Promise<void> {
