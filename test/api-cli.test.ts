@@ -7,6 +7,7 @@ import { acceptedPages, HOOKSYNC_BIN, insertCustomers, keysOf, ROOT, runCli, sta
 import { customerEvent } from './support/stripe';
 import { startListServer, type ListServer } from './support/list-server';
 import { startReceiver, type Receiver } from './support/receiver';
+import { migratedSchema, type Schema } from './support/database';
 
 /**
  * The CLI through the management API (HOOKSYNC_API_URL + HOOKSYNC_API_TOKEN): with DATABASE_URL and
@@ -40,18 +41,22 @@ describe('the CLI through the management API', () => {
     return r;
   };
   const json = async (args: string[]) => JSON.parse(ok(await cli([...args, '--json'])).stdout);
+  let own: Schema | undefined;
   const count = async (table: string) => Number((await stack.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
 
   before(async () => {
     // Two tokens, as during a rotation: the CLI has the new one.
+    // A schema of its own: "nothing created" counts rows that other files, running beside it, do not add to.
+    own = await migratedSchema(process.env.DATABASE_URL!, 'apicli');
     [stack, receiver, lister] = await Promise.all([
-      startStack({ env: { HOOKSYNC_API_TOKEN: `${OLD_TOKEN},${NEW_TOKEN}` } }),
+      startStack({ env: { DATABASE_URL: own.url, HOOKSYNC_API_TOKEN: `${OLD_TOKEN},${NEW_TOKEN}` } }),
       startReceiver(),
       startListServer({ apiKey: LIST_API_KEY, items: [] }),
     ]);
   });
   after(async () => {
     await Promise.allSettled([stack?.close(), receiver?.close(), lister?.close()]);
+    await own?.drop();
   });
 
   test('creates, lists, shows, triggers, changes and deletes without database or Temporal credentials', async () => {

@@ -10,6 +10,7 @@ import { startApiProcess } from './support/cluster';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { newIntegration, stackEnv, WEBHOOK_SECRET } from './support/httpsync';
 import { customerEvent, stripeSignature } from './support/stripe';
+import { migratedSchema, type Schema } from './support/database';
 
 /**
  * A few thousand random and mutated requests against a running `hooksync api` process: random
@@ -38,6 +39,7 @@ interface FuzzRequest {
 
 describe('the API under random and broken requests', () => {
   let stack: Stack;
+  let own: Schema | undefined;
   let api: { child: Child; url: string };
   let port: number;
   let metricsUrl: string;
@@ -47,7 +49,9 @@ describe('the API under random and broken requests', () => {
   const logDir = path.join(__dirname, '..', '.hooksync', `fuzz-${process.pid}`);
 
   before(async () => {
-    stack = await startStack({ api: false, worker: false });
+    // A schema of its own: "nothing created" counts rows that other files, running beside it, do not add to.
+    own = await migratedSchema(process.env.DATABASE_URL!, 'fuzz');
+    stack = await startStack({ api: false, worker: false, env: { DATABASE_URL: own.url } });
     const integration = await newIntegration(stack);
     integrationId = integration.id;
     table = integration.table;
@@ -60,6 +64,7 @@ describe('the API under random and broken requests', () => {
   after(async () => {
     await api?.child.stop();
     await stack?.close();
+    await own?.drop();
     require('node:fs').rmSync(logDir, { recursive: true, force: true });
   });
 
@@ -232,7 +237,9 @@ describe('the API under random and broken requests', () => {
       .chain((r) => pathArb().map((p) => ({ ...r, path: p })))
       .map((r) => ({
         method: r.method,
-        path: r.path,
+        // A DELETE of this integration with the right token is no attack but an operator's order, and
+        // would end the checks below: the random requests delete only what does not exist.
+        path: r.method === 'DELETE' ? r.path.split(integrationId).join('svi_doesnotexist') : r.path,
         headers: { ...r.extra, ...(r.contentType ? { 'content-type': r.contentType } : {}), ...(r.authorization !== undefined ? { authorization: r.authorization } : {}) },
         body: r.body,
         manyHeaders: r.manyHeaders,

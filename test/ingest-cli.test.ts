@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { migrate } from '../src/db/migrate';
+import { migratedSchema, type Schema } from './support/database';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { rowOf } from './support/ingest';
 import { customerEvent, stripeSignature } from './support/stripe';
@@ -23,6 +23,7 @@ interface Run {
 }
 
 describe('ingest: hooksync integrations (CLI)', () => {
+  let own: Schema | undefined;
   let schema: string;
   let databaseUrl: string;
   let admin: pg.Pool;
@@ -71,24 +72,13 @@ describe('ingest: hooksync integrations (CLI)', () => {
   }
 
   before(async () => {
-    schema = `cli_${crypto.randomBytes(4).toString('hex')}`;
-    admin = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const url = new URL(process.env.DATABASE_URL!);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    databaseUrl = url.toString();
-    const migrator = new pg.Pool({ connectionString: databaseUrl, max: 1 });
-    try {
-      await migrate(migrator);
-    } finally {
-      await migrator.end();
-    }
+    own = await migratedSchema(process.env.DATABASE_URL!, 'cli');
+    [schema, databaseUrl, admin] = [own.name, own.url, own.admin];
     stack = await startStack({ env: { DATABASE_URL: databaseUrl } });
   });
   after(async () => {
     await stack?.close();
-    await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
-    await admin?.end();
+    await own?.drop();
   });
 
   let plain: { id: string; table: string };

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { shardOf } from '../src/api/inbox-writer';
-import { migrate } from '../src/db/migrate';
 import { deleteIntegration, integrationInfo } from '../src/services/integrations';
 import { ServiceError } from '../src/services/errors';
 import { connectTemporal } from '../src/temporal/client';
 import { httpSyncWorkflowId, ingestWorkflowId } from '../src/workflows/names';
+import { migratedSchema, type Schema } from './support/database';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { HOOKSYNC_BIN, ROOT, newTarget, runCli, stackEnv } from './support/httpsync';
 import { closedPort, rowOf } from './support/ingest';
@@ -28,6 +27,7 @@ const SW_SECRET = 'whsec_' + Buffer.from('manage-standard-webhooks').toString('b
 const T0 = 1_700_000_000;
 
 describe('integrations: create, list, info and delete', () => {
+  let own: Schema | undefined;
   let schema: string;
   let databaseUrl: string;
   let admin: pg.Pool;
@@ -35,24 +35,13 @@ describe('integrations: create, list, info and delete', () => {
   let receiver: Receiver;
 
   before(async () => {
-    schema = `manage_${crypto.randomBytes(4).toString('hex')}`;
-    admin = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const url = new URL(process.env.DATABASE_URL!);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    databaseUrl = url.toString();
-    const migrator = new pg.Pool({ connectionString: databaseUrl, max: 1 });
-    try {
-      await migrate(migrator);
-    } finally {
-      await migrator.end();
-    }
+    own = await migratedSchema(process.env.DATABASE_URL!, 'manage');
+    [schema, databaseUrl, admin] = [own.name, own.url, own.admin];
     [stack, receiver] = await Promise.all([startStack({ env: { DATABASE_URL: databaseUrl, HOOKSYNC_API_TOKEN: TOKEN } }), startReceiver()]);
   });
   after(async () => {
     await Promise.allSettled([stack?.close(), receiver?.close()]);
-    await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
-    await admin?.end();
+    await own?.drop();
   });
 
   const env = () => stackEnv(stack, { HOOKSYNC_PUBLIC_URL: stack.apiUrl });

@@ -84,3 +84,35 @@ export async function withAdmin<T>(adminUrl: string, fn: (admin: pg.Client) => P
     await admin.end();
   }
 }
+
+export interface Schema {
+  /** `databaseUrl` with `search_path` set to the schema: what the processes under test connect to. */
+  url: string;
+  name: string;
+  /** A pool on the database itself, for checks across schemas (`<schema>.<table>`). */
+  admin: pg.Pool;
+  drop(): Promise<void>;
+}
+
+/**
+ * A schema `<prefix>_<random hex>` of its own in `databaseUrl`'s database, with hooksync's
+ * migrations applied in it: a test file that checks "nothing was created" sees only its own rows.
+ */
+export async function migratedSchema(databaseUrl: string, prefix: string): Promise<Schema> {
+  const name = `${prefix}_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  await admin.query(`CREATE SCHEMA ${name}`);
+  const url = new URL(databaseUrl);
+  url.searchParams.set('options', `-c search_path=${name}`);
+  const migrator = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  try {
+    await migrate(migrator);
+  } finally {
+    await migrator.end();
+  }
+  const drop = async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`).catch(() => {});
+    await admin.end();
+  };
+  return { url: url.toString(), name, admin, drop };
+}

@@ -7,6 +7,7 @@ import { shardOf } from '../../src/api/inbox-writer';
 import { ingestWorkflowId } from '../../src/workflows/names';
 import type { IngestTotals } from '../../src/workflows/types';
 import { stripeSignature } from './stripe';
+import { splice } from './sockets';
 
 /** Helpers for the ingest tests (test/ingest*.test.ts). */
 
@@ -161,16 +162,7 @@ export async function tcpProxy(target: string): Promise<{ address: string; down(
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(port, host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    splice(client, upstream, sockets);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -4,6 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { findStripeMock } from '../../src/dev/stripe-mock';
 import { freePort, probePort } from '../../src/dev/processes';
+import { splice } from './sockets';
 
 /**
  * stripe-mock (found or built by src/dev/stripe-mock.ts) on a free port, behind a TLS front with
@@ -33,16 +34,7 @@ export async function startStripeMock(): Promise<{ url: string; httpUrl: string;
   const sockets = new Set<net.Socket>();
   const front = tls.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, (client) => {
     const upstream = net.connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    splice(client, upstream, sockets);
   });
   await new Promise<void>((resolve, reject) => {
     front.once('error', reject);
