@@ -4,7 +4,7 @@ import { startBackfill, waitForBackfill } from '../src/services/backfill';
 import { backfillWorkflowId } from '../src/workflows/names';
 import { backfillStatusQuery } from '../src/workflows/messages';
 import { startStack, waitFor, type Stack } from './support/harness';
-import { allText, newIntegration, runCli, runsWithEvents, spawnWorker, stackEnv, WEBHOOK_SECRET, type WorkerChild } from './support/httpsync';
+import { allText, newIntegration, runCli, runsWithEvents, startPollingWorker, stackEnv, WEBHOOK_SECRET, type WorkerChild } from './support/httpsync';
 import { currentDetails, historyText, rowOf, rowsByKey } from './support/ingest';
 import { startListServer, type ListServer } from './support/list-server';
 import { recordIfAsked } from './support/histories';
@@ -215,22 +215,5 @@ describe('backfill through a list API', () => {
     assert.ok(!history.includes(API_KEY), 'the key is not in the history');
   });
 
-  async function startWorkerProcess(): Promise<WorkerChild> {
-    const w = spawnWorker(stackEnv(stack, { LOG_LEVEL: 'debug' }));
-    workers.push(w);
-    const { connection } = stack.temporal;
-    await waitFor(
-      async () => {
-        if (w.child.exitCode !== null) throw new Error(`the worker exited: ${w.stderr()}`);
-        const r = await connection.workflowService.describeTaskQueue({
-          namespace: stack.config.TEMPORAL_NAMESPACE,
-          taskQueue: { name: stack.config.HOOKSYNC_TASK_QUEUE },
-          taskQueueType: 2,
-        });
-        return /worker running/.test(w.stderr()) && (r.pollers?.length ?? 0) > 0;
-      },
-      { what: 'the worker process to poll', timeoutMs: 90_000, intervalMs: 250 },
-    );
-    return w;
-  }
+  const startWorkerProcess = () => startPollingWorker(stack, workers);
 });

@@ -13,7 +13,7 @@ import {
   newIntegration,
   newTarget,
   secretForms,
-  spawnWorker,
+  startPollingWorker,
   stackEnv,
   syncPages,
   targetStatus,
@@ -40,25 +40,7 @@ describe('HTTP Sync across a worker crash', () => {
     await Promise.all([stack?.close(), receiver?.close()]);
   });
 
-  async function startWorkerProcess(): Promise<WorkerChild> {
-    // Debug logs: the strictest test of what the worker writes.
-    const w = spawnWorker(stackEnv(stack, { LOG_LEVEL: 'debug' }));
-    workers.push(w);
-    const { connection } = stack.temporal;
-    await waitFor(
-      async () => {
-        if (w.child.exitCode !== null) throw new Error(`the worker exited: ${w.stderr()}`);
-        const r = await connection.workflowService.describeTaskQueue({
-          namespace: stack.config.TEMPORAL_NAMESPACE,
-          taskQueue: { name: stack.config.HOOKSYNC_TASK_QUEUE },
-          taskQueueType: 2, // activities
-        });
-        return /worker running/.test(w.stderr()) && (r.pollers?.length ?? 0) > 0;
-      },
-      { what: 'the worker process to poll', timeoutMs: 90_000, intervalMs: 250 },
-    );
-    return w;
-  }
+  const startWorkerProcess = () => startPollingWorker(stack, workers);
 
   test('SIGKILL of the worker mid-sync, then a new worker: every row arrives, in order, one POST at a time', async (t) => {
     const integration = await newIntegration(stack);

@@ -89,6 +89,30 @@ export function spawnWorker(env: NodeJS.ProcessEnv): WorkerChild {
   return { child, stderr: () => err, exited };
 }
 
+/**
+ * A `hooksync worker` child on the stack's task queue, at debug level (the strictest test of what
+ * the worker writes), once it polls for activities. It joins `started` at once, so the caller's
+ * clean-up kills it even when it never came to poll.
+ */
+export async function startPollingWorker(stack: Stack, started: WorkerChild[]): Promise<WorkerChild> {
+  const w = spawnWorker(stackEnv(stack, { LOG_LEVEL: 'debug' }));
+  started.push(w);
+  const { connection } = stack.temporal;
+  await waitFor(
+    async () => {
+      if (w.child.exitCode !== null) throw new Error(`the worker exited: ${w.stderr()}`);
+      const r = await connection.workflowService.describeTaskQueue({
+        namespace: stack.config.TEMPORAL_NAMESPACE,
+        taskQueue: { name: stack.config.HOOKSYNC_TASK_QUEUE },
+        taskQueueType: 2, // activities
+      });
+      return /worker running/.test(w.stderr()) && (r.pollers?.length ?? 0) > 0;
+    },
+    { what: 'the worker process to poll', timeoutMs: 90_000, intervalMs: 250 },
+  );
+  return w;
+}
+
 export async function newIntegration(stack: Stack): Promise<IntegrationView> {
   return createIntegration(stack.deps, { service: 'stripe_customer_v1', webhookSecret: WEBHOOK_SECRET });
 }
