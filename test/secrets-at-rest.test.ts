@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
+import { loadBackfillApiKey, saveBackfillApiKey } from '../src/db/backfill-credentials';
 import { createIntegration } from '../src/services/integrations';
 import { triggerTarget } from '../src/services/targets';
 import { createKeyring, generateKey } from '../src/secrets/keyring';
@@ -24,6 +25,7 @@ const KEY1 = generateKey();
 const KEY2 = generateKey();
 const PASSWORD = 'Pw-at-rest-Qm7xV2nL9s';
 const WEBHOOK_SECRET = 'whsec_at_rest_secret_5fGh8JkL0pQr';
+const BACKFILL_KEY = 'sk_test_backfill_at_rest_W3e4R5t6';
 const OLD_SECRET = 'whsec_stored_before_encryption_Zx81';
 
 /** pg_dump of a database: every byte a backup would hold (pg_dump on PATH, or PostgreSQL's newest). */
@@ -67,7 +69,8 @@ describe('secrets at rest', () => {
         `SELECT webhook_secret AS value FROM integrations WHERE webhook_secret IS NOT NULL
          UNION ALL SELECT url FROM sync_targets
          UNION ALL SELECT signing_secret FROM sync_targets WHERE signing_secret IS NOT NULL
-         UNION ALL SELECT signing_secret_previous FROM sync_targets WHERE signing_secret_previous IS NOT NULL`,
+         UNION ALL SELECT signing_secret_previous FROM sync_targets WHERE signing_secret_previous IS NOT NULL
+         UNION ALL SELECT backfill_api_key FROM integrations WHERE backfill_api_key IS NOT NULL`,
       )
     ).rows.map((r) => r.value);
   /** Every row of hooksync's tables, and the workflows of this database's integrations: what a refused request must leave as it is. */
@@ -116,7 +119,11 @@ describe('secrets at rest', () => {
     const values = await stored();
     assert.equal(values.length, 3);
     for (const v of values) assert.ok(v.startsWith(`enc:v1:${createKeyring(KEY1).currentKeyId}:`), `sealed under the key: ${v.slice(0, 20)}…`);
+    // The backfill's upstream key is one more secret column, stored the same way.
+    assert.ok(await saveBackfillApiKey(stack.pool, stack.deps.keyring, integrationId, BACKFILL_KEY));
+    assert.equal(await loadBackfillApiKey(stack.pool, stack.deps.keyring, integrationId), BACKFILL_KEY);
     const dump = await pgDump(db.url);
+    assertNoSecret(dump, [BACKFILL_KEY], 'pg_dump');
     assert.ok(dump.includes(table) && dump.includes(targetId), 'the dump is of this database');
     assert.ok(dump.includes(`https://***:***@127.0.0.1:${new URL(receiver.endpoint).port}/sync`), 'the masked URL is kept for display');
     assertNoSecret(dump, [WEBHOOK_SECRET, WEBHOOK_SECRET.slice(6), ...secretForms('restuser', PASSWORD), signingSecret, signingSecret.slice(6), KEY1], 'pg_dump');
@@ -158,7 +165,7 @@ describe('secrets at rest', () => {
     assert.equal(report.key_id, key2);
     const byColumn = Object.fromEntries(report.columns.map((c: any) => [c.column, c]));
     assert.deepEqual(byColumn['integrations.webhook_secret'], { column: 'integrations.webhook_secret', sealed: 0, resealed: 2, unchanged: 0, unreadable: 0 });
-    for (const column of ['sync_targets.url', 'sync_targets.signing_secret', 'sync_targets.signing_secret_previous']) {
+    for (const column of ['sync_targets.url', 'sync_targets.signing_secret', 'sync_targets.signing_secret_previous', 'integrations.backfill_api_key']) {
       assert.deepEqual(byColumn[column], { column, sealed: 0, resealed: 1, unchanged: 0, unreadable: 0 });
     }
     for (const v of await stored()) assert.ok(v.startsWith(`enc:v1:${key2}:`));
@@ -170,7 +177,7 @@ describe('secrets at rest', () => {
     const before = await everything();
     const withOld = await cli(['rotate-encryption-key', '--json'], KEY1);
     assert.equal(withOld.code, 1);
-    assert.equal(JSON.parse(withOld.stdout).columns.reduce((n: number, c: any) => n + c.unreadable, 0), 5);
+    assert.equal(JSON.parse(withOld.stdout).columns.reduce((n: number, c: any) => n + c.unreadable, 0), 6);
     assert.equal(await everything(), before);
 
     // What was re-sealed opens: webhooks verify, deliveries arrive, signed with both signing secrets.

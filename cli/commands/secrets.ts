@@ -6,7 +6,7 @@ import { fail, withDatabase } from '../context';
 export function rotateEncryptionKeyCommand(): Command {
   return new Command('rotate-encryption-key')
     .description(
-      'seal every stored secret (webhook secrets, target URLs with their credentials, signing secrets) under the first key of HOOKSYNC_ENCRYPTION_KEY; ' +
+      'seal every stored secret (webhook secrets, target URLs with their credentials, signing secrets, backfill API keys) under the first key of HOOKSYNC_ENCRYPTION_KEY; ' +
         'the others (comma-separated after it) still open what they sealed, so give `new,old` until this has run, then `new` alone. Values still in clear are sealed too. ' +
         'An operator command: it runs on the database itself (DATABASE_URL and the keys), never through the management API, even with HOOKSYNC_API_URL set',
     )
