@@ -43,8 +43,8 @@ export default tseslint.config(
               allowTypeImports: true,
             },
             {
-              // src/text/ holds the pure formatting shared with the CLI; the rest of src/ does I/O.
-              regex: '^\\.\\./(?!text/)',
+              // src/text/ (formatting) and src/contract/ (messages, ids, shapes) are pure; the rest of src/ does I/O.
+              regex: '^\\.\\./(?!text/|contract/)',
               message: 'workflow code does no I/O: call an activity (its type may be imported)',
               allowTypeImports: true,
             },

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../src/workflows/names';
+import { SEARCH_ATTRIBUTES } from '../src/contract/names';
 import { summarize } from '../test/support/load';
 
 /** Wall-clock intervals (Date.now() ms) a measurement ran in. */

@@ -2,7 +2,7 @@ import { deleteTarget } from '../src/services/targets';
 import { CpuMeter } from './cpu';
 import { ingestWorkflows, workflowTimings, type Window } from './history';
 import { openLoop, summarize, webhookClient } from '../test/support/load';
-import { SEARCH_ATTRIBUTES } from '../src/workflows/names';
+import { SEARCH_ATTRIBUTES } from '../src/contract/names';
 import { receiverTarget, stripeIntegration, type Bench } from './context';
 import { CustomerStream } from '../test/support/stripe-events';
 

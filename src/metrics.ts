@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import client from 'prom-client';
-import { retryStates, type RetryState } from './db/targets';
+import { retryStates, type TargetRetryRow } from './db/targets';
 
 /**
  * Process-wide Prometheus metrics. The API serves them at /metrics; a separate worker serves its
@@ -92,7 +92,7 @@ export function failureReason(outcome: { status?: number; error?: string; refuse
 
 /** Where the retry gauges below read from: the latest pool given (one per process in production). */
 let retrySource: pg.Pool | undefined;
-let retryRead: Promise<RetryState[]> | undefined;
+let retryRead: Promise<TargetRetryRow[]> | undefined;
 const readRetryState = () =>
   (retryRead ??= (async () => {
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { backfillWorkflowId } from '../src/workflows/names';
+import { backfillWorkflowId } from '../src/contract/names';
 import { startStack, type Stack } from './support/harness';
 import { allText, newIntegration, runCli, stackEnv } from './support/httpsync';
 import { currentDetails, historyText, rowOf } from './support/ingest';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startBackfill, waitForBackfill } from '../src/services/backfill';
-import { backfillWorkflowId } from '../src/workflows/names';
-import { backfillStatusQuery } from '../src/workflows/messages';
+import { backfillWorkflowId } from '../src/contract/names';
+import { backfillStatusQuery } from '../src/contract/messages';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { allText, newIntegration, runCli, runsWithEvents, startPollingWorker, stackEnv, WEBHOOK_SECRET, type WorkerChild } from './support/httpsync';
 import { currentDetails, historyText, rowOf, rowsByKey } from './support/ingest';

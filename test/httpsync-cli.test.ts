@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { IntegrationView } from '../src/services/integrations';
 import { deleteTarget, targetInfo, triggerTarget } from '../src/services/targets';
-import { httpSyncWorkflowId } from '../src/workflows/names';
+import { httpSyncWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
   acceptedPages,

@@ -7,7 +7,7 @@ import { KEEPALIVE } from '../src/db/pool';
 import { ServiceError } from '../src/services/errors';
 import { resetTarget, targetInfo, triggerTarget, updateTarget } from '../src/services/targets';
 import { connectTemporal } from '../src/temporal/client';
-import { configureSignal, configureUpdate } from '../src/workflows/messages';
+import { configureSignal, configureUpdate } from '../src/contract/messages';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { recordIfAsked } from './support/histories';
 import {

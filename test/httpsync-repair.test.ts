@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { maskUrl } from '../src/http/target-url';
 import { after, before, describe, test } from 'node:test';
-import { reconcilerStatusQuery } from '../src/workflows/messages';
-import { httpSyncWorkflowId, reconcilerWorkflowId } from '../src/workflows/names';
+import { reconcilerStatusQuery } from '../src/contract/messages';
+import { httpSyncWorkflowId, reconcilerWorkflowId } from '../src/contract/names';
 import { targetInfo, triggerTarget } from '../src/services/targets';
 import { freshDatabase, startStack, waitFor, type Stack } from './support/harness';
 import {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createIntegration, type IntegrationView } from '../src/services/integrations';
 import { integrationIdKey } from '../src/temporal/client';
-import { ingestWorkflowId } from '../src/workflows/names';
+import { ingestWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { currentDetails, detailsTotals, fastPoster, inboxRows, inParallel, rowsByKey, shuffle, workflowsOfIntegration } from './support/ingest';
 import { customerEvent } from './support/stripe';

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { createIntegration, integrationInfo, retryFailed, type IntegrationView } from '../src/services/integrations';
 import { createTarget } from '../src/services/targets';
-import { ingestWorkflowId } from '../src/workflows/names';
+import { ingestWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { metric } from './support/metrics';
 import { currentDetails, detailsTotals, historyText, inboxRows, keysInShard, rowOf, tcpProxy } from './support/ingest';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createIntegration, integrationInfo } from '../src/services/integrations';
-import { ingestWorkflowId } from '../src/workflows/names';
+import { ingestWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { currentDetails, fastPoster, historyText, inboxRows, inParallel, rowsByKey, shuffle, workflowsOfIntegration } from './support/ingest';
 import { customerEvent } from './support/stripe';

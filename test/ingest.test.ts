@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { shardOf } from '../src/api/inbox-writer';
 import { createIntegration, type IntegrationView } from '../src/services/integrations';
 import { integrationIdKey } from '../src/temporal/client';
-import { ingestWorkflowId } from '../src/workflows/names';
+import { ingestWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
   currentDetails,

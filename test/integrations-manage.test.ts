@@ -7,7 +7,7 @@ import { shardOf } from '../src/api/inbox-writer';
 import { deleteIntegration, integrationInfo } from '../src/services/integrations';
 import { ServiceError } from '../src/services/errors';
 import { connectTemporal } from '../src/temporal/client';
-import { httpSyncWorkflowId, ingestWorkflowId } from '../src/workflows/names';
+import { httpSyncWorkflowId, ingestWorkflowId } from '../src/contract/names';
 import { migratedSchema, type Schema } from './support/database';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { HOOKSYNC_BIN, ROOT, newTarget, runCli, stackEnv } from './support/httpsync';

@@ -3,8 +3,9 @@ import { describe, test } from 'node:test';
 import { renderInfo, when } from '../cli/render';
 import type { TargetInfo } from '../src/services/targets';
 import { forTemporalUi, mdCode } from '../src/text/markdown';
-import { deliverySummary, detailsMarkdown, stateLine, summaryMarkdown, waitSummary } from '../src/workflows/httpsync-view';
-import type { HttpSyncStatus } from '../src/workflows/types';
+import { deliverySummary, detailsMarkdown, stateLine, waitSummary } from '../src/workflows/httpsync-view';
+import { summaryMarkdown } from '../src/contract/summaries';
+import type { HttpSyncStatus } from '../src/contract/httpsync';
 
 /** The texts the Temporal UI and the CLI show, as pure functions (the UI and CLI tests show them in use). */
 

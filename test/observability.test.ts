@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { findTemporalCli } from '../src/dev/temporal-server';
 import { createIntegration, type IntegrationView } from '../src/services/integrations';
 import { createTarget, triggerTarget, type TargetView } from '../src/services/targets';
-import { httpSyncWorkflowId } from '../src/workflows/names';
+import { httpSyncWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { closedPort } from './support/ingest';
 import { startReceiver, type Receiver } from './support/receiver';

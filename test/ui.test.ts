@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import { createIntegration, type IntegrationView } from '../src/services/integrations';
 import { createTarget, setPaused, triggerTarget, type TargetView } from '../src/services/targets';
-import { httpSyncWorkflowId, ingestWorkflowId } from '../src/workflows/names';
+import { httpSyncWorkflowId, ingestWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { startReceiver, type Receiver } from './support/receiver';
 import { customerEvent, postEvent } from './support/stripe';

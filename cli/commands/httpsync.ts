@@ -3,7 +3,7 @@ import type { Services } from '../../src/api/operations';
 import { ServiceError } from '../../src/services/errors';
 import { TARGET_DEFAULTS, type TargetView } from '../../src/services/targets';
 import { utcTime } from '../../src/text/format';
-import type { SyncMode } from '../../src/workflows/types';
+import type { SyncMode } from '../../src/contract/httpsync';
 import { act, parseInteger } from '../context';
 import { renderInfo, renderTargets, scheduleSentence } from '../render';
 import { watchStatus } from '../watch';

@@ -5,9 +5,9 @@ import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockSh
 import { applyInboxBatch, forgetIntegrationRef, integrationRef, olderTransactionsEnded } from '../db/integration-tables';
 import { applySql } from '../integrations/sql';
 import { eventsApplied, targetSignals } from '../metrics';
-import { rowsChangedSignal } from '../workflows/messages';
-import { httpSyncWorkflowId } from '../workflows/names';
-import type { ApplyInput, ApplyResult } from '../workflows/types';
+import { rowsChangedSignal } from '../contract/messages';
+import { httpSyncWorkflowId } from '../contract/names';
+import type { ApplyInput, ApplyResult } from '../contract/ingest';
 
 export interface ApplyOptions {
   /** Keeps taking what arrives until the inbox is empty or this much time has passed. */

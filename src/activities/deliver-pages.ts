@@ -8,15 +8,11 @@ import type { Keyring } from '../secrets/keyring';
 import { openSecret } from '../secrets/stored';
 import { deliveryFailures, failureReason, pagesDelivered, postLatency, rowsDelivered } from '../metrics';
 import { parseTargetUrl, type TargetUrl } from '../http/target-url';
-import { retryDelayMs } from '../workflows/httpsync-retry';
-import type { Cursor, DeliverFailureDetails, DeliverInput, DeliverResult } from '../workflows/types';
+import { retryDelayMs } from '../contract/retry';
+import type { Cursor } from '../contract/cursor';
+import { DRAIN_BUDGET_MS } from '../contract/delivery';
+import type { DeliverFailureDetails, DeliverInput, DeliverResult } from '../contract/delivery';
 
-/**
- * How long one activity keeps draining before it returns its cursor to the workflow: long enough
- * that Temporal's cost is paid per drain, short enough that the workflow's state (and the UI)
- * follows along and that pause/update land promptly.
- */
-export const DRAIN_BUDGET_MS = 10_000;
 /** How long a delivery waits for the target's lock (an `update` verifying a new URL holds it meanwhile). */
 const LOCK_WAIT_MS = 8_000;
 

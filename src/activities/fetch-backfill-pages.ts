@@ -7,9 +7,9 @@ import { getListPage } from '../http/list-page';
 import { resolvePointer } from '../integrations/json-pointer';
 import { upsertListedSql } from '../integrations/sql';
 import type { IntegrationDescriptor, ListApi } from '../integrations/types';
-import type { FetchPagesFailureDetails, FetchPagesInput, FetchPagesResult } from '../workflows/backfill-types';
-import { rowsChangedSignal } from '../workflows/messages';
-import { httpSyncWorkflowId } from '../workflows/names';
+import type { FetchPagesFailureDetails, FetchPagesInput, FetchPagesResult } from '../contract/backfill';
+import { rowsChangedSignal } from '../contract/messages';
+import { httpSyncWorkflowId } from '../contract/names';
 
 export interface FetchPagesOptions {
   /** Lists pages until the last one or until this much time has passed; then the workflow records the cursor. */

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { RepairReport, RepairRound } from '../workflows/reconciler-types';
+import type { RepairReport, RepairRound } from '../contract/reconciler';
 import { REPAIR_STEPS, type RepairContext, type RepairStep } from './repairs';
 
 /** The reconciler's activity: every repair step in turn, each failing alone. */

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { findDescriptor } from '../integrations';
 import { backlogSql, heldBackSql, pageSql } from '../integrations/sql';
 import type { IntegrationDescriptor } from '../integrations/types';
-import type { Cursor } from '../workflows/types';
+import type { Cursor } from '../contract/cursor';
 
 export interface IntegrationRef {
   id: string;

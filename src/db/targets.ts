@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import type { SigningColumns } from '../delivery/signature';
-import type { Cursor, SyncMode } from '../workflows/types';
+import type { Cursor } from '../contract/cursor';
+import type { SyncMode } from '../contract/httpsync';
 
 /** A target's settings, as stored and as shown (the service layer's TargetView). */
-export interface TargetSettings {
+export interface TargetSettingsRow {
   period_seconds: number;
   page_size: number;
   timeout_seconds: number;
@@ -15,7 +16,7 @@ export interface TargetSettings {
  * The sync_targets table. Rows hold the URL with credentials and the signing secrets (sealed when
  * HOOKSYNC_ENCRYPTION_KEY is set): never log or print a TargetRow whole.
  */
-export interface TargetRow extends TargetSettings, SigningColumns {
+export interface TargetRow extends TargetSettingsRow, SigningColumns {
   id: string;
   integration_id: string;
   /** Sealed (or, without a key, clear) URL with credentials: open it with openSecret. */
@@ -254,7 +255,7 @@ export async function markTargetDeleted(db: Db, id: string): Promise<void> {
   await db.query('UPDATE sync_targets SET deleted_at = now() WHERE id = $1', [id]);
 }
 
-export interface RetryState {
+export interface TargetRetryRow {
   id: string;
   integration_id: string;
   attempts: number;
@@ -263,8 +264,8 @@ export interface RetryState {
 }
 
 /** Every target's retry state, for the retry gauges of /metrics. */
-export async function retryStates(db: Db): Promise<RetryState[]> {
-  const { rows } = await db.query<RetryState>(
+export async function retryStates(db: Db): Promise<TargetRetryRow[]> {
+  const { rows } = await db.query<TargetRetryRow>(
     `SELECT id, integration_id, retry_attempts AS attempts, extract(epoch FROM next_attempt_at)::float8 AS next_at
        FROM sync_targets WHERE deleted_at IS NULL`,
   );

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { postPage, type PostOutcome } from '../http/post-page';
 import type { TargetUrl } from '../http/target-url';
-import type { Cursor } from '../workflows/types';
+import type { Cursor } from '../contract/cursor';
 import { signatureHeaders } from './signature';
 
 /**

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SEARCH_ATTRIBUTES } from '../workflows/names';
+import { SEARCH_ATTRIBUTES } from '../contract/names';
 import { findGo, goInstall } from './go-build';
 import { appendTail, fileTail, findOnPath, freePort, isExecutable, portInUseMessage, probePort, withParentDeathSignal } from './processes';
 

@@ -4,11 +4,11 @@ import { targetGuard, TargetRefusedError } from '../http/address-guard';
 import { findDescriptor } from '../integrations';
 import type { ListApi } from '../integrations/types';
 import { integrationIdKey } from '../temporal/client';
-import { backfillWorkflow } from '../workflows/backfill';
-import type { BackfillStatus } from '../workflows/backfill-types';
-import { backfillSummary } from '../workflows/backfill-view';
-import { backfillStatusQuery } from '../workflows/messages';
-import { backfillWorkflowId } from '../workflows/names';
+import { WORKFLOW_TYPES, type BackfillWorkflow } from '../contract/workflows';
+import type { BackfillStatus } from '../contract/backfill';
+import { backfillSummary } from '../contract/summaries';
+import { backfillStatusQuery } from '../contract/messages';
+import { backfillWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
 import { dbError, getIntegration } from './integrations';
@@ -148,7 +148,7 @@ export async function startBackfill(deps: ServiceDeps, integrationId: string, in
     });
   }
   try {
-    await deps.temporal.client.workflow.start(backfillWorkflow, {
+    await deps.temporal.client.workflow.start<BackfillWorkflow>(WORKFLOW_TYPES.backfill, {
       workflowId: backfillWorkflowId(integrationId),
       taskQueue: deps.config.HOOKSYNC_TASK_QUEUE,
       args: [{ integrationId, service: integration.service, table: integration.table, apiBase, historyLimit: deps.config.HOOKSYNC_HISTORY_LIMIT }],

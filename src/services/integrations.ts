@@ -18,7 +18,7 @@ import { findDescriptor, serviceNames } from '../integrations';
 import { sealSecret } from '../secrets/stored';
 import type { IntegrationDescriptor } from '../integrations/types';
 import { ingestSettings, wakeIngest } from '../temporal/ingest-wake';
-import { backfillWorkflowId, httpSyncWorkflowId, ingestWorkflowId } from '../workflows/names';
+import { backfillWorkflowId, httpSyncWorkflowId, ingestWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
 import { newId, tableSuffix } from './ids';

@@ -18,25 +18,26 @@ import {
   storeSigningSecrets,
   updateTargetSettings,
   type TargetRow,
-  type TargetSettings,
+  type TargetSettingsRow,
 } from '../db/targets';
 import { sendPage, type PageSource } from '../delivery/page';
 import { parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
 import { generateSigningSecret, SIGNING_OVERLAP_MS, signingSecretsOf } from '../delivery/signature';
 import { KeyringError } from '../secrets/keyring';
 import { openOptional, sealSecret } from '../secrets/stored';
-import { DRAIN_BUDGET_MS } from '../activities/deliver-pages';
-import { settingsProblems } from '../workflows/httpsync-settings';
-import { cursorAheadWarning } from '../workflows/httpsync-view';
-import { configureSignal, deleteSignal, pauseSignal, resetSignal, resumeSignal, statusQuery, triggerSignal } from '../workflows/messages';
-import { httpSyncWorkflowId } from '../workflows/names';
-import type { Cursor, HttpSyncStatus, SyncMode, TargetChange } from '../workflows/types';
+import { DRAIN_BUDGET_MS } from '../contract/delivery';
+import { settingsProblems } from '../contract/target-settings';
+import { cursorAheadWarning } from '../contract/cursor';
+import { configureSignal, deleteSignal, pauseSignal, resetSignal, resumeSignal, statusQuery, triggerSignal } from '../contract/messages';
+import { httpSyncWorkflowId } from '../contract/names';
+import type { Cursor } from '../contract/cursor';
+import type { HttpSyncStatus, SyncMode, TargetChange } from '../contract/httpsync';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
 import { newId } from './ids';
 import { dbError } from './integrations';
 import { checkTargetAddress } from './target-address';
-import { startTargetWorkflow, type WorkflowStarter } from './target-workflow';
+import { startTargetWorkflow, type WorkflowStarter } from '../temporal/target-workflow';
 
 export const TARGET_DEFAULTS = { periodSeconds: 60, pageSize: 200, timeoutSeconds: 60, mode: 'interval' as SyncMode };
 
@@ -48,7 +49,7 @@ export interface TargetInput {
   mode: SyncMode;
 }
 
-export interface TargetView extends TargetSettings {
+export interface TargetView extends TargetSettingsRow {
   id: string;
   integration_id: string;
   integration_service: string;
@@ -74,7 +75,7 @@ const view = (t: TargetRow): TargetView => ({
   workflow_id: httpSyncWorkflowId(t.id),
 });
 
-/** Bounds shared by the CLI, the API and the running workflow (src/workflows/httpsync-settings.ts). */
+/** Bounds shared by the CLI, the API and the running workflow (src/contract/target-settings.ts). */
 export function checkSettings(s: Partial<TargetInput>): void {
   const { url: _url, ...settings } = s;
   const defined = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));

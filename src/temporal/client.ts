@@ -1,6 +1,6 @@
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { SEARCH_ATTRIBUTES } from '../workflows/names';
+import { SEARCH_ATTRIBUTES } from '../contract/names';
 import type { TemporalAccess } from './access';
 
 export const targetIdKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.targetId, SearchAttributeType.KEYWORD);

@@ -1,8 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { ingestWorkflow } from '../workflows/ingest';
-import { wakeSignal } from '../workflows/messages';
-import { ingestWorkflowId } from '../workflows/names';
+import { WORKFLOW_TYPES, type IngestWorkflow } from '../contract/workflows';
+import type { IngestWake } from '../contract/ingest';
+import { wakeSignal } from '../contract/messages';
+import { ingestWorkflowId } from '../contract/names';
 import { integrationIdKey } from './client';
 
 /** How ingest workflows are started: the same from the API, the sweep and the CLI. */
@@ -31,7 +32,7 @@ export const WAKE_DEADLINE_MS = 10_000;
  */
 export async function wakeIngest(client: Client, settings: IngestSettings, ref: ShardRef, upTo?: string, deadlineMs = WAKE_DEADLINE_MS): Promise<void> {
   await client.withDeadline(Date.now() + deadlineMs, () =>
-    client.workflow.signalWithStart(ingestWorkflow, {
+    client.workflow.signalWithStart<IngestWorkflow, [IngestWake]>(WORKFLOW_TYPES.ingest, {
       workflowId: ingestWorkflowId(ref.integrationId, ref.shard),
       taskQueue: settings.taskQueue,
       args: [{ integrationId: ref.integrationId, service: ref.service, shard: ref.shard, shards: settings.shards, historyLimit: settings.historyLimit }],

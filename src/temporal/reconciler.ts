@@ -1,9 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { logger } from '../log';
-import { repairNowSignal } from '../workflows/messages';
-import { reconcilerWorkflowId } from '../workflows/names';
-import { reconcilerWorkflow } from '../workflows/reconciler';
-import { RECONCILER_SUMMARY } from '../workflows/reconciler-view';
+import { repairNowSignal } from '../contract/messages';
+import { reconcilerWorkflowId } from '../contract/names';
+import { WORKFLOW_TYPES, type ReconcilerWorkflow } from '../contract/workflows';
+import { RECONCILER_SUMMARY } from '../contract/summaries';
 
 export interface ReconcilerOptions {
   taskQueue: string;
@@ -20,15 +20,15 @@ export async function ensureReconciler(client: Client, opts: ReconcilerOptions &
   const start = {
     workflowId: reconcilerWorkflowId(opts.taskQueue),
     taskQueue: opts.taskQueue,
-    args: [{ periodMs: opts.periodMs, historyLimit: opts.historyLimit }] as [Parameters<typeof reconcilerWorkflow>[0]],
+    args: [{ periodMs: opts.periodMs, historyLimit: opts.historyLimit }] as [Parameters<ReconcilerWorkflow>[0]],
     staticSummary: RECONCILER_SUMMARY,
   };
   if (opts.repairNow) {
-    await client.workflow.signalWithStart(reconcilerWorkflow, { ...start, signal: repairNowSignal, signalArgs: [] });
+    await client.workflow.signalWithStart<ReconcilerWorkflow>(WORKFLOW_TYPES.reconciler, { ...start, signal: repairNowSignal, signalArgs: [] });
     return;
   }
   // No signal, no history event when it runs: a cheap check to repeat.
-  await client.workflow.start(reconcilerWorkflow, { ...start, workflowIdConflictPolicy: 'USE_EXISTING' }).catch((err) => {
+  await client.workflow.start<ReconcilerWorkflow>(WORKFLOW_TYPES.reconciler, { ...start, workflowIdConflictPolicy: 'USE_EXISTING' }).catch((err) => {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   });
 }

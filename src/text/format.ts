@@ -16,3 +16,6 @@ export function formatDuration(ms: number): string {
 export function utcTime(iso: string): string {
   return iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
 }
+
+/** A text cut to `max` characters, an ellipsis marking the cut. */
+export const clip = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);

@@ -1,16 +1,11 @@
 import { formatDuration, utcTime } from '../text/format';
-import type { BackfillStatus } from './backfill-types';
+import type { BackfillStatus } from '../contract/backfill';
 import { forTemporalUi, mdCode } from '../text/markdown';
 
 /** What the Temporal UI shows of a backfill workflow (Markdown). */
 
 const time = (iso?: string) => (iso ? utcTime(iso) : '–');
 const plural = (n: number, one: string) => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
-
-/** The static summary, set when the workflow is started. */
-export function backfillSummary(table: string, service: string, integrationId: string, apiBase: string): string {
-  return `Backfill of ${mdCode(table)} (${service} ${mdCode(integrationId)}) from ${mdCode(apiBase)}`;
-}
 
 /** The summary of one fetchBackfillPages activity: it lists page after page from `firstPage` on, for its time budget. */
 export function pagesSummary(firstPage: number, cursor?: string): string {

@@ -11,11 +11,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { BackfillInput, BackfillStatus, FetchPagesFailureDetails, FetchPagesResult } from './backfill-types';
+import type { BackfillInput, BackfillStatus, FetchPagesFailureDetails, FetchPagesResult } from '../contract/backfill';
 import { backfillDetails, pagesSummary, retryTimerSummary } from './backfill-view';
-import { retryDelayMs } from './httpsync-retry';
-import { backfillStatusQuery } from './messages';
-import { DEFAULT_HISTORY_LIMIT } from './types';
+import { retryDelayMs } from '../contract/retry';
+import { backfillStatusQuery } from '../contract/messages';
+import { DEFAULT_HISTORY_LIMIT } from '../contract/httpsync';
 
 // One activity lists pages for a time budget, heartbeating its cursor after every page it
 // upserted: Temporal's cost is paid per budget, not per page, and the cursor reaches the workflow

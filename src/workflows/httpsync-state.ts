@@ -1,20 +1,9 @@
-import { boundDelayMs, DEFAULT_RETRY, retryDelayMs, type RetrySchedule } from './httpsync-retry';
-import { applySettings, settingsProblems } from './httpsync-settings';
-import { cursorAheadWarning } from './httpsync-view';
-import type {
-  CursorReset,
-  DeliverInput,
-  DeliverResult,
-  DeliveryProgress,
-  HttpSyncInput,
-  HttpSyncStatus,
-  RetryState,
-  SyncState,
-  TargetChange,
-  TargetLabels,
-  TargetSettings,
-} from './types';
-import { START_CURSOR } from './types';
+import { boundDelayMs, DEFAULT_RETRY, retryDelayMs, type RetrySchedule } from '../contract/retry';
+import { applySettings, settingsProblems } from '../contract/target-settings';
+import { cursorAheadWarning } from '../contract/cursor';
+import type { CursorReset, DeliveryProgress, HttpSyncInput, HttpSyncStatus, RetryState, SyncState, TargetChange, TargetLabels, TargetSettings } from '../contract/httpsync';
+import type { DeliverInput, DeliverResult } from '../contract/delivery';
+import { START_CURSOR } from '../contract/cursor';
 
 /**
  * Rows held back by an older open transaction become readable when it ends, and nothing signals

@@ -1,6 +1,7 @@
-import { formatDuration, utcTime } from '../text/format';
+import { clip, formatDuration, utcTime } from '../text/format';
 import { forTemporalUi, mdCode } from '../text/markdown';
-import type { Cursor, HttpSyncStatus, SyncMode, TargetLabels } from './types';
+import type { Cursor } from '../contract/cursor';
+import type { HttpSyncStatus, SyncMode, TargetLabels } from '../contract/httpsync';
 
 /** What the Temporal UI shows of an HTTP Sync workflow (Markdown), apart from its control flow. */
 
@@ -25,7 +26,6 @@ export function waitSummary(waitMs: number, mode: SyncMode, heldBack = false): s
 const time = (iso?: string) => (iso ? utcTime(iso) : '–');
 
 /** Cuts a long text (a URL with a long path) to `max` characters, ending it with an ellipsis. */
-const clip = (text: string, max: number) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
 
 /** The state in one line; `quote` marks up the error text (verbatim in a terminal, a code span in Markdown). */
 export function stateLine(s: HttpSyncStatus, quote: (text: string) => string = (t) => t): string {
@@ -43,14 +43,6 @@ export function stateLine(s: HttpSyncStatus, quote: (text: string) => string = (
     case 'deleted':
       return 'deleted: nothing more is sent';
   }
-}
-
-/**
- * The workflow's static summary (one line of Markdown): what is synced where. The URL is the
- * masked one; no credentials reach Temporal.
- */
-export function summaryMarkdown(labels: TargetLabels): string {
-  return `HTTP Sync of ${mdCode(labels.table)} (${labels.service} ${mdCode(labels.integrationId)}) to ${mdCode(clip(labels.maskedUrl, 160))}`;
 }
 
 function nextSync(s: HttpSyncStatus): string {
@@ -76,19 +68,6 @@ export function retrySummary(waitMs: number, error: string): string {
 /** The summary of the workflow's timer, by what it waits for (`TargetState.waitKind`). */
 export function timerSummary(kind: 'retry' | 'recheck' | 'period', waitMs: number, mode: SyncMode, error = ''): string {
   return kind === 'retry' ? retrySummary(waitMs, error) : waitSummary(waitMs, mode, kind === 'recheck');
-}
-
-/**
- * The warning for a cursor that is at or past the next transaction id of the database: a dump
- * restored into another cluster (or a cluster rebuilt) starts its transaction counter lower, and
- * rows written there would sort before the cursor and never be sent.
- */
-export function cursorAheadWarning(targetId: string, cursor: Cursor, nextTxid: string): string {
-  return (
-    `the cursor ${cursor.txid}/${cursor.seq} is ahead of this database's transaction counter (next id ${nextTxid}): ` +
-    `it was restored or moved to another PostgreSQL cluster, and rows written since are not delivered. ` +
-    `Deliver everything again with: hooksync httpsync reset ${targetId} --from-start`
-  );
 }
 
 /**

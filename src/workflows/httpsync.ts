@@ -12,7 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { settingsProblems } from './httpsync-settings';
+import { settingsProblems } from '../contract/target-settings';
 import { TargetState, type FailureView } from './httpsync-state';
 import { deliverySummary, detailsMarkdown, timerSummary } from './httpsync-view';
 import {
@@ -25,9 +25,10 @@ import {
   rowsChangedSignal,
   statusQuery,
   triggerSignal,
-} from './messages';
-import type { DeliverFailureDetails, DeliverResult, DeliveryProgress, HttpSyncInput, SyncState } from './types';
-import { DEFAULT_HISTORY_LIMIT } from './types';
+} from '../contract/messages';
+import type { DeliverFailureDetails, DeliverResult } from '../contract/delivery';
+import type { DeliveryProgress, HttpSyncInput, SyncState } from '../contract/httpsync';
+import { DEFAULT_HISTORY_LIMIT } from '../contract/httpsync';
 
 // Retries are the workflow's own (docs/design.md, "Retries"): each failed attempt is workflow
 // state, so the status query, the current details and `info` show its count, error and next

@@ -1,6 +1,6 @@
 import { formatDuration } from '../text/format';
 import { forTemporalUi, mdCode } from '../text/markdown';
-import type { ApplyResult, InboxView, IngestInput, IngestTotals } from './types';
+import type { ApplyResult, InboxView, IngestInput, IngestTotals } from '../contract/ingest';
 
 /** Pure helpers of the ingest workflow: what the Temporal UI shows. Counts only, never an event. */
 

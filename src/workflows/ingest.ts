@@ -10,8 +10,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { applyActivitySummary, applySummary, ingestDetails, type Trouble } from './ingest-view';
-import { wakeSignal } from './messages';
-import type { ApplyResult, IngestInput, IngestTotals } from './types';
+import { wakeSignal } from '../contract/messages';
+import type { ApplyResult, IngestInput, IngestTotals } from '../contract/ingest';
 
 // A local activity: skipping the activity task round trips is most of what makes an apply cheap.
 // Its own budgets (2 s of applying, 15 s of failing) keep it well inside the timeout; the few

@@ -1,6 +1,6 @@
 import { utcTime } from '../text/format';
 import { forTemporalUi, mdCode } from '../text/markdown';
-import type { ReconcilerStatus } from './reconciler-types';
+import type { ReconcilerStatus } from '../contract/reconciler';
 
 /** The reconciler's current details in the Temporal UI: its last round, step by step. */
 export function reconcilerDetails(s: ReconcilerStatus, running: boolean): string {
@@ -11,5 +11,3 @@ export function reconcilerDetails(s: ReconcilerStatus, running: boolean): string
   ];
   return forTemporalUi(lines.join('\\\n'));
 }
-
-export const RECONCILER_SUMMARY = 'Self-repair: every minute (and when a worker starts), makes sure every HTTP Sync target has a running workflow, and runs the other repairs its details list';

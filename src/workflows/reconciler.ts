@@ -1,8 +1,8 @@
 import { allHandlersFinished, condition, continueAsNew, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { reconcilerDetails } from './reconciler-view';
-import { reconcilerStatusQuery, repairNowSignal } from './messages';
-import type { ReconcilerInput, RepairRound } from './reconciler-types';
+import { reconcilerStatusQuery, repairNowSignal } from '../contract/messages';
+import type { ReconcilerInput, RepairRound } from '../contract/reconciler';
 
 const { runRepairs } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',

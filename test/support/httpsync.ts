@@ -4,9 +4,9 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createIntegration, type IntegrationView } from '../../src/services/integrations';
 import { createTarget, TARGET_DEFAULTS, type TargetInput, type TargetView } from '../../src/services/targets';
-import { statusQuery } from '../../src/workflows/messages';
-import { httpSyncWorkflowId } from '../../src/workflows/names';
-import type { HttpSyncStatus } from '../../src/workflows/types';
+import { statusQuery } from '../../src/contract/messages';
+import { httpSyncWorkflowId } from '../../src/contract/names';
+import type { HttpSyncStatus } from '../../src/contract/httpsync';
 import { waitFor, type Stack } from './harness';
 import type { Receiver, ReceivedRequest } from './receiver';
 

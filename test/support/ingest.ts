@@ -4,8 +4,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type pg from 'pg';
 import { Pool } from 'undici';
 import { shardOf } from '../../src/api/inbox-writer';
-import { ingestWorkflowId } from '../../src/workflows/names';
-import type { IngestTotals } from '../../src/workflows/types';
+import { ingestWorkflowId } from '../../src/contract/names';
+import type { IngestTotals } from '../../src/contract/ingest';
 import { stripeSignature } from './stripe';
 import { splice } from './sockets';
 

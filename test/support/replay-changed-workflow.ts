@@ -4,7 +4,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../src/activities';
 import { httpSyncWorkflow as current } from '../../src/workflows/httpsync';
-import type { HttpSyncInput } from '../../src/workflows/types';
+import type { HttpSyncInput } from '../../src/contract/httpsync';
 
 const { runRepairs } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute' });
 

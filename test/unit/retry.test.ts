@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseRetryAfter } from '../../src/http/post-page';
-import { boundDelayMs, DEFAULT_RETRY, retryDelayMs } from '../../src/workflows/httpsync-retry';
+import { boundDelayMs, DEFAULT_RETRY, retryDelayMs } from '../../src/contract/retry';
 
 const CAP = DEFAULT_RETRY.maxMs;
 

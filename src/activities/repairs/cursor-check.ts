@@ -1,6 +1,6 @@
 import { targetsWithCursorAhead } from '../../db/targets';
 import { logger } from '../../log';
-import { cursorAheadWarning } from '../../workflows/httpsync-view';
+import { cursorAheadWarning } from '../../contract/cursor';
 import type { RepairContext } from '.';
 
 /** Logged once per target and process; the reconciler's details and `info` show it every time. */

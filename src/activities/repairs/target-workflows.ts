@@ -1,10 +1,10 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { getTarget, listDeletedTargetIds, listTargets, recordRestart } from '../../db/targets';
 import { logger } from '../../log';
-import { startTargetWorkflow } from '../../services/target-workflow';
-import { httpSyncWorkflow } from '../../workflows/httpsync';
-import { deleteSignal } from '../../workflows/messages';
-import { httpSyncWorkflowId } from '../../workflows/names';
+import { startTargetWorkflow } from '../../temporal/target-workflow';
+import { deleteSignal } from '../../contract/messages';
+import { httpSyncWorkflowId } from '../../contract/names';
+import { WORKFLOW_TYPES } from '../../contract/workflows';
 import type { RepairContext } from '.';
 
 /**
@@ -30,7 +30,7 @@ async function whyNotRunning(client: Client, workflowId: string): Promise<string
 /** Ids of the running HTTP Sync workflows, from one visibility listing (not one call per target). */
 async function runningWorkflowIds(client: Client): Promise<Set<string>> {
   const ids = new Set<string>();
-  const query = `WorkflowType = '${httpSyncWorkflow.name}' AND ExecutionStatus = 'Running'`;
+  const query = `WorkflowType = '${WORKFLOW_TYPES.httpSync}' AND ExecutionStatus = 'Running'`;
   for await (const wf of client.workflow.list({ query })) ids.add(wf.workflowId);
   return ids;
 }

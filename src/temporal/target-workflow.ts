@@ -1,11 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { TargetRow } from '../db/targets';
 import { cursorOf } from '../db/targets';
-import { integrationIdKey, targetIdKey } from '../temporal/client';
-import { httpSyncWorkflow } from '../workflows/httpsync';
-import { summaryMarkdown } from '../workflows/httpsync-view';
-import { httpSyncWorkflowId } from '../workflows/names';
-import type { HttpSyncInput, TargetLabels, TargetSettings } from '../workflows/types';
+import { integrationIdKey, targetIdKey } from './client';
+import { summaryMarkdown } from '../contract/summaries';
+import { httpSyncWorkflowId } from '../contract/names';
+import type { HttpSyncInput, TargetLabels, TargetSettings } from '../contract/httpsync';
+import { WORKFLOW_TYPES, type HttpSyncWorkflow } from '../contract/workflows';
 
 /** What starting a target's workflow needs: the service layer and the repair activity each have one. */
 export interface WorkflowStarter {
@@ -68,7 +68,7 @@ export async function startTargetWorkflow(
 ): Promise<'started' | 'running'> {
   const labels = labelsOf(t);
   try {
-    await starter.client.workflow.start(httpSyncWorkflow, {
+    await starter.client.workflow.start<HttpSyncWorkflow>(WORKFLOW_TYPES.httpSync, {
       workflowId: httpSyncWorkflowId(t.id),
       taskQueue: starter.taskQueue,
       args: [workflowInput(t, starter, opts.restartedAt)],

@@ -1,7 +1,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { BackfillStatus } from './backfill-types';
-import type { ReconcilerStatus } from './reconciler-types';
-import type { CursorReset, HttpSyncStatus, IngestWake, TargetChange, TargetSettings } from './types';
+import type { BackfillStatus } from './backfill';
+import type { ReconcilerStatus } from './reconciler';
+import type { CursorReset, HttpSyncStatus, TargetChange, TargetSettings } from './httpsync';
+import type { IngestWake } from './ingest';
 
 /** Signal, update and query names, shared by workflows, the CLI and the API; nobody repeats the strings. */
 

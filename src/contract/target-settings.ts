@@ -1,4 +1,4 @@
-import type { SyncMode, TargetChange, TargetSettings } from './types';
+import type { SyncMode, TargetChange, TargetSettings } from './httpsync';
 
 /**
  * The bounds of a target's settings, checked in one place: by the service layer (CLI and API)
