@@ -5,7 +5,7 @@ import { apiMetrics } from './api/backlog-metrics';
 import { createApiServer } from './api/request-guard';
 import type { Config } from './config';
 import { createPool } from './db/pool';
-import { freePort } from './dev/processes';
+import { freePort } from './ports';
 import { allowTargets } from './http/address-guard';
 import { logger } from './log';
 import { checkCursors } from './activities/repairs/cursor-check';
@@ -126,8 +126,9 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
         });
   if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics (hooksync and Temporal SDK) served, health at /healthz');
   trackRetryState(pool);
-  // Self-repair: a database restored into another cluster is reported at once (and by every
-  // round of the reconciler), and the reconciler runs its repairs now, then every minute.
+  // Self-repair: a database restored into another cluster is reported at once, in this process's
+  // own log (the reconciler's rounds, which report it too, may run on another worker), and the
+  // reconciler runs its repairs now, then every minute.
   await checkCursors({ pool }).catch((err: Error) => logger.warn({ err: err.message }, 'could not check the targets\' cursors'));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const stopSupervising = superviseReconciler(client, {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { freePort } from '../src/dev/processes';
+import { freePort } from '../src/ports';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { acceptedPages, HOOKSYNC_BIN, insertCustomers, keysOf, ROOT, runCli, stackEnv, WEBHOOK_SECRET, type CliResult } from './support/httpsync';
 import { customerEvent } from './support/stripe';

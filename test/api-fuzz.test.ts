@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Child } from './support/children';
-import { freePort } from '../src/dev/processes';
+import { freePort } from '../src/ports';
 import { startApiProcess } from './support/cluster';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { newIntegration, stackEnv, WEBHOOK_SECRET } from './support/httpsync';

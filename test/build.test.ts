@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { spawnNode, type Child } from './support/children';
-import { freePort } from '../src/dev/processes';
+import { freePort } from '../src/ports';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { ROOT, stackEnv } from './support/httpsync';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { freePort } from '../src/dev/processes';
+import { freePort } from '../src/ports';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
   acceptedPages,

@@ -5,7 +5,8 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import pg from 'pg';
-import { fileTail, freePort, hasSetpriv, portInUseMessage, probePort, withParentDeathSignal } from './processes';
+import { fileTail, hasSetpriv, portInUseMessage, withParentDeathSignal } from './child-processes';
+import { freePort, probePort } from '../ports';
 
 /**
  * A PostgreSQL of our own for `hooksync dev` and the tests, from the binaries the

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { appendTail, findOnPath, isExecutable } from './processes';
+import { appendTail, findOnPath, isExecutable } from './child-processes';
 
 /** Building Temporal's tools from source with Go: only the Go module proxy is needed, no release downloads. */
 

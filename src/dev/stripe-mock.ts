@@ -1,7 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { buildIntoPlace, findGo, goInstall } from './go-build';
-import { findOnPath, isExecutable } from './processes';
+import { findOnPath, isExecutable } from './child-processes';
 import { cacheDir } from './temporal-server';
 
 /**

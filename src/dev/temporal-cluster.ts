@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildIntoPlace, findGo, goInstall } from './go-build';
-import { fileTail, freePort, isExecutable, probePort, withParentDeathSignal } from './processes';
+import { fileTail, isExecutable, withParentDeathSignal } from './child-processes';
+import { freePort, probePort } from '../ports';
 import { cacheDir, exitPromise, findTemporalCli, stopChild } from './temporal-server';
 
 /**

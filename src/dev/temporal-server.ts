@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../contract/names';
 import { findGo, goInstall } from './go-build';
-import { appendTail, fileTail, findOnPath, freePort, isExecutable, portInUseMessage, probePort, withParentDeathSignal } from './processes';
+import { appendTail, fileTail, findOnPath, isExecutable, portInUseMessage, withParentDeathSignal } from './child-processes';
+import { freePort, probePort } from '../ports';
 
 /** The CLI version hooksync is tested with; the cache path carries it so an upgrade rebuilds. */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';

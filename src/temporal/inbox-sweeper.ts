@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { createSweepInbox, SWEEP_AGE_SECONDS } from '../activities/sweep-inbox';
+import { createSweepInbox, SWEEP_AGE_SECONDS } from './sweep-inbox';
 import type { Logger } from '../log';
 import type { IngestSettings } from './ingest-wake';
 

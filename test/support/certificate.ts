@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
-import { withParentDeathSignal } from '../../src/dev/processes';
+import { withParentDeathSignal } from '../../src/dev/child-processes';
 
 export interface Certificate {
   certFile: string;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { withParentDeathSignal } from '../../src/dev/processes';
+import { withParentDeathSignal } from '../../src/dev/child-processes';
 
 /**
  * The bench's child processes (the API, the worker, the baselines): each its own node process, so

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnNode, type Child } from './children';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../src/ports';
 import { HOOKSYNC_BIN, ROOT, runCli } from './httpsync';
 import { waitFor } from './harness';
 

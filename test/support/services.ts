@@ -2,7 +2,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { loadConfig, stateDir, type Config } from '../../src/config';
 import { createPool } from '../../src/db/pool';
-import { freePort } from '../../src/dev/processes';
+import { freePort } from '../../src/ports';
 import { startTemporalDevServer } from '../../src/dev/temporal-server';
 import type { ServiceDeps } from '../../src/services/deps';
 import { connectTemporal } from '../../src/temporal/client';

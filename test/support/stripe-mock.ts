@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { findStripeMock } from '../../src/dev/stripe-mock';
-import { freePort, probePort } from '../../src/dev/processes';
+import { freePort, probePort } from '../../src/ports';
 import { splice } from './sockets';
 
 /**

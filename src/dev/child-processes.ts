@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
 /** Helpers shared by the local servers `hooksync dev` and the tests start. */
@@ -37,26 +36,6 @@ export function fileTail(file: string, lines = 30): string {
   } catch {
     return '';
   }
-}
-
-/** undefined when the port can be listened on, 'in-use', or another reason. */
-export function probePort(host: string, port: number): Promise<undefined | 'in-use' | string> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'in-use' : err.message));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
-  });
-}
-
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function portInUseMessage(host: string, port: number, what: string, likely: string): string {
