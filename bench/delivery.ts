@@ -1,4 +1,5 @@
-import { deleteTarget, targetInfo } from '../src/services/targets';
+import { deleteTarget } from '../src/services/targets';
+import { targetInfo } from '../src/services/target-info';
 import { nextMessage } from '../test/support/children';
 import { CpuMeter, cpuPer } from './cpu';
 import { receiverTarget, spawnBaseline, stripeIntegration, type Bench } from './context';

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
-import type { TargetInfo, TargetView } from '../src/services/targets';
+import type { TargetInfo } from '../src/services/target-info';
+import type { TargetView } from '../src/services/target-view';
 import { formatDuration, utcTime } from '../src/text/format';
 
 export function scheduleSentence(t: Pick<TargetView, 'period_seconds' | 'mode' | 'integration_service' | 'table' | 'url'>): string {

@@ -1,7 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import type { Services } from '../src/api/operations';
 import { ServiceError } from '../src/services/errors';
-import type { TargetInfo } from '../src/services/targets';
+import type { TargetInfo } from '../src/services/target-info';
 import { formatDuration } from '../src/text/format';
 import { renderInfo } from './render';
 

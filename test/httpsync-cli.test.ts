@@ -3,7 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { IntegrationView } from '../src/services/integrations';
-import { deleteTarget, targetInfo, triggerTarget } from '../src/services/targets';
+import { deleteTarget } from '../src/services/targets';
+import { targetInfo } from '../src/services/target-info';
+import { triggerTarget } from '../src/services/target-signals';
 import { httpSyncWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {

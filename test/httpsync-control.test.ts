@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setPaused, targetInfo, triggerTarget, updateTarget } from '../src/services/targets';
+import { setPaused, triggerTarget } from '../src/services/target-signals';
+import { targetInfo } from '../src/services/target-info';
+import { updateTarget } from '../src/services/targets';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
   acceptedPages,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { triggerTarget, updateTarget } from '../src/services/targets';
+import { triggerTarget } from '../src/services/target-signals';
+import { updateTarget } from '../src/services/targets';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
   acceptedPages,

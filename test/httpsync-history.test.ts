@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { triggerTarget, updateTarget } from '../src/services/targets';
+import { triggerTarget } from '../src/services/target-signals';
+import { updateTarget } from '../src/services/targets';
 import { httpSyncWorkflowId } from '../src/contract/names';
 import type { HttpSyncInput } from '../src/contract/httpsync';
 import { startStack, waitFor, type Stack } from './support/harness';

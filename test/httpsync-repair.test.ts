@@ -3,7 +3,8 @@ import { maskUrl } from '../src/http/target-url';
 import { after, before, describe, test } from 'node:test';
 import { reconcilerStatusQuery } from '../src/contract/messages';
 import { httpSyncWorkflowId, reconcilerWorkflowId } from '../src/contract/names';
-import { targetInfo, triggerTarget } from '../src/services/targets';
+import { targetInfo } from '../src/services/target-info';
+import { triggerTarget } from '../src/services/target-signals';
 import { freshDatabase, startStack, waitFor, type Stack } from './support/harness';
 import {
   acceptedPages,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { IntegrationView } from '../src/services/integrations';
-import { triggerTarget } from '../src/services/targets';
+import { triggerTarget } from '../src/services/target-signals';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
   acceptedPages,

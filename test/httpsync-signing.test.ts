@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import type { IntegrationView } from '../src/services/integrations';
-import { triggerTarget } from '../src/services/targets';
+import { triggerTarget } from '../src/services/target-signals';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { acceptedPages, allText, insertCustomers, keysOf, newIntegration, runCli, stackEnv, syncPages, type CliResult } from './support/httpsync';
 import { startReceiver, type ReceivedRequest, type Receiver } from './support/receiver';

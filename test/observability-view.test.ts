@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { renderInfo, when } from '../cli/render';
-import type { TargetInfo } from '../src/services/targets';
+import type { TargetInfo } from '../src/services/target-info';
 import { forTemporalUi, mdCode } from '../src/text/markdown';
 import { deliverySummary, detailsMarkdown, stateLine, waitSummary } from '../src/workflows/httpsync-view';
 import { summaryMarkdown } from '../src/contract/summaries';

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { loadBackfillApiKey, saveBackfillApiKey } from '../src/db/backfill-credentials';
 import { createIntegration } from '../src/services/integrations';
-import { triggerTarget } from '../src/services/targets';
+import { triggerTarget } from '../src/services/target-signals';
 import { createKeyring, generateKey } from '../src/secrets/keyring';
 import { freshDatabase, startStack, waitFor, type Stack } from './support/harness';
 import { assertNoSecret, HOOKSYNC_BIN, ROOT, runCli, secretForms, stackEnv, type CliResult } from './support/httpsync';

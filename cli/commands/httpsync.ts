@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import type { Services } from '../../src/api/operations';
 import { ServiceError } from '../../src/services/errors';
-import { TARGET_DEFAULTS, type TargetView } from '../../src/services/targets';
+import { TARGET_DEFAULTS } from '../../src/services/targets';
+import { type TargetView } from '../../src/services/target-view';
 import { utcTime } from '../../src/text/format';
 import type { SyncMode } from '../../src/contract/httpsync';
 import { act, parseInteger } from '../context';

@@ -1,20 +1,12 @@
 import type { ServiceDeps } from '../services/deps';
 import { createIntegration, deleteIntegration, integrationInfo, listIntegrations, retryFailed, updateIntegration } from '../services/integrations';
 import { backfill } from './backfill-routes';
-import {
-  createTarget,
-  deleteTarget,
-  listTargetViews,
-  resetTarget,
-  restartTarget,
-  rotateSigningSecret,
-  setPaused,
-  targetInfo,
-  targetProgress,
-  triggerTarget,
-  updateTarget,
-  type TargetView,
-} from '../services/targets';
+import { createTarget, deleteTarget, listTargetViews, updateTarget } from '../services/targets';
+import { resetTarget, restartTarget } from '../services/target-restarts';
+import { rotateSigningSecret } from '../services/target-secrets';
+import { setPaused, triggerTarget } from '../services/target-signals';
+import { targetInfo, targetProgress } from '../services/target-info';
+import { type TargetView } from '../services/target-view';
 import { defineRoute, type AnyRouteSpec } from './routes';
 import {
   IdParams,

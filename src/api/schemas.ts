@@ -1,16 +1,11 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../services/ids';
 import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS, type DeletedIntegration, type IntegrationInfo, type IntegrationView, type RetryFailedResult } from '../services/integrations';
-import {
-  TARGET_DEFAULTS,
-  type CreatedTargetView,
-  type ResetView,
-  type RestartView,
-  type RotatedSigningSecretView,
-  type TargetInfo,
-  type TargetProgress,
-  type TargetView,
-} from '../services/targets';
+import { TARGET_DEFAULTS, type CreatedTargetView } from '../services/targets';
+import { type ResetView, type RestartView } from '../services/target-restarts';
+import { type RotatedSigningSecretView } from '../services/target-secrets';
+import { type TargetInfo, type TargetProgress } from '../services/target-info';
+import { type TargetView } from '../services/target-view';
 
 /** The management API's shapes: validated input (…In, …Patch) apart from what is answered. */
 

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createIntegration, type IntegrationView } from '../../src/services/integrations';
-import { createTarget, TARGET_DEFAULTS, type TargetInput, type TargetView } from '../../src/services/targets';
+import { createTarget, TARGET_DEFAULTS, type TargetInput } from '../../src/services/targets';
+import { type TargetView } from '../../src/services/target-view';
 import { statusQuery } from '../../src/contract/messages';
 import { httpSyncWorkflowId } from '../../src/contract/names';
 import type { HttpSyncStatus } from '../../src/contract/httpsync';
@@ -281,7 +282,7 @@ export async function explained<T>(stack: Stack, targetId: string, wait: Promise
   try {
     return await wait;
   } catch (err) {
-    const { targetInfo } = await import('../../src/services/targets');
+    const { targetInfo } = await import('../../src/services/target-info');
     const info = await targetInfo(stack.deps, targetId).catch((e: Error) => ({ error: e.message }));
     const { rows } = await stack.pool
       .query(`SELECT datname, now() - xact_start AS age, backend_xid::text, left(query, 60) AS query FROM pg_stat_activity
