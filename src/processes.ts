@@ -106,6 +106,7 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
   const grace = graceMs(config);
   const { worker, connection } = await createWorker({
     pool,
+    databaseUrl: config.DATABASE_URL,
     keyring,
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,

@@ -1,13 +1,15 @@
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import type pg from 'pg';
-import { createPool } from '../db/pool';
-import { deadLetter, inboxDepth, oldestIds, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
-import { applyInboxBatch, forgetIntegrationRef, integrationRef, olderTransactionsEnded } from '../db/integration-tables';
+import { deadLetter, inboxDepth, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
+import { applyInboxBatch, forgetIntegrationRef, integrationRef } from '../db/integration-tables';
+import { isConnectionError, isDataError, summarize } from '../db/sql-errors';
 import { applySql } from '../integrations/sql';
-import { eventsApplied, targetSignals } from '../metrics';
-import { rowsChangedSignal } from '../contract/messages';
-import { httpSyncWorkflowId } from '../contract/names';
+import { eventsApplied } from '../metrics';
 import type { ApplyInput, ApplyResult } from '../contract/ingest';
+import { applyPool } from './apply-pool';
+import { isolate, type BatchOutcome } from './inbox-isolate';
+import { TargetSignals } from './rows-changed-signals';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ApplyOptions {
   /** Keeps taking what arrives until the inbox is empty or this much time has passed. */
@@ -19,12 +21,6 @@ export interface ApplyOptions {
 }
 
 const DEFAULTS: Required<ApplyOptions> = { budgetMs: 2_000, failureBudgetMs: 15_000, batchLimit: 1_000 };
-const CONNECTIONS = 10;
-/** On-insert targets are signalled at once after rows changed, then at most this often while the apply goes on. */
-const SIGNAL_SPACING_MS = 100;
-const SIGNAL_DEADLINE_MS = 5_000;
-/** How long a signal waits for the changed rows to become readable (an older transaction to end). */
-const READABLE_WAIT_MS = 100;
 /**
  * After the inbox runs empty, an apply that took rows looks again this often, this many times: a
  * look costs a fraction of a millisecond, a wake-up and a new activity some twenty.
@@ -32,60 +28,12 @@ const READABLE_WAIT_MS = 100;
 const LINGER = { pollMs: 10, polls: 10 } as const;
 
 /**
- * The applies' own connections, to the same database: a locked table or a stuck statement fails
- * within these bounds instead of holding a connection for ever, and a commit does not wait for
- * the disk. A commit lost in a crash loses the upsert and the inbox delete together (one
- * statement), so the rows are applied again. Kept apart from the pool the deliveries use.
- */
-function applyPool(pool: pg.Pool): pg.Pool {
-  const base = (pool as unknown as { options: pg.PoolConfig }).options;
-  // createPool's keepalive and error listeners too: a restarting server must not crash the worker.
-  return createPool(base.connectionString!, CONNECTIONS, {
-    lock_timeout: 5_000,
-    statement_timeout: 60_000,
-    options: [base.options, '-c synchronous_commit=off'].filter(Boolean).join(' '),
-    idleTimeoutMillis: 10_000,
-    // Idle connections do not keep a process alive that is otherwise done.
-    allowExitOnIdle: true,
-  });
-}
-
-// SQLSTATE class 22 (data exception), 23 (integrity) and 54 (program limit): the record is at
-// fault and retrying won't help; anything else (locks, timeouts, connections) will pass.
-const isDataError = (err: unknown) => /^(22|23|54)/.test((err as { code?: string }).code ?? '');
-// No SQLSTATE: the connection itself failed, and the client cannot be used again.
-const isConnectionError = (err: unknown) => !/^[0-9A-Z]{5}$/.test((err as { code?: string }).code ?? '') || /^(08|57P)/.test((err as { code?: string }).code!);
-
-/** What a dead letter records: SQLSTATE, message and detail (it stays in PostgreSQL, beside the event). */
-const describe = (err: unknown) => {
-  const e = err as { code?: string; message?: string; detail?: string };
-  return `${e.code ?? 'error'}: ${e.message ?? String(err)}${e.detail ? ` (${e.detail})` : ''}`.slice(0, 2_000);
-};
-/** What may travel to Temporal: the first line of the error, no detail (it can quote the data). */
-const summarize = (err: unknown) => {
-  const e = err as { code?: string; message?: string };
-  return `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]!.slice(0, 300)}`;
-};
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface BatchOutcome {
-  taken: number;
-  applied: number;
-  deadLettered: number;
-  upTo?: string;
-  /** The statement's transaction: its rows are readable by a page query once every older one has ended. */
-  txid?: string;
-  targets: string[];
-}
-
-/**
  * Applies a shard's inbox: one statement per batch (newest per key, the conditional upsert, the
  * delete of what was taken; one transaction), batch after batch until the inbox is empty or the
  * time budget is spent. Holds the shard's advisory lock meanwhile, and looks into the inbox once
  * more after releasing it: an API that found the lock held skipped its wake-up, trusting that look.
  */
-export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions = {}) {
+export function createApplyInbox({ pool, databaseUrl }: { pool: pg.Pool; databaseUrl: string }, opts: ApplyOptions = {}) {
   const { budgetMs, failureBudgetMs, batchLimit } = { ...DEFAULTS, ...opts };
   const statements = new Map<string, string>();
   let own: pg.Pool | undefined;
@@ -120,7 +68,7 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
     let sql = statements.get(integrationId);
     if (!sql) statements.set(integrationId, (sql = applySql(ref.descriptor, ref.table)));
 
-    client = await (own ??= applyPool(pool)).connect();
+    client = await (own ??= applyPool(databaseUrl)).connect();
     let broken = false;
     let locked = false;
     let depth: { waiting: number; oldestAgeSeconds: number | null } | undefined;
@@ -205,69 +153,6 @@ function finish(result: ApplyResult, targets: Set<string>, depth?: { waiting: nu
   return result;
 }
 
-/**
- * The `rowsChanged` signals of one apply: one per on-insert target as soon as a statement changed
- * rows, then at most every 100 ms while the apply goes on, and a last one for what changed since.
- * Sent from here (the worker's client) rather than by the workflow: a workflow's signals leave
- * only when its task ends, which is when this apply ends. A failure is logged, not fatal.
- */
-class TargetSignals {
-  private readonly owed = new Set<string>();
-  private lastAt = 0;
-  private txid?: string;
-
-  constructor(
-    private readonly integrationId: string,
-    private readonly db: () => pg.PoolClient | undefined,
-  ) {}
-
-  changed(targetIds: string[], txid?: string): void {
-    for (const t of targetIds) this.owed.add(t);
-    if (targetIds.length && txid && (!this.txid || BigInt(txid) > BigInt(this.txid))) this.txid = txid;
-  }
-
-  /** Never rejects. `waitReadable`: false when the connection is in doubt. */
-  async flush(last: boolean, waitReadable = true): Promise<void> {
-    if (this.owed.size === 0 || (!last && Date.now() - this.lastAt < SIGNAL_SPACING_MS)) return;
-    const ids = [...this.owed];
-    this.owed.clear();
-    this.lastAt = Date.now();
-    if (waitReadable) await this.readable().catch(() => {});
-    const client = Context.current().client;
-    await Promise.all(
-      ids.map(async (targetId) => {
-        try {
-          await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => client.workflow.getHandle(httpSyncWorkflowId(targetId)).signal(rowsChangedSignal));
-          targetSignals.inc({ outcome: 'sent' });
-        } catch (err) {
-          targetSignals.inc({ outcome: 'failed' });
-          log.warn('could not signal rowsChanged to an on-insert target; it syncs at its next period', {
-            integrationId: this.integrationId,
-            targetId,
-            error: (err as Error).message,
-          });
-        }
-      }),
-    );
-  }
-
-  /**
-   * Waits (briefly) until the changed rows are readable by a page query: until every transaction
-   * older than the apply's has ended, in practice an INSERT into the inbox still committing.
-   * Otherwise the target would find them held back and look again only a second later.
-   */
-  private async readable(): Promise<void> {
-    const db = this.db();
-    const txid = this.txid;
-    this.txid = undefined;
-    if (!db || !txid) return;
-    const until = Date.now() + READABLE_WAIT_MS;
-    for (let wait = 2; ; wait *= 2) {
-      if ((await olderTransactionsEnded(db, txid)) || Date.now() >= until) return;
-      await sleep(Math.min(wait, until - Date.now()));
-    }
-  }
-}
 
 /** Counted as each statement commits, so /metrics follows a long apply. */
 function count(applied: number, discarded: number, deadLettered: number): void {
@@ -294,47 +179,3 @@ async function lockSoon(client: pg.PoolClient, integrationId: string, shard: num
   return false;
 }
 
-/**
- * A batch the database refused: apply it in halves, down to the single events it refuses, which go
- * to the dead letters with their error. The others are applied as usual.
- */
-async function isolate(
-  run: (ids: string[]) => Promise<BatchOutcome>,
-  client: pg.PoolClient,
-  integrationId: string,
-  shard: number,
-  limit: number,
-  firstError: unknown,
-): Promise<BatchOutcome> {
-  const total: BatchOutcome = { taken: 0, applied: 0, deadLettered: 0, targets: [] };
-  const visit = async (ids: string[], known?: unknown): Promise<void> => {
-    if (ids.length === 0) return;
-    let err = known;
-    if (err === undefined) {
-      try {
-        const o = await run(ids);
-        total.taken += o.taken;
-        total.applied += o.applied;
-        total.targets.push(...o.targets);
-        if (o.upTo && (!total.upTo || BigInt(o.upTo) > BigInt(total.upTo))) total.upTo = o.upTo;
-        return;
-      } catch (e) {
-        if (!isDataError(e)) throw e;
-        err = e;
-      }
-    }
-    if (ids.length === 1) {
-      const moved = await deadLetter(client, integrationId, shard, ids, describe(err));
-      total.taken += moved;
-      total.deadLettered += moved;
-      log.error('event refused by the database; moved to the dead letters', { integrationId, shard, position: ids[0], error: summarize(err) });
-      return;
-    }
-    const half = Math.ceil(ids.length / 2);
-    await visit(ids.slice(0, half));
-    await visit(ids.slice(half));
-  };
-  // The batch that failed was (up to rows locked elsewhere) these oldest rows: split them at once.
-  await visit(await oldestIds(client, integrationId, shard, limit), firstError);
-  return total;
-}

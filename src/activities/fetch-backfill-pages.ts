@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
+import { summarize } from '../db/sql-errors';
 import { loadBackfillApiKey } from '../db/backfill-credentials';
 import type { Keyring } from '../secrets/keyring';
 import { integrationRef, upsertListedPage } from '../db/integration-tables';
@@ -60,12 +61,6 @@ export function listedVersionTime(askedAtMs: number, upstreamDateMs: number | un
   const t = upstreamDateMs === undefined ? askedAtMs : Math.min(askedAtMs, upstreamDateMs);
   return Math.floor(t / resolutionMs) * resolutionMs;
 }
-
-/** First line only, no detail: PostgreSQL's detail can quote the data. */
-const summarize = (err: unknown) => {
-  const e = err as { code?: string; message?: string };
-  return `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]!.slice(0, 300)}`;
-};
 
 /**
  * Lists the upstream's resources page after page from the cursor on, upserting each page through

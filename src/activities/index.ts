@@ -8,6 +8,8 @@ import { createRunRepairs } from './run-repairs';
 
 export interface ActivityDeps {
   pool: pg.Pool;
+  /** The database the pool connects to: the inbox applies open their own, stricter pool to it. */
+  databaseUrl: string;
   /** Opens the secrets stored in PostgreSQL (HOOKSYNC_ENCRYPTION_KEY); undefined without a key. */
   keyring?: Keyring;
   /** For the repairs, which start and signal workflows. */

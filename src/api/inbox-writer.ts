@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { idleShards, insertInboxRows, type InboxRow, type Written } from '../db/inbox';
 import { inboxInsertRows } from '../metrics';
 import type { ShardRef } from '../temporal/ingest-wake';
+import { isDataError } from '../db/sql-errors';
 
 /** FNV-1a: a stable hash, so one remote key always lands in the same shard. */
 export function shardOf(key: string, shards: number): number {
@@ -45,9 +46,6 @@ interface Lane {
   queue: Waiting[];
   writing: boolean;
 }
-
-// SQLSTATE class 22 (data exception) and 23 (integrity): a row's data is at fault.
-const isDataError = (err: unknown) => /^(22|23|54)/.test((err as { code?: string }).code ?? '');
 
 /**
  * Group commit into the inbox. Each integration's lane has at most one INSERT in flight; requests

@@ -12,6 +12,8 @@ import { temporalLogger } from './logger';
 
 export interface WorkerOptions {
   pool: pg.Pool;
+  /** The database of `pool` (the inbox applies open a pool of their own to it). */
+  databaseUrl: string;
   /** HOOKSYNC_ENCRYPTION_KEY's keyring, for the activities that open stored secrets. */
   keyring?: Keyring;
   address: string;
@@ -68,6 +70,7 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
       taskQueue: opts.taskQueue,
       activities: createActivities({
         pool: opts.pool,
+        databaseUrl: opts.databaseUrl,
         keyring: opts.keyring,
         // The repairs start and signal workflows through the worker's own connection.
         temporal: { client: new Client({ connection, namespace: opts.namespace }), taskQueue: opts.taskQueue, historyLimit: opts.historyLimit },

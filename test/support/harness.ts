@@ -116,6 +116,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (running) return;
     const { worker, connection } = await createWorker({
       pool,
+      databaseUrl: config.DATABASE_URL,
       keyring,
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
