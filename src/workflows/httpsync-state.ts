@@ -1,34 +1,18 @@
-import { boundDelayMs, DEFAULT_RETRY, retryDelayMs, type RetrySchedule } from '../contract/retry';
-import { applySettings, settingsProblems } from '../contract/target-settings';
-import { cursorAheadWarning } from '../contract/cursor';
-import type { CursorReset, DeliveryProgress, HttpSyncInput, HttpSyncStatus, RetryState, SyncState, TargetChange, TargetLabels, TargetSettings } from '../contract/httpsync';
-import type { DeliverInput, DeliverResult } from '../contract/delivery';
+import { DEFAULT_RETRY, type RetrySchedule } from '../contract/retry';
 import { START_CURSOR } from '../contract/cursor';
+import type { DeliverInput, DeliverResult } from '../contract/delivery';
+import type { CursorReset, DeliveryProgress, HttpSyncInput, HttpSyncStatus, RetryState, SyncState, TargetChange, TargetLabels, TargetSettings } from '../contract/httpsync';
+import { changeSettings, resetCursor } from './httpsync-changes';
+import { recordDelivered, recordFailure, type FailureView } from './httpsync-outcomes';
+import { carryOf, statusOf } from './httpsync-snapshot';
 
-/**
- * Rows held back by an older open transaction become readable when it ends, and nothing signals
- * that: look again after 1 s, doubling up to 15 s (or the period, if shorter).
- */
-const HELD_BACK_RECHECK_MS = 1_000;
-const HELD_BACK_RECHECK_MAX_MS = 15_000;
-
-/** What the workflow makes of a failed delivery activity. */
-export interface FailureView {
-  message: string;
-  /** Pages delivered before the failure (failure details, or the last heartbeat). */
-  partial?: DeliverResult;
-  retryAfterMs?: number;
-  retryDelayMs?: number;
-  targetGone?: boolean;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
 const at = (value: string | undefined) => (value === undefined ? undefined : Date.parse(value));
 
 /**
- * The state of one target's workflow, and every rule of how it changes: plain data and pure
- * methods, with times passed in, so the workflow function is only the control flow and this is
- * tested and carried across continue-as-new as it is.
+ * The state of one target's workflow and its timing: plain data and pure methods, with times
+ * passed in, so the workflow function is only the control flow and this is tested and carried
+ * across continue-as-new as it is. Delivery outcomes (httpsync-outcomes.ts), changes from outside
+ * (httpsync-changes.ts) and what it shows and carries (httpsync-snapshot.ts) have modules of their own.
  */
 export class TargetState {
   readonly targetId: string;
@@ -52,10 +36,12 @@ export class TargetState {
   refused?: string;
   cursorAhead?: { nextTxid: string };
   lastSyncEndedAt: number;
-  private recheckAt?: number;
-  private recheckMs?: number;
+  /** When rows held back by an open transaction are looked for again. */
+  recheckAt?: number;
+  /** The current step of those looks (it doubles). */
+  recheckMs?: number;
   /** (time, rows) of recent deliveries, for the rows-per-minute figure; not carried across runs. */
-  private readonly recent: Array<[number, number]> = [];
+  readonly recent: Array<[number, number]> = [];
   readonly schedule: RetrySchedule;
 
   constructor(input: HttpSyncInput, now: number) {
@@ -120,78 +106,17 @@ export class TargetState {
 
   /** A delivery activity returned. */
   delivered(r: DeliverResult, now: number): void {
-    this.count(r, now);
-    this.progress.lastSuccessAt = iso(now);
-    this.retry = undefined;
-    if (r.stopped === 'deleted') this.deleted = true;
-    this.draining = r.more && !r.stopped;
-    if (r.stopped === 'reset') this.wake = true;
-    if (!this.draining && !this.wake) {
-      this.lastSyncEndedAt = now;
-      this.recheckMs = r.heldBack
-        ? Math.min(this.recheckMs === undefined ? HELD_BACK_RECHECK_MS : this.recheckMs * 2, HELD_BACK_RECHECK_MAX_MS, this.settings.periodSeconds * 1000)
-        : undefined;
-      this.recheckAt = this.recheckMs === undefined ? undefined : now + this.recheckMs;
-    }
+    recordDelivered(this, r, now);
   }
 
   /** A delivery activity failed: keep what it delivered, and plan the next attempt. Returns the delay. */
   failed(f: FailureView, now: number, random: number): number {
-    if (f.partial) this.count(f.partial, now);
-    const attempts = (this.retry?.attempts ?? 0) + 1;
-    const delay =
-      f.retryDelayMs !== undefined ? boundDelayMs(f.retryDelayMs, this.schedule) : retryDelayMs(attempts, f.retryAfterMs, random, this.schedule);
-    this.progress.errorCount += 1;
-    this.progress.lastError = f.message;
-    this.progress.lastErrorAt = iso(now);
-    this.retry = { since: this.retry?.since ?? iso(now), attempts, nextAttemptAt: iso(now + delay), error: f.message };
-    return delay;
-  }
-
-  /** Counters, and the cursor unless the result belongs to a generation a reset has left behind. */
-  private count(r: DeliverResult, now: number): void {
-    const generation = r.generation ?? 0;
-    if (generation >= this.generation) {
-      // The database's generation is newer when a reset did not reach this workflow (signal lost).
-      if (generation > this.generation) this.resetAt = r.resetAt ?? this.resetAt;
-      this.generation = generation;
-      this.progress.cursor = { ...r.cursor };
-    }
-    this.cursorAhead = r.cursorAhead;
-    this.progress.rowsDelivered += r.rows;
-    this.progress.pagesDelivered += r.pages;
-    this.progress.postCount += r.postCount;
-    this.progress.postMsTotal += r.postMsTotal;
-    if (r.rows > 0) this.recent.push([now, r.rows]);
-    while (this.recent.length > 0 && this.recent[0]![0] < now - 60_000) this.recent.shift();
+    return recordFailure(this, f, now, random);
   }
 
   /** A `configure` signal or update; returns what was refused (the rest is applied). */
   change(c: TargetChange): string[] {
-    const problems = settingsProblems(c);
-    if (problems.length > 0) {
-      this.refused = `a change of settings was refused: ${problems.join('; ')}`;
-      // A signal applies the fields that are right; an update's validator refuses it whole before this.
-      const fields = Object.fromEntries(Object.entries(c).filter(([k, v]) => settingsProblems({ [k]: v }).length === 0)) as TargetChange;
-      this.apply(fields);
-      return problems;
-    }
-    this.refused = undefined;
-    this.apply(c);
-    return [];
-  }
-
-  private apply(c: TargetChange): void {
-    const wasPaused = this.settings.paused;
-    this.settings = applySettings(this.settings, c);
-    if (wasPaused && !this.settings.paused) this.wake = true;
-    if (c.maskedUrl !== undefined && c.maskedUrl !== this.labels.maskedUrl) {
-      this.labels = { ...this.labels, maskedUrl: c.maskedUrl };
-      this.summaryStale = true;
-      // Verified just now: a retry goes to the new URL at once.
-      if (this.retry) this.wake = true;
-    }
-    this.reconfigured = true;
+    return changeSettings(this, c);
   }
 
   pause(): void {
@@ -205,52 +130,15 @@ export class TargetState {
 
   /** The cursor back to the start; a reset of a generation this workflow already has is ignored. */
   reset(r: CursorReset): boolean {
-    if (!Number.isInteger(r?.generation) || r.generation <= this.generation) return false;
-    this.generation = r.generation;
-    this.resetAt = r.at;
-    this.progress.cursor = { ...START_CURSOR };
-    this.cursorAhead = undefined;
-    this.draining = false;
-    this.retry = undefined;
-    this.wake = true;
-    return true;
+    return resetCursor(this, r);
   }
 
   status(state: SyncState, now: number): HttpSyncStatus {
-    const warnings: string[] = [];
-    if (this.cursorAhead) warnings.push(cursorAheadWarning(this.targetId, this.progress.cursor, this.cursorAhead.nextTxid));
-    if (this.refused) warnings.push(this.refused);
-    return {
-      targetId: this.targetId,
-      state,
-      settings: { ...this.settings },
-      progress: { ...this.progress, cursor: { ...this.progress.cursor } },
-      maskedUrl: this.labels.maskedUrl,
-      retry: this.retry && { ...this.retry },
-      nextSyncAt: iso(this.lastSyncEndedAt + this.settings.periodSeconds * 1000),
-      rowsPerMinute: this.recent.filter(([t]) => t > now - 60_000).reduce((sum, [, rows]) => sum + rows, 0),
-      recentDeliveries: this.recent.map(([t, rows]): [number, number] => [t, rows]),
-      generation: this.generation,
-      ...(this.resetAt ? { resetAt: this.resetAt } : {}),
-      ...(this.restartedAt ? { restartedAt: this.restartedAt } : {}),
-      warnings,
-    };
+    return statusOf(this, state, now);
   }
 
   /** The input of the next run: everything a continue-as-new must not lose. */
   carry(input: HttpSyncInput): HttpSyncInput {
-    return {
-      ...input,
-      settings: { ...this.settings },
-      labels: { ...this.labels },
-      progress: { ...this.progress, cursor: { ...this.progress.cursor } },
-      wake: this.wake,
-      draining: this.draining,
-      retry: this.retry && { ...this.retry },
-      lastSyncAt: iso(this.lastSyncEndedAt),
-      recheckAt: this.recheckAt === undefined ? undefined : iso(this.recheckAt),
-      generation: this.generation,
-      resetAt: this.resetAt,
-    };
+    return carryOf(this, input);
   }
 }

@@ -13,7 +13,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { settingsProblems } from '../contract/target-settings';
-import { TargetState, type FailureView } from './httpsync-state';
+import type { FailureView } from './httpsync-outcomes';
+import { TargetState } from './httpsync-state';
 import { deliverySummary, detailsMarkdown, timerSummary } from './httpsync-view';
 import {
   configureSignal,
