@@ -44,8 +44,6 @@ export interface PresetSample {
 export interface Preset {
   settings: PresetSettings;
   sample: PresetSample;
-  /** What to do in the vendor's console, for `integrations create`. */
-  setup: string;
 }
 
 const BODY_ONLY = { signature_prefix: '', signed_payload: '{body}', timestamp_header: null, tolerance: null } as const;
@@ -65,7 +63,6 @@ export const PRESETS = {
       deleted_when: { header: 'x-shopify-topic', ends_with: ['/delete'], version_header: 'x-shopify-triggered-at' },
     },
     sample: { numericKey: true, changedValue: 'products/update', deletedValue: 'products/delete' },
-    setup: 'In Shopify (an app\'s webhook subscriptions, or Settings > Notifications > Webhooks), subscribe the topics of one resource (e.g. products/create, products/update, products/delete) in JSON; the secret is the app\'s client secret or the key the Webhooks page shows.',
   },
   // Linear's webhook docs: Linear-Signature is the hex HMAC-SHA256 of the raw body; `action` is create, update or remove.
   linear: {
@@ -80,7 +77,6 @@ export const PRESETS = {
       deleted_when: null,
     },
     sample: {},
-    setup: 'In Linear, Settings > API > New webhook: this URL and the resource types of one kind (e.g. Issues); the secret is the signing secret Linear shows.',
   },
   // Intercom's webhook docs: X-Hub-Signature is sha1=<hex HMAC-SHA1 of the body> under the app's client secret.
   // Its times are Unix seconds; a `….deleted` topic's item may lack updated_at, the notification's created_at is its time.
@@ -97,12 +93,13 @@ export const PRESETS = {
       deleted_when: { pointer: '/topic', ends_with: ['.deleted'], version_pointer: '/created_at' },
     },
     sample: { epochSeconds: true, changedValue: 'contact.updated', deletedValue: 'contact.deleted' },
-    setup: 'In Intercom\'s Developer Hub, the app\'s Webhooks: this URL and the topics of one resource (e.g. contact.created, contact.updated, contact.deleted); the secret is the app\'s client secret.',
   },
   // developer.zendesk.com, "Verifying webhook authenticity": base64(HMAC-SHA256(TIMESTAMP + BODY)), the
   // timestamp (ISO-8601) in X-Zendesk-Webhook-Signature-Timestamp. Event webhooks carry the resource's
   // id as `detail.id` and the event's time as `time` (every event type has it; not every `detail` has
   // an updated_at); `type` names the event, e.g. zen:event-type:ticket.soft_deleted or user.deleted.
+  // (An older page of Zendesk's writes (BODY)(TIMESTAMP), and its example vector is signed that way;
+  // --signed-payload '{body}{timestamp}' verifies it: test/integrations-hmac.test.ts shows both.)
   zendesk: {
     settings: {
       signature_header: 'x-zendesk-webhook-signature',
@@ -118,7 +115,6 @@ export const PRESETS = {
       deleted_when: { pointer: '/type', ends_with: ['.deleted', '_deleted'] },
     },
     sample: { isoTimestampHeader: true, changedValue: 'zen:event-type:ticket.status_changed', deletedValue: 'zen:event-type:ticket.soft_deleted' },
-    setup: 'In Zendesk Admin Center, Apps and integrations > Webhooks: a webhook of events of one kind (e.g. ticket events) to this URL, JSON; the secret is the signing secret the webhook shows.',
   },
 } satisfies Record<string, Preset>;
 
