@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const router = new Router();
   router.post('/v1/webhooks/:integrationId', async (ctx) => {
     const raw = await readRawBody(ctx);
-    const verified = await descriptor.verify(raw, ctx.req.headers, secret);
+    const verified = await descriptor.verify(raw, ctx.req.headers, secret, {});
     if (!verified.ok) {
       ctx.status = 401;
       ctx.body = { code: verified.reason };

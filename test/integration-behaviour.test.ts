@@ -6,6 +6,7 @@ import { registerIntegration } from '../src/integrations';
 import { createIntegration, type IntegrationView } from '../src/services/integrations';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { existingIngestWorkflows, inboxRows } from './support/ingest';
+import { HMAC_UPSTREAMS } from './support/hmac-upstreams';
 import { deliver, fakeDescriptor, fakeUpstream, githubUpstream, standardUpstream, stripeUpstream, type Delivery, type Upstream, type Version } from './support/upstreams';
 
 // The guarantees every integration gives, whatever its upstream: one suite, run against each one
@@ -14,7 +15,7 @@ import { deliver, fakeDescriptor, fakeUpstream, githubUpstream, standardUpstream
 
 registerIntegration(fakeDescriptor);
 
-const UPSTREAMS: Upstream[] = [stripeUpstream, githubUpstream, standardUpstream, fakeUpstream];
+const UPSTREAMS: Upstream[] = [stripeUpstream, githubUpstream, standardUpstream, ...HMAC_UPSTREAMS, fakeUpstream];
 /** Upstream times in epoch seconds: a fixed past instant (Stripe's signatures are fresh, its `created` is not). */
 const T0 = 1_700_000_000;
 
@@ -29,7 +30,7 @@ describe('every integration: the newest version wins, nothing refused is stored'
   });
 
   for (const up of UPSTREAMS) {
-    describe(up.service, () => {
+    describe(up.name ?? up.service, () => {
       let main: IntegrationView;
       /** Only ever sent what must be refused or ignored: it must stay empty, without a workflow. */
       let quiet: IntegrationView;

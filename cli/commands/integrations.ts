@@ -115,6 +115,23 @@ function retried(r: RetryFailedResult): string {
 
 const ID = ['<id>', 'integration id (svi_…)'] as const;
 
+/** `integrations create`'s options; each setting's API name is its option's in snake case (--signature-header: signature_header). */
+interface CreateOptions {
+  webhookSecret?: string;
+  json?: boolean;
+  remoteKey?: string;
+  timestamp?: string;
+  deleted?: string;
+  preset?: string;
+  signatureHeader?: string;
+  algorithm?: string;
+  encoding?: string;
+  signaturePrefix?: string;
+  signedPayload?: string;
+  timestampHeader?: string;
+  tolerance?: number;
+}
+
 export function integrationsCommand(): Command {
   const cmd = new Command('integrations').description('create, list, inspect and delete integrations (an upstream resource, e.g. Stripe customers or GitHub issues, and its table)');
 
@@ -123,9 +140,17 @@ export function integrationsCommand(): Command {
     .description(`create an integration and its table; prints the webhook URL to register upstream (available: ${serviceNames().join(', ')})`)
     .argument('<service>', 'integration name, e.g. stripe_customer_v1')
     .option('--webhook-secret <secret>', `${SECRET_HELP}; can be set later with \`integrations update\``)
-    .option('--remote-key <pointer>', 'standard_webhooks_v1: RFC 6901 JSON pointer to the resource\'s key in each payload, e.g. /data/id')
-    .option('--timestamp <pointer>', 'standard_webhooks_v1: JSON pointer to the version time (ISO-8601 string or Unix seconds), e.g. /data/updated_at')
-    .option('--deleted <pointer>', 'standard_webhooks_v1, optional: JSON pointer to a boolean that is true when the resource was deleted')
+    .option('--remote-key <pointer>', 'standard_webhooks_v1, hmac_v1: RFC 6901 JSON pointer to the resource\'s key in each payload, e.g. /data/id')
+    .option('--timestamp <pointer>', 'standard_webhooks_v1, hmac_v1: JSON pointer to the version time (ISO-8601 string or Unix seconds), e.g. /data/updated_at')
+    .option('--deleted <rule>', 'standard_webhooks_v1, hmac_v1, optional: JSON pointer to a boolean that is true when the resource was deleted; hmac_v1 also POINTER=VALUE, e.g. /action=remove')
+    .option('--preset <name>', 'hmac_v1: shopify, linear, intercom or zendesk (the options below override its settings)')
+    .option('--signature-header <name>', 'hmac_v1: the header carrying the signature, e.g. X-Signature')
+    .option('--algorithm <name>', 'hmac_v1: sha256 (default), sha1 or sha512')
+    .option('--encoding <name>', 'hmac_v1: hex (default) or base64')
+    .option('--signature-prefix <text>', 'hmac_v1: text before the digest in the header, e.g. sha256=')
+    .option('--signed-payload <template>', 'hmac_v1: what is signed: {body} (default), or e.g. {timestamp}{body}, v0:{timestamp}:{body}')
+    .option('--timestamp-header <name>', 'hmac_v1: the header whose value fills {timestamp} (Unix seconds or ISO-8601)')
+    .option('--tolerance <seconds>', 'hmac_v1: how far a signature timestamp may be from now (default 300)', parseInteger('--tolerance'))
     .option('--json', 'print JSON: {id, service, table, webhook_url}')
     .addHelpText(
       'after',
@@ -133,17 +158,20 @@ export function integrationsCommand(): Command {
 Examples:
   hooksync integrations create stripe_customer_v1 --webhook-secret whsec_…
   hooksync integrations create github_issue_v1 --webhook-secret "$SECRET"
-  hooksync integrations create standard_webhooks_v1 --webhook-secret whsec_… --remote-key /data/id --timestamp /data/updated_at`,
+  hooksync integrations create standard_webhooks_v1 --webhook-secret whsec_… --remote-key /data/id --timestamp /data/updated_at
+  hooksync integrations create hmac_v1 --preset shopify --webhook-secret -
+  hooksync integrations create hmac_v1 --webhook-secret - --signature-header X-Signature --signature-prefix sha256= \\
+    --signed-payload 'v0:{timestamp}:{body}' --timestamp-header X-Timestamp --remote-key /data/id --timestamp /data/updated_at --deleted /action=remove`,
     )
     .action(
       act(
-        async (s, [service], opts: { webhookSecret?: string; remoteKey?: string; timestamp?: string; deleted?: string; json?: boolean }) => {
+        async (s, [service], opts: CreateOptions) => {
           // Read (from stdin, a prompt or the environment) before anything is sent.
           const secret = await webhookSecret(opts.webhookSecret);
-          const i = await s.call('createIntegration', {
-            body: { service: service!, webhook_secret: secret, remote_key: opts.remoteKey, timestamp: opts.timestamp, deleted: opts.deleted },
-          });
-          return opts.json ? { id: i.id, service: i.service, table: i.table, webhook_url: i.webhook_url } : i;
+          const { webhookSecret: _secret, json, ...settings } = opts;
+          const options = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+          const i = await s.call('createIntegration', { body: { ...options, service: service!, webhook_secret: secret } });
+          return json ? { id: i.id, service: i.service, table: i.table, webhook_url: i.webhook_url } : i;
         },
         (i) => created(i as IntegrationView),
       ),

@@ -85,13 +85,9 @@ export const management = {
     body: IntegrationIn,
     responses: { 201: Integration },
     errors: [503],
-    description: 'standard_webhooks_v1 needs remote_key and timestamp (JSON pointers), checked before anything is created; other integrations take none.',
-    handle: ({ deps, body }) =>
-      createIntegration(deps, {
-        service: body.service,
-        webhookSecret: body.webhook_secret,
-        options: { remote_key: body.remote_key, timestamp: body.timestamp, deleted: body.deleted },
-      }),
+    description:
+      'standard_webhooks_v1 needs remote_key and timestamp (JSON pointers); hmac_v1 a preset or signature_header, remote_key and timestamp. Settings are checked before anything is created; other integrations take none.',
+    handle: ({ deps, body: { service, webhook_secret, ...options } }) => createIntegration(deps, { service, webhookSecret: webhook_secret, options }),
   }),
   getIntegration: defineRoute({
     operationId: 'getIntegration',

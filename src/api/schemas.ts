@@ -33,7 +33,18 @@ export const IntegrationIn = z
       .string()
       .optional()
       .describe('standard_webhooks_v1: RFC 6901 JSON pointer to the version time (ISO-8601 string or Unix seconds), e.g. /data/updated_at'),
-    deleted: z.string().optional().describe('standard_webhooks_v1, optional: JSON pointer to a boolean that is true when the resource was deleted'),
+    deleted: z
+      .string()
+      .optional()
+      .describe('standard_webhooks_v1 and hmac_v1, optional: JSON pointer to a boolean that is true when the resource was deleted; hmac_v1 also POINTER=VALUE, e.g. /action=remove'),
+    preset: z.string().optional().describe('hmac_v1: shopify, linear, intercom or zendesk; the settings below override the preset\'s'),
+    signature_header: z.string().optional().describe('hmac_v1: the header carrying the signature, e.g. X-Shopify-Hmac-Sha256'),
+    algorithm: z.string().optional().describe('hmac_v1: sha256 (default), sha1 or sha512'),
+    encoding: z.string().optional().describe('hmac_v1: hex (default) or base64'),
+    signature_prefix: z.string().optional().describe('hmac_v1: text before the digest in the header, e.g. sha256='),
+    signed_payload: z.string().optional().describe('hmac_v1: what is signed, {body} (default), or e.g. {timestamp}{body} or v0:{timestamp}:{body}'),
+    timestamp_header: z.string().optional().describe('hmac_v1: the header whose value replaces {timestamp} (Unix seconds or ISO-8601)'),
+    tolerance: z.number().optional().describe('hmac_v1: seconds a signature timestamp may be away from now (default 300)'),
   })
   .strict();
 
@@ -50,7 +61,7 @@ export const Integration = z
     webhook_url: z.string().describe('where the upstream sends its webhooks'),
     has_webhook_secret: z.boolean(),
     rate_limit_per_second: z.number().nullable(),
-    config: z.record(z.string(), z.unknown()).describe('settings given at creation (standard_webhooks_v1: remote_key, timestamp, deleted)'),
+    config: z.record(z.string(), z.unknown()).describe('settings given at creation (standard_webhooks_v1: remote_key, timestamp, deleted; hmac_v1: every setting, a preset\'s included)'),
     created_at: Timestamp,
     events_received: Count.describe('events accepted at the webhook endpoint (applied, discarded as older or redelivered, dead-lettered, or waiting)'),
     events_applied: Count.describe('of those, the versions that changed a row'),

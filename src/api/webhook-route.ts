@@ -10,7 +10,7 @@ export const webhookRoute = defineRoute({
   method: 'post',
   path: '/v1/webhooks/{integrationId}',
   tag: 'webhooks',
-  summary: 'An upstream event (Stripe, GitHub, any Standard Webhooks sender), verified by its signature over the exact bytes',
+  summary: 'An upstream event (Stripe, GitHub, any Standard Webhooks or HMAC sender), verified by its signature over the exact bytes',
   description:
     '200 once the event is durably accepted (or acknowledged and ignored: an event type the integration does not use). ' +
     'The body is JSON in UTF-8, at most 1 MiB, nested at most 64 levels. Past the integration\'s rate limit: 429 with Retry-After, before the body is read.',
@@ -23,6 +23,7 @@ export const webhookRoute = defineRoute({
     'webhook-id': { description: 'standard_webhooks_v1: the message id (a redelivery repeats it and is applied once)', required: false },
     'webhook-timestamp': { description: 'standard_webhooks_v1: Unix seconds; more than 5 minutes away from now is refused (401)', required: false },
     'webhook-signature': { description: 'standard_webhooks_v1: v1,<base64 HMAC-SHA256 of "id.timestamp.body">', required: false },
+    'X-Shopify-Hmac-Sha256': { description: 'hmac_v1 (any header its settings name; e.g. the shopify preset\'s): the HMAC of the signed payload', required: false },
   },
   body: z.record(z.string(), z.unknown()).describe('the upstream event, as the upstream sent and signed it'),
   responses: {

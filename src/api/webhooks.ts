@@ -92,7 +92,7 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; keyring?: K
     eventsReceived.inc({ service: integration.service });
 
     const raw = await readRawBody(ctx);
-    const verified = await integration.descriptor.verify(raw, ctx.req.headers, integration.secret);
+    const verified = await integration.descriptor.verify(raw, ctx.req.headers, integration.secret, integration.config);
     if (!verified.ok) {
       deps.logger.warn({ integrationId: id, reason: verified.reason }, 'webhook rejected');
       return reject(ctx, 401, verified.reason, verified.message);
@@ -106,7 +106,7 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; keyring?: K
     } catch {
       return reject(ctx, 400, 'malformed_json', 'the body is not valid JSON');
     }
-    const meaning = integration.descriptor.interpret(body, { headers: ctx.req.headers, config: integration.config });
+    const meaning = integration.descriptor.interpret(body, { headers: ctx.req.headers, config: integration.config, rawBody: text });
     if (meaning.kind === 'invalid') return reject(ctx, 400, 'invalid_event', meaning.message);
     if (meaning.kind === 'ignored') {
       // Acknowledged, as upstreams expect for events an endpoint does not use.

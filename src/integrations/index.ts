@@ -1,6 +1,7 @@
 import { parsePointer } from './json-pointer';
 import { converterOf } from './sql';
 import { githubIssueV1 } from './github-issue-v1';
+import { hmacV1 } from './hmac-v1';
 import { standardWebhooksV1 } from './standard-webhooks-v1';
 import { stripeCustomerV1 } from './stripe-customer-v1';
 import type { IntegrationDescriptor } from './types';
@@ -43,7 +44,7 @@ export function registerIntegration<C>(d: IntegrationDescriptor<C>): void {
   registry.set(d.service, d as IntegrationDescriptor);
 }
 
-for (const d of [stripeCustomerV1, githubIssueV1, standardWebhooksV1]) registerIntegration(d);
+for (const d of [stripeCustomerV1, githubIssueV1, standardWebhooksV1, hmacV1]) registerIntegration(d);
 
 export const integrations: ReadonlyMap<string, IntegrationDescriptor> = registry;
 

@@ -1,23 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
-import { JsonPointerError, parsePointer, resolvePointer } from './json-pointer';
+import { resolvePointer } from './json-pointer';
+import { pointerSetting as pointer, versionTime } from './payload-settings';
 import type { IntegrationDescriptor, Interpretation, VerifyResult } from './types';
 
 /** Weakest first: of two versions with the same timestamp, a deletion wins. */
 const CHANGES = ['changed', 'deleted'] as const;
-
-const pointer = (what: string) =>
-  z
-    .string({ error: `${what} is required: an RFC 6901 JSON pointer such as /data/id` })
-    .superRefine((p, ctx) => {
-      try {
-        if (parsePointer(p).length === 0) ctx.addIssue({ code: 'custom', message: `${what} must point into the payload (e.g. /data/id), not be the whole payload` });
-      } catch (err) {
-        if (!(err instanceof JsonPointerError)) throw err;
-        ctx.addIssue({ code: 'custom', message: `${what}: ${err.message}` });
-      }
-    });
 
 /** Where, in each payload, the resource's key, its version time and (optionally) its deletion are. */
 export const standardWebhooksConfig = z
@@ -29,19 +18,6 @@ export const standardWebhooksConfig = z
   .strict();
 
 export type StandardWebhooksConfig = z.output<typeof standardWebhooksConfig>;
-
-// The shape PostgreSQL's hooksync_iso_timestamptz reads too (002_ingest_inbox.sql): a date, a time and a zone.
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)$/;
-
-/** An ISO-8601 string with a zone, or a Unix time in seconds: ms since 1970, or undefined. */
-export function versionTime(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 && v < 1e11 ? Math.round(v * 1000) : undefined;
-  if (typeof v === 'string' && ISO_8601.test(v)) {
-    const ms = Date.parse(v.replace(' ', 'T'));
-    return Number.isFinite(ms) ? ms : undefined;
-  }
-  return undefined;
-}
 
 const header = (headers: IncomingHttpHeaders, name: string) => {
   const v = headers[name];

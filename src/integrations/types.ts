@@ -57,6 +57,11 @@ export interface InstanceContext<Config = unknown> {
   headers: IncomingHttpHeaders;
   /** The instance's settings, as its descriptor's `config` schema validated them at creation. */
   config: Config;
+  /**
+   * The body as the upstream sent it (UTF-8 JSON text), for what the parsed body cannot hold
+   * exactly: an integer key beyond 2^53 (Shopify's ids) loses digits as a JavaScript number.
+   */
+  rawBody?: string;
 }
 
 /**
@@ -92,13 +97,21 @@ export interface IntegrationDescriptor<Config = unknown> {
    * prefix (the part before `…`). Returns a reason when the secret cannot be one of this upstream's.
    */
   checkSecret?(secret: string): string | undefined;
-  /** On the raw bytes, before anything is parsed; may be asynchronous (a library that only offers a promise). */
-  verify(rawBody: Buffer, headers: IncomingHttpHeaders, secret: string | null): VerifyResult | Promise<VerifyResult>;
+  /**
+   * On the raw bytes, before anything is parsed; may be asynchronous (a library that only offers a
+   * promise). `config` is the instance's settings (hmac_v1: which header, which algorithm).
+   */
+  verify(rawBody: Buffer, headers: IncomingHttpHeaders, secret: string | null, config: Config): VerifyResult | Promise<VerifyResult>;
   interpret(body: unknown, instance: InstanceContext<Config>): Interpretation;
   /** What to tell the user after creating an instance. */
   setupSteps(webhookUrl: string, integrationId: string): string[];
   /** The upstream's list API, for backfills; without it the integration cannot be backfilled. */
   list?: ListApi;
+  /**
+   * A sample event of this upstream, signed exactly as the upstream signs, whose version time is
+   * `now` (`hooksync integrations send-test-event`).
+   */
+  testEvent?(input: { key: string; deleted: boolean; now: Date; config: Config; secret: string }): { body: string; headers: Record<string, string> };
 }
 
 /**

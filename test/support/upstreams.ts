@@ -27,6 +27,8 @@ export interface Version {
 
 export interface Upstream {
   service: string;
+  /** For test names, when one service has several upstreams (hmac_v1's presets); default `service`. */
+  name?: string;
   secret: string;
   /** Per-instance settings at creation (standard_webhooks_v1's pointers). */
   options?: Record<string, unknown>;
@@ -39,7 +41,7 @@ export interface Upstream {
   /** Events the integration must acknowledge with 2xx and ignore. */
   unhandled(): Promise<Delivery[]>;
   /** The marker of the version a stored row holds (read from `data`). */
-  markerOf(row: { data: any }): string;
+  markerOf(row: { data: any; deleted?: boolean }): string;
   /** The same delivery with a signature that does not match (another secret). */
   forged(d: Delivery): Promise<Delivery>;
 }

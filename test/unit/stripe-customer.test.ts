@@ -8,7 +8,7 @@ const payload = JSON.stringify({ id: 'evt_1', type: 'customer.updated', created:
 const sign = (opts: Partial<Parameters<typeof Stripe.webhooks.generateTestHeaderString>[0]> = {}) =>
   Stripe.webhooks.generateTestHeaderString({ payload, secret, ...opts });
 const verify = (header: string | undefined, body = payload, s: string | null = secret) =>
-  stripeCustomerV1.verify(Buffer.from(body), header === undefined ? {} : { 'stripe-signature': header }, s);
+  stripeCustomerV1.verify(Buffer.from(body), header === undefined ? {} : { 'stripe-signature': header }, s, {});
 
 test('a request signed by Stripe\'s own helper verifies', () => {
   assert.deepEqual(verify(sign()), { ok: true });
