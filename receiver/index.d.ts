@@ -51,10 +51,14 @@ export interface PgClientLike {
  * Page ids in a PostgreSQL table (created if missing; default `hooksync_received_pages`), recorded
  * in the transaction `onPage` runs in on `client`: a page is processed exactly once per receiver.
  */
-export function pgStore<Client extends PgClientLike>(options: {
-  pool: { connect(): Promise<Client>; query(text: string): Promise<unknown> };
-  table?: string;
-}): PageStore<Client>;
+export function pgStore<Client extends PgClientLike = PgClientLike>(options: { pool: PgPoolLike<Client>; table?: string }): PageStore<Client>;
+
+/** What pgStore needs of a `pg` Pool (the callback form is there so that `Client` is inferred from pg's overloads). */
+export interface PgPoolLike<Client> {
+  connect(): Promise<Client>;
+  connect(callback: (...args: any[]) => void): void;
+  query(text: string): Promise<unknown>;
+}
 
 export interface PageContext<Client> {
   /** `webhook-id`: the same on every retry of the page. */
