@@ -118,7 +118,6 @@ export const EXAMPLES: Example[] = [
       const file = path.join(DIR, 'nextjs', 'app', 'hooksync', 'route.js');
       process.env.HOOKSYNC_SIGNING_SECRET = Array.isArray(secrets) ? secrets.join(' ') : secrets;
       delete require.cache[require.resolve(file)];
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { POST } = require(file) as { POST: (request: Request) => Promise<Response> };
       delete process.env.HOOKSYNC_SIGNING_SECRET;
       const logged = new Map<string, number>();
