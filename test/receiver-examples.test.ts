@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { createTarget, TARGET_DEFAULTS, triggerTarget } from '../src/services/targets';
+import { triggerTarget } from '../src/services/target-signals';
+import { createTarget, TARGET_DEFAULTS } from '../src/services/targets';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { insertCustomers, keysOf, newIntegration } from './support/httpsync';
 import { EXAMPLES, type ReceivedPage } from './support/receiver-examples';
