@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { deadLetter, orphanedShards, pruneSeenEvents, staleShards } from '../db/inbox';
+import { deadLetter, pruneSeenEvents, staleShards } from '../db/inbox';
+import { orphanedShards } from '../db/orphans';
 import { integrations } from '../integrations';
 import { isClosingRefusal, wakeIngest, type IngestSettings } from '../temporal/ingest-wake';
 
