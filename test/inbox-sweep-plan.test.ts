@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { deadLetter, pruneSeenEvents, staleShards } from '../src/db/inbox';
-import { orphanedShards } from '../src/db/orphans';
+import { orphanedDeadLetters, orphanedShards, removeLeftovers } from '../src/db/orphans';
 import { migratedSchema, type Schema } from './support/database';
 
 // The inbox sweep runs every 5 s in every worker, and most often when the inbox is largest (during
@@ -60,23 +60,36 @@ describe('inbox sweep: index lookups only, with a million rows in the inbox', { 
     return { db, plans };
   }
 
-  test('EXPLAIN of every sweep query shows no sequential scan of ingest_inbox', async () => {
+  test('EXPLAIN of every sweep query shows no sequential scan of ingest_inbox or ingest_dead_letters', async () => {
     assert.equal(Number((await pool.query('SELECT count(*) FROM ingest_inbox')).rows[0].count), ROWS);
     const { db, plans } = explaining();
     await orphanedShards(db);
+    await orphanedDeadLetters(db);
     await staleShards(db, 5);
+    await removeLeftovers(db, 'svi_gone7', 3);
+    await removeLeftovers(db, 'svi_gone7');
     await deadLetter(db, 'svi_live1', 2, null, 'why');
     await pruneSeenEvents(db, new Map([['standard_webhooks_v1', 7]]));
-    assert.ok(plans.length >= 4, `${plans.length} statements`);
+    assert.ok(plans.length >= 6, `${plans.length} statements`);
     for (const { sql, plan } of plans) {
       const scans = nodes(plan).filter((n) => n['Node Type'] === 'Seq Scan' && /^ingest_(inbox|dead_letters)$/.test(n['Relation Name'] ?? ''));
       assert.deepEqual(scans, [], `a sequential scan in\n${sql}\n${JSON.stringify(plan, null, 1).slice(0, 3000)}`);
     }
   });
 
-  test('the loose index scan finds exactly the shards of integrations that are gone', async () => {
+  test('the loose index scans find exactly the shards and dead letters of integrations that are gone, and the sweep removes them', async () => {
     const shards = await orphanedShards(pool);
     assert.equal(shards.length, 47 * 8);
     assert.ok(shards.every((s) => s.integrationId.startsWith('svi_gone')));
+    const letters = await orphanedDeadLetters(pool);
+    assert.deepEqual(letters.sort(), Array.from({ length: 17 }, (_, i) => `svi_gone${i + 3}`).sort());
+    const before = Number((await pool.query(`SELECT count(*) FROM ingest_inbox WHERE integration_id = 'svi_gone7' AND shard = 3`)).rows[0].count);
+    const lettersBefore = Number((await pool.query(`SELECT count(*) FROM ingest_dead_letters WHERE integration_id = 'svi_gone7'`)).rows[0].count);
+    assert.ok(before > 0 && lettersBefore > 0);
+    assert.equal(await removeLeftovers(pool, 'svi_gone7', 3), before + lettersBefore);
+    // A live integration keeps everything.
+    assert.equal(await removeLeftovers(pool, 'svi_live1'), 0);
+    assert.ok(!(await orphanedShards(pool)).some((s) => s.integrationId === 'svi_gone7' && s.shard === 3));
+    assert.ok(!(await orphanedDeadLetters(pool)).includes('svi_gone7'));
   });
 });

@@ -8,6 +8,7 @@ import { eventsApplied, targetSignals } from '../metrics';
 import { rowsChangedSignal } from '../workflows/messages';
 import { httpSyncWorkflowId } from '../workflows/names';
 import type { ApplyInput, ApplyResult } from '../workflows/types';
+import { removeLeftovers } from '../db/orphans';
 
 export interface ApplyOptions {
   /** Keeps taking what arrives until the inbox is empty or this much time has passed. */
@@ -111,10 +112,10 @@ export function createApplyInbox({ pool }: { pool: pg.Pool }, opts: ApplyOptions
 
     const ref = await integrationRef(pool, integrationId);
     if (!ref) {
-      // The integration is gone: nothing to write into. Kept, with the reason, not dropped.
-      const moved = await deadLetter(pool, integrationId, shard, null, `integration ${integrationId} does not exist`);
-      log.warn('integration gone; inbox rows moved to the dead letters', { integrationId, shard, events: moved });
-      add({ taken: moved, applied: 0, deadLettered: moved, targets: [] });
+      // The integration is gone (deleted, and an API's cached lookup still accepted events for
+      // it): nothing to write into, and its dead letters went with it. Removed (src/db/orphans.ts).
+      const removed = await removeLeftovers(pool, integrationId, shard);
+      log.warn('integration gone; its events accepted after the delete removed', { integrationId, shard, events: removed });
       return { ...finish(result, targets), gone: true };
     }
     let sql = statements.get(integrationId);
