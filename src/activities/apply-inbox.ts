@@ -9,6 +9,7 @@ import { rowsChangedSignal } from '../workflows/messages';
 import { httpSyncWorkflowId } from '../workflows/names';
 import type { ApplyInput, ApplyResult } from '../workflows/types';
 import { removeLeftovers } from '../db/orphans';
+import { safeErrorText } from '../db/pg-error';
 
 export interface ApplyOptions {
   /** Keeps taking what arrives until the inbox is empty or this much time has passed. */
@@ -62,11 +63,8 @@ const describe = (err: unknown) => {
   const e = err as { code?: string; message?: string; detail?: string };
   return `${e.code ?? 'error'}: ${e.message ?? String(err)}${e.detail ? ` (${e.detail})` : ''}`.slice(0, 2_000);
 };
-/** What may travel to Temporal: the first line of the error, no detail (it can quote the data). */
-const summarize = (err: unknown) => {
-  const e = err as { code?: string; message?: string };
-  return `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]!.slice(0, 300)}`;
-};
+/** What may travel to Temporal and the logs: no message, detail or hint of PostgreSQL's (they quote the data). */
+const summarize = safeErrorText;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -10,6 +10,7 @@ import { deliveryFailures, failureReason, pagesDelivered, postLatency, rowsDeliv
 import { parseTargetUrl, type TargetUrl } from '../http/target-url';
 import { retryDelayMs } from '../workflows/httpsync-retry';
 import type { Cursor, DeliverFailureDetails, DeliverInput, DeliverResult } from '../workflows/types';
+import { safeErrorText } from '../db/pg-error';
 
 /**
  * How long one activity keeps draining before it returns its cursor to the workflow: long enough
@@ -49,7 +50,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
     // A dedicated connection holds the target's lock for the whole activity: even a worker that
     // lost its heartbeat but still runs cannot POST beside its successor.
     const db = await pool.connect().catch(async (err: Error) => {
-      throw await failure(new DeliveryError(`the database is unreachable: ${err.message}`));
+      throw await failure(new DeliveryError(`the database is unreachable: ${safeErrorText(err)}`));
     });
     let locked = false;
     const heartbeat = setInterval(() => ctx.heartbeat(result), 2_000);
@@ -174,7 +175,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       if (err instanceof ApplicationFailure) throw err;
       // Whatever failed (a POST, the database, a page read ahead), the failure carries the pages
       // delivered before it, so the workflow's cursor and the page ids stay exact.
-      const e = err instanceof DeliveryError ? err : new DeliveryError(`delivery failed: ${(err as Error)?.message ?? String(err)}`);
+      const e = err instanceof DeliveryError ? err : new DeliveryError(`delivery failed: ${safeErrorText(err)}`);
       if (!(err instanceof DeliveryError)) log.warn('delivery failed', { targetId: input.targetId, error: e.message, pagesDelivered: result.pages });
       throw await failure(e);
     } finally {

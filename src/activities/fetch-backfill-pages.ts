@@ -10,6 +10,7 @@ import type { IntegrationDescriptor, ListApi } from '../integrations/types';
 import type { FetchPagesFailureDetails, FetchPagesInput, FetchPagesResult } from '../workflows/backfill-types';
 import { rowsChangedSignal } from '../workflows/messages';
 import { httpSyncWorkflowId } from '../workflows/names';
+import { safeErrorText } from '../db/pg-error';
 
 export interface FetchPagesOptions {
   /** Lists pages until the last one or until this much time has passed; then the workflow records the cursor. */
@@ -61,11 +62,8 @@ export function listedVersionTime(askedAtMs: number, upstreamDateMs: number | un
   return Math.floor(t / resolutionMs) * resolutionMs;
 }
 
-/** First line only, no detail: PostgreSQL's detail can quote the data. */
-const summarize = (err: unknown) => {
-  const e = err as { code?: string; message?: string };
-  return `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]!.slice(0, 300)}`;
-};
+/** No message, detail or hint of PostgreSQL's: they quote the data. */
+const summarize = safeErrorText;
 
 /**
  * Lists the upstream's resources page after page from the cursor on, upserting each page through
