@@ -280,6 +280,13 @@ describe('HTTP Sync over a long life', () => {
     assert.deepEqual(again.map((p) => p.body.rows.length), [5, 5, 5, 5, 3]);
     assert.deepEqual(again.flatMap((p) => p.body.rows.map((row: any) => row.stripe_id)), await tableOrder(integration.table));
     assert.equal(rcv.maxConcurrent, 1);
+    // The replayed pages carry the cursor's generation in their ids, so a receiver that
+    // de-duplicates by id takes them; the pages before the reset kept the ids of generation 0.
+    const before = acceptedPages(rcv).slice(0, first).map((p) => p.pageId!);
+    assert.ok(before.every((id) => new RegExp(`^${target.id}:\\d+\\.\\d+-\\d+\\.\\d+$`).test(id)), before.join(' '));
+    assert.ok(again.every((p) => new RegExp(`^${target.id}:g1:\\d+\\.\\d+-\\d+\\.\\d+$`).test(p.pageId!)), again.map((p) => p.pageId).join(' '));
+    assert.ok(again.every((p) => p.headers['webhook-id'] === p.pageId));
+    assert.ok(!again.some((p) => before.includes(p.pageId!)), 'no id of a replayed page is one seen before');
 
     const info = JSON.parse((await runCli(['httpsync', 'info', target.id, '--json'], { env })).stdout);
     assert.equal(info.resets, 1);

@@ -119,7 +119,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
         const outcome = await sendPage(
           url,
           ref,
-          { kind: 'rows', targetId: input.targetId, rows: page.rows, first: page.first!, last: page.last },
+          { kind: 'rows', targetId: input.targetId, rows: page.rows, first: page.first!, last: page.last, generation: result.generation },
           signing,
           input.timeoutSeconds * 1000,
           ctx.cancellationSignal,
