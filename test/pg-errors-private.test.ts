@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { IntegrationView } from '../src/services/integrations';
 import { safeErrorText } from '../src/db/pg-error';
+import { triggerTarget } from '../src/services/targets';
 import { httpSyncWorkflowId, ingestWorkflowId } from '../src/workflows/names';
 import { startApiProcess } from './support/cluster';
 import type { Child } from './support/children';
@@ -56,7 +57,7 @@ describe('PostgreSQL errors: no customer data in Temporal or the logs', { timeou
 
   test('a check constraint, a unique index and a trigger of the user refuse events: dead letters keep the error, Temporal and the logs never see the values', async () => {
     const i: IntegrationView = await newIntegration(stack);
-    await newTarget(stack, i.id, receiver);
+    const target = await newTarget(stack, i.id, receiver);
     const shards = stack.config.HOOKSYNC_INGEST_SHARDS;
     // The user's rules on their table.
     await stack.pool.query(`ALTER TABLE ${i.table} ADD CONSTRAINT users_rule CHECK (email IS DISTINCT FROM '${CHECKED}')`);
@@ -97,7 +98,8 @@ describe('PostgreSQL errors: no customer data in Temporal or the logs', { timeou
     await stack.pool.query(`DROP TRIGGER users_trigger ON ${i.table}`);
     await send(after1!, `later-${RUN}@example.com`, 5);
     await waitFor(async () => (await stack.pool.query(`SELECT count(*)::int AS n FROM ${i.table}`)).rows[0].n === 3, { what: 'the raised one applied once the trigger is gone', timeoutMs: 90_000 });
-    await waitFor(async () => receiver.requests.some((r) => r.accepted && r.raw.includes(RAISED)), { what: 'the rows delivered' });
+    await triggerTarget(stack.deps, target.id);
+    await waitFor(async () => receiver.requests.some((r) => r.accepted && r.raw.includes(RAISED)), { what: 'the rows delivered', timeoutMs: 60_000 });
 
     // Every run of every workflow of the integration, and its target's.
     const ids = [...Array.from({ length: shards }, (_, s) => ingestWorkflowId(i.id, s))];
@@ -119,8 +121,9 @@ describe('PostgreSQL errors: no customer data in Temporal or the logs', { timeou
 
     const logs = fs.readFileSync(api.child.logFile, 'utf8') + workers.map((w) => w.stderr()).join('');
     assert.match(logs, /moved to the dead letters/, 'the dead letters were logged');
-    assert.match(logs, /PostgreSQL error 23505 \(unique violation\), constraint "[^"]*users_email"/);
-    assert.match(logs, /PostgreSQL error 23514 \(check violation\), constraint "users_rule"/);
+    // (JSON log lines: the quotes are escaped.)
+    assert.match(logs, /PostgreSQL error 23505 \(unique violation\), constraint \\?"[^"\\]*users_email\\?"/);
+    assert.match(logs, /PostgreSQL error 23514 \(check violation\), constraint \\?"users_rule\\?"/);
     for (const v of [...SECRET_VALUES, ...PG_DATA_TEXTS]) assert.ok(!logs.includes(v), `the logs hold ${v}`);
     console.error(`[pg-errors] ${runs.length} runs, ${Math.round(bytes / 1024)} KB of history and ${Math.round(logs.length / 1024)} KB of logs searched`);
   });
