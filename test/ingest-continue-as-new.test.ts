@@ -4,6 +4,7 @@ import { createIntegration, type IntegrationView } from '../src/services/integra
 import { integrationIdKey } from '../src/temporal/client';
 import { ingestWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
+import { recordIfAsked } from './support/histories';
 import { currentDetails, detailsTotals, fastPoster, inboxRows, inParallel, rowsByKey, shuffle, workflowsOfIntegration } from './support/ingest';
 import { customerEvent } from './support/stripe';
 
@@ -70,6 +71,7 @@ describe('ingest: continue-as-new under a steady stream of events', () => {
       }
       return true;
     }, { timeoutMs: 30_000, what: 'every customer at its newest version' });
+    await recordIfAsked(stack.temporal.client, ingestWorkflowId(integration.id, 0), 'ingest-continue-as-new', { maxRuns: 2 });
     const rows = await rowsByKey(stack.pool, integration.table);
     for (const [id, e] of newest) {
       assert.deepEqual(rows.get(id).data, e.data.object, id);

@@ -3,19 +3,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { bundleWorkflowCode, Worker, type ReplayResult } from '@temporalio/worker';
-import { HISTORIES_DIR } from './support/histories';
+import { HISTORIES_DIR, historyFiles } from './support/histories';
 import { historyFromJson } from './support/history-json';
 
 // Workflows run for months, through deploys: the code a worker runs must replay the histories of
-// the workflows already running. Every history in test/histories/ (see its README) is replayed
-// against the current workflow code; a change that would break them fails here, and has to go
-// behind `patched()` (docs/design.md, "Changing workflow code").
+// the workflows already running. Every history in test/histories/ and its sets (see its README) is
+// replayed against the current workflow code; a change that would break them fails here, and has
+// to go behind `patched()` (docs/design.md, "Changing workflow code").
 
-const files = fs
-  .readdirSync(HISTORIES_DIR)
-  .filter((f) => f.endsWith('.json'))
-  .sort();
+const WORKFLOW_TYPES = ['ingestWorkflow', 'httpSyncWorkflow', 'backfillWorkflow', 'reconcilerWorkflow'];
+const files = historyFiles();
 const histories = () => files.map((f) => ({ workflowId: f, history: historyFromJson(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, f), 'utf8'))) }));
+const typeOf = new Map(histories().map((h) => [h.workflowId, h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '']));
 
 async function replayAll(workflowBundle: { codePath: string } | { code: string }): Promise<Map<string, ReplayResult>> {
   const results = new Map<string, ReplayResult>();
@@ -34,8 +33,15 @@ describe('recorded histories replay against the current workflow code', () => {
 
   test('there are histories of every workflow type, covering the HTTP Sync states', () => {
     assert.ok(files.length >= 6, `${files.length} histories`);
-    const types = new Set(histories().map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
-    for (const type of ['httpSyncWorkflow', 'reconcilerWorkflow']) assert.ok(types.has(type), `a history of ${type}`);
+    const types = new Set(typeOf.values());
+    for (const type of WORKFLOW_TYPES) assert.ok(types.has(type), `a history of ${type}`);
+    // Recorded from the code of today's main, before this round's changes of workflow code.
+    const sets = new Set(files.filter((f) => f.includes('/')).map((f) => f.split('/')[0]));
+    for (const set of sets) {
+      const inSet = new Set(files.filter((f) => f.startsWith(`${set}/`)).map((f) => typeOf.get(f)));
+      assert.deepEqual([...inSet].sort(), [...WORKFLOW_TYPES].sort(), `every workflow type in the set ${set}`);
+    }
+    assert.ok(sets.size >= 1, 'a set recorded from one version of the code');
     const events = histories().flatMap((h) => h.history.events ?? []);
     assert.ok(events.some((e) => e.workflowExecutionContinuedAsNewEventAttributes), 'a run that continued as new');
     assert.ok(events.some((e) => e.activityTaskFailedEventAttributes), 'a failed delivery (retrying)');
@@ -52,14 +58,16 @@ describe('recorded histories replay against the current workflow code', () => {
     });
   }
 
-  test('a change running workflows cannot take fails the replay', async () => {
+  test('a change running workflows cannot take fails the replay, for every workflow type', async () => {
     const { code } = await bundleWorkflowCode({
       workflowsPath: path.join(__dirname, 'support', 'replay-changed-workflow.ts'),
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
     const changed = await replayAll({ code });
-    const httpsync = files.filter((f) => f.startsWith('httpsync-'));
-    assert.ok(httpsync.length > 0);
-    for (const f of httpsync) assert.equal(changed.get(f)?.error?.name, 'DeterminismViolationError', `${f}: ${changed.get(f)?.error}`);
+    for (const type of WORKFLOW_TYPES) {
+      const ofType = files.filter((f) => typeOf.get(f) === type);
+      assert.ok(ofType.length > 0, `histories of ${type}`);
+      for (const f of ofType) assert.equal(changed.get(f)?.error?.name, 'DeterminismViolationError', `${f}: ${changed.get(f)?.error}`);
+    }
   });
 });

@@ -134,6 +134,23 @@ describe('targets may not reach internal addresses', () => {
     await assertNothingCreated();
   });
 
+  test('a host name listed in HOOKSYNC_ALLOWED_TARGET_HOSTS that resolves to a metadata address is refused, also with a range holding it listed', async () => {
+    const listed = `${process.env.HOOKSYNC_ALLOWED_TARGET_HOSTS},metadata.test,metadata6.test,internal.test,169.254.0.0/16,fd00::/8`;
+    setTargetGuard(new AddressGuard({ allow: parseAllowList(listed), lookup }));
+    try {
+      for (const [host, address] of [['metadata.test', '169.254.169.254'], ['metadata6.test', 'fd00:ec2::254']]) {
+        await assert.rejects(newTarget(stack, integration.id, receiver, { url: url(host!) }), (err: Error) => {
+          assert.ok(err instanceof ServiceError && err.code === 'target_refused', String(err));
+          assert.ok(err.message.includes(`${host} resolves to ${address}, a cloud metadata address`), err.message);
+          return true;
+        });
+      }
+      await assertNothingCreated();
+    } finally {
+      setTargetGuard(new AddressGuard({ allow: parseAllowList(process.env.HOOKSYNC_ALLOWED_TARGET_HOSTS), lookup }));
+    }
+  });
+
   test('an update to an internal URL is refused and changes nothing', async () => {
     const other = await newIntegration(stack);
     const target = await newTarget(stack, other.id, receiver);

@@ -145,7 +145,7 @@ export function httpsyncCommand(): Command {
         (s, [id]) => s.call('restartTarget', { params: { id: id! } }),
         (r) => {
           const was = r.was === 'NOT_FOUND' ? 'had never been started' : r.was === 'RUNNING' ? 'was running: replaced' : `was ${r.was.toLowerCase().replace(/_/g, ' ')}`;
-          return `Started the workflow of ${r.id} again from cursor ${r.cursor.txid}/${r.cursor.seq} (it ${was}); nothing delivered is sent again, nothing is skipped.`;
+          return `Started the workflow of ${r.id} again from cursor ${r.cursor.txid}/${r.cursor.seq} (it ${was}); nothing is skipped, and a page whose 2xx was not yet recorded (or in flight) may be sent again, under the same id.`;
         },
       ),
     );
@@ -186,6 +186,6 @@ export function httpsyncCommand(): Command {
       ),
     );
 
-  cmd.addCommand(simple('delete', 'delete a target: nothing more is sent to it', 'deleteTarget', (t) => `Deleted ${t.id}; nothing more is sent to ${t.url}.`));
+  cmd.addCommand(simple('delete', 'delete a target: no new POST is sent to it (one already in flight may still land)', 'deleteTarget', (t) => `Deleted ${t.id}; no new POST is sent to ${t.url} (one already in flight may still land).`));
   return cmd;
 }

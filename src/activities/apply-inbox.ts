@@ -1,12 +1,14 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type pg from 'pg';
-import { deadLetter, inboxDepth, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
+import { inboxDepth, shardHasRows, tryLockShard, unlockShard } from '../db/inbox';
 import { applyInboxBatch, forgetIntegrationRef, integrationRef } from '../db/integration-tables';
-import { isConnectionError, isDataError, summarize } from '../db/sql-errors';
+import { isConnectionError, isDataError } from '../db/sql-errors';
+import { safeErrorText } from '../db/pg-error';
 import { applySql } from '../integrations/sql';
 import { eventsApplied } from '../metrics';
 import type { ApplyInput, ApplyResult } from '../contract/ingest';
 import { applyPool } from './apply-pool';
+import { removeLeftovers } from '../db/orphans';
 import { isolate, type BatchOutcome } from './inbox-isolate';
 import { TargetSignals } from './rows-changed-signals';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,10 +61,10 @@ export function createApplyInbox({ pool, databaseUrl }: { pool: pg.Pool; databas
 
     const ref = await integrationRef(pool, integrationId);
     if (!ref) {
-      // The integration is gone: nothing to write into. Kept, with the reason, not dropped.
-      const moved = await deadLetter(pool, integrationId, shard, null, `integration ${integrationId} does not exist`);
-      log.warn('integration gone; inbox rows moved to the dead letters', { integrationId, shard, events: moved });
-      add({ taken: moved, applied: 0, deadLettered: moved, targets: [] });
+      // The integration is gone (deleted, and an API's cached lookup still accepted events for
+      // it): nothing to write into, and its dead letters went with it. Removed (src/db/orphans.ts).
+      const removed = await removeLeftovers(pool, integrationId, shard);
+      log.warn('integration gone; its events accepted after the delete removed', { integrationId, shard, events: removed });
       return { ...finish(result, targets), gone: true };
     }
     let sql = statements.get(integrationId);
@@ -110,14 +112,14 @@ export function createApplyInbox({ pool, databaseUrl }: { pool: pg.Pool; databas
         } catch (err) {
           if (isConnectionError(err)) {
             broken = true;
-            throw ApplicationFailure.retryable(`the apply lost its database connection: ${summarize(err)}`, 'InboxApplyFailed');
+            throw ApplicationFailure.retryable(`the apply lost its database connection: ${safeErrorText(err)}`, 'InboxApplyFailed');
           }
           if ((err as { code?: string }).code === '42P01') {
             // Its table is gone (`integrations delete`): the next attempt finds the integration gone
             // and keeps what waits as dead letters.
             forgetIntegrationRef(integrationId);
             statements.delete(integrationId);
-            throw ApplicationFailure.retryable(`the table of ${integrationId} is gone: ${summarize(err)}`, 'InboxApplyFailed');
+            throw ApplicationFailure.retryable(`the table of ${integrationId} is gone: ${safeErrorText(err)}`, 'InboxApplyFailed');
           }
           if (isDataError(err)) {
             result.batches += 1;
@@ -125,7 +127,7 @@ export function createApplyInbox({ pool, databaseUrl }: { pool: pg.Pool; databas
             continue;
           }
           const now = Date.now();
-          failing = { error: summarize(err), since: failing?.since ?? new Date(now).toISOString(), attempts: (failing?.attempts ?? 0) + 1 };
+          failing = { error: safeErrorText(err), since: failing?.since ?? new Date(now).toISOString(), attempts: (failing?.attempts ?? 0) + 1 };
           if (now - Date.parse(failing.since) >= failureBudgetMs) {
             log.warn('inbox apply failing', { integrationId, shard, error: failing.error, attempts: failing.attempts });
             result.failing = failing;

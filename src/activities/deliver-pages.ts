@@ -9,6 +9,7 @@ import { openSecret } from '../secrets/stored';
 import { deliveryFailures, failureReason, pagesDelivered, postLatency, rowsDelivered } from '../metrics';
 import { parseTargetUrl, type TargetUrl } from '../http/target-url';
 import { retryDelayMs } from '../contract/retry';
+import { safeErrorText } from '../db/pg-error';
 import type { Cursor } from '../contract/cursor';
 import { DRAIN_BUDGET_MS } from '../contract/delivery';
 import type { DeliverFailureDetails, DeliverInput, DeliverResult } from '../contract/delivery';
@@ -45,7 +46,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
     // A dedicated connection holds the target's lock for the whole activity: even a worker that
     // lost its heartbeat but still runs cannot POST beside its successor.
     const db = await pool.connect().catch(async (err: Error) => {
-      throw await failure(new DeliveryError(`the database is unreachable: ${err.message}`));
+      throw await failure(new DeliveryError(`the database is unreachable: ${safeErrorText(err)}`));
     });
     let locked = false;
     const heartbeat = setInterval(() => ctx.heartbeat(result), 2_000);
@@ -114,7 +115,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
         const outcome = await sendPage(
           url,
           ref,
-          { kind: 'rows', targetId: input.targetId, rows: page.rows, first: page.first!, last: page.last },
+          { kind: 'rows', targetId: input.targetId, rows: page.rows, first: page.first!, last: page.last, generation: result.generation },
           signing,
           input.timeoutSeconds * 1000,
           ctx.cancellationSignal,
@@ -170,7 +171,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       if (err instanceof ApplicationFailure) throw err;
       // Whatever failed (a POST, the database, a page read ahead), the failure carries the pages
       // delivered before it, so the workflow's cursor and the page ids stay exact.
-      const e = err instanceof DeliveryError ? err : new DeliveryError(`delivery failed: ${(err as Error)?.message ?? String(err)}`);
+      const e = err instanceof DeliveryError ? err : new DeliveryError(`delivery failed: ${safeErrorText(err)}`);
       if (!(err instanceof DeliveryError)) log.warn('delivery failed', { targetId: input.targetId, error: e.message, pagesDelivered: result.pages });
       throw await failure(e);
     } finally {

@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
-import { summarize } from '../db/sql-errors';
+import { safeErrorText } from '../db/pg-error';
 import { loadBackfillApiKey } from '../db/backfill-credentials';
 import type { Keyring } from '../secrets/keyring';
 import { integrationRef, upsertListedPage } from '../db/integration-tables';
@@ -109,7 +109,7 @@ export function createFetchBackfillPages({ pool, keyring }: { pool: pg.Pool; key
         try {
           ({ applied, targets } = await upsertListedPage(pool, sql, input.integrationId, read.items, versionAt));
         } catch (err) {
-          throw failed(`the upsert of a listed page failed: ${summarize(err)}`, false);
+          throw failed(`the upsert of a listed page failed: ${safeErrorText(err)}`, false);
         }
         progress.applied += applied;
         await wakeTargets(input.integrationId, targets);

@@ -1,7 +1,8 @@
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { deadLetter, oldestIds } from '../db/inbox';
-import { isDataError, summarize } from '../db/sql-errors';
+import { isDataError } from '../db/sql-errors';
+import { safeErrorText } from '../db/pg-error';
 
 /** What one statement (or a batch taken apart) did to a shard's inbox. */
 export interface BatchOutcome {
@@ -53,7 +54,7 @@ export async function isolate(
       const moved = await deadLetter(client, integrationId, shard, ids, describe(err));
       total.taken += moved;
       total.deadLettered += moved;
-      log.error('event refused by the database; moved to the dead letters', { integrationId, shard, position: ids[0], error: summarize(err) });
+      log.error('event refused by the database; moved to the dead letters', { integrationId, shard, position: ids[0], error: safeErrorText(err) });
       return;
     }
     const half = Math.ceil(ids.length / 2);

@@ -5,6 +5,7 @@ import { createApplyInbox } from './apply-inbox';
 import { createDeliverPages } from './deliver-pages';
 import { createFetchBackfillPages } from './fetch-backfill-pages';
 import { createRunRepairs } from './run-repairs';
+import { safeFailures } from './safe-failures';
 
 export interface ActivityDeps {
   pool: pg.Pool;
@@ -16,14 +17,17 @@ export interface ActivityDeps {
   temporal: { client: Client; taskQueue: string; historyLimit?: number };
 }
 
-/** All I/O of the workflows. Workflows import this module's type only. */
+/**
+ * All I/O of the workflows. Workflows import this module's type only. What they throw reaches
+ * Temporal without PostgreSQL's data (safe-failures.ts).
+ */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  return safeFailures({
     applyInbox: createApplyInbox(deps),
     deliverPages: createDeliverPages(deps),
     fetchBackfillPages: createFetchBackfillPages(deps),
     runRepairs: createRunRepairs({ pool: deps.pool, ...deps.temporal }),
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

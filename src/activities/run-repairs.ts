@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { RepairReport, RepairRound } from '../contract/reconciler';
 import { REPAIR_STEPS, type RepairContext, type RepairStep } from './repairs';
+import { safeErrorText } from '../db/pg-error';
 
 /** The reconciler's activity: every repair step in turn, each failing alone. */
 export function createRunRepairs(deps: Omit<RepairContext, 'heartbeat'>, steps: readonly RepairStep[] = REPAIR_STEPS) {
@@ -14,7 +15,7 @@ export function createRunRepairs(deps: Omit<RepairContext, 'heartbeat'>, steps: 
         const summary = await step.run({ ...deps, heartbeat });
         reports.push({ step: step.name, ok: true, summary, ms: performance.now() - started });
       } catch (err) {
-        reports.push({ step: step.name, ok: false, summary: (err as Error)?.message ?? String(err), ms: performance.now() - started });
+        reports.push({ step: step.name, ok: false, summary: safeErrorText(err), ms: performance.now() - started });
       }
       heartbeat();
     }

@@ -13,6 +13,7 @@ import { headerLimit } from './request-guard';
 import { mountRoutes, type AnyRouteSpec } from './routes';
 import { webhookRoute } from './webhook-route';
 import { mountWebhooks } from './webhooks';
+import { isPgError, safeErrorText } from '../db/pg-error';
 
 export interface AppDeps extends ServiceDeps {
   logger?: Logger;
@@ -59,7 +60,7 @@ function errorBodies(logger: Logger) {
         ctx.body = { code, detail: e.expose !== false && e.message ? e.message : STATUS_CODES[e.status] };
         return;
       }
-      logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
+      logger.error({ err: isPgError(err) ? safeErrorText(err) : err, method: ctx.method, path: ctx.path }, 'request failed');
       ctx.status = 500;
       ctx.body = { code: 'internal', detail: 'internal error' };
     }

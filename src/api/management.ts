@@ -191,6 +191,7 @@ export const management = {
     path: '/v1/httpsync/{id}',
     tag: 'httpsync',
     summary: 'Delete a target',
+    description: 'No new POST is sent to it; one already in flight may still land.',
     auth: true,
     params: IdParams,
     responses: { 200: Target },
@@ -206,7 +207,8 @@ export const management = {
     path: '/v1/httpsync/{id}/restart',
     tag: 'httpsync',
     summary: 'Start the target\'s workflow again from the cursor PostgreSQL keeps',
-    description: 'Replaces a running workflow; starts one that was terminated, failed or never started.',
+    description:
+      'Replaces a running workflow; starts one that was terminated, failed or never started. Nothing is skipped; a page whose 2xx was not yet recorded (or that was in flight) may be sent again, under the same id.',
     auth: true,
     params: IdParams,
     responses: { 200: TargetRestart },

@@ -16,6 +16,7 @@ import { dbError } from '../services/integrations';
 import { InboxUnavailableError, UnstorableEventError, type InboxWriter } from './inbox-writer';
 import { readRawBody } from './raw-body';
 import { unstorableReason } from './storable-json';
+import { safeErrorText } from '../db/pg-error';
 
 interface WebhookIntegration {
   id: string;
@@ -131,7 +132,7 @@ export function mountWebhooks(router: Router, deps: { pool: pg.Pool; keyring?: K
       await deps.inbox.submit(integration, row);
     } catch (err) {
       if (err instanceof UnstorableEventError) return reject(ctx, 400, 'invalid_event', err.message);
-      deps.logger.error({ integrationId: id, err: (err as Error).message }, 'could not write the event into the inbox');
+      deps.logger.error({ integrationId: id, err: safeErrorText(err) }, 'could not write the event into the inbox');
       ctx.set('retry-after', '5');
       const detail = err instanceof InboxUnavailableError ? err.message : 'the event could not be stored';
       return reject(ctx, 503, 'unavailable', `${detail}; the event was not accepted, send it again`);

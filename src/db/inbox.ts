@@ -158,15 +158,6 @@ export async function staleShards(db: Queryable, seconds: number): Promise<Stale
   return rows.map((r) => ({ integrationId: r.integration_id, service: r.service, shard: r.shard }));
 }
 
-/** Inbox rows of integrations that no longer exist: nothing to write them into. */
-export async function orphanedShards(db: Queryable): Promise<Array<{ integrationId: string; shard: number }>> {
-  const { rows } = await db.query<{ integration_id: string; shard: number }>(
-    `SELECT DISTINCT b.integration_id, b.shard FROM ingest_inbox b
-      WHERE NOT EXISTS (SELECT 1 FROM integrations i WHERE i.id = b.integration_id)`,
-  );
-  return rows.map((r) => ({ integrationId: r.integration_id, shard: r.shard }));
-}
-
 /** Moves inbox rows to the dead letters with the error that kept them from being applied. */
 export async function deadLetter(db: Queryable, integrationId: string, shard: number, ids: string[] | null, error: string): Promise<number> {
   const res = await db.query(

@@ -11,9 +11,3 @@ export const isDataError = (err: unknown) => /^(22|23|54)/.test(sqlState(err));
 
 /** No SQLSTATE, or class 08/57P: the connection itself failed, and the client cannot be used again. */
 export const isConnectionError = (err: unknown) => !/^[0-9A-Z]{5}$/.test(sqlState(err)) || /^(08|57P)/.test(sqlState(err));
-
-/** What may travel to Temporal: the first line of the error, no detail (PostgreSQL's detail can quote the data). */
-export const summarize = (err: unknown) => {
-  const e = err as { code?: string; message?: string };
-  return `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]!.slice(0, 300)}`;
-};

@@ -17,18 +17,26 @@ export interface PageSource {
 }
 
 export type PageKind =
-  /** Rows after the cursor; `rows` are the rows rendered as JSON text each. */
-  | { kind: 'rows'; targetId: string; rows: string[]; first: Cursor; last: Cursor }
+  /**
+   * Rows after the cursor; `rows` are the rows rendered as JSON text each; `generation` the
+   * cursor's (0 until the first `reset`).
+   */
+  | { kind: 'rows'; targetId: string; rows: string[]; first: Cursor; last: Cursor; generation?: number }
   /** The empty page that checks an endpoint before a target is saved with it. */
   | { kind: 'verification'; targetId: string };
 
 /**
- * The same page is the same rows: the id is the positions of its first and last row (a row
- * version's position is unique, and rows only ever leave that range), so it does not depend on
- * where the sender resumed, e.g. after a worker crash.
+ * The id is the positions of its first and last row (a row version's position is unique), so it
+ * does not depend on where the sender resumed, e.g. after a worker crash. The same id means the
+ * same rows, or a subset whose missing rows come later: a row in the range that changed before a
+ * retry has left it (its new version has a later position, in a later page). After a `reset`
+ * (cursor generation above 0) the same positions are sent again on purpose, so the generation is
+ * part of the id (`<target>:g<generation>:<first>-<last>`) and a receiver that de-duplicates by id
+ * does not drop them; ids of generation 0 keep the form they always had.
  */
-export function pageId(targetId: string, first: Cursor, last: Cursor): string {
-  return `${targetId}:${first.txid}.${first.seq}-${last.txid}.${last.seq}`;
+export function pageId(targetId: string, first: Cursor, last: Cursor, generation = 0): string {
+  const range = `${first.txid}.${first.seq}-${last.txid}.${last.seq}`;
+  return generation > 0 ? `${targetId}:g${generation}:${range}` : `${targetId}:${range}`;
 }
 
 /** The body, with exactly the keys of the delivery contract; rows are spliced in as they are. */
@@ -57,7 +65,7 @@ export function sendPage(
     const id = `${page.targetId}:verification-${randomBytes(6).toString('hex')}`;
     return postPage(url, body, { 'hooksync-verification': '1', ...signatureHeaders(id, body, signingSecrets) }, timeoutMs, signal);
   }
-  const id = pageId(page.targetId, page.first, page.last);
+  const id = pageId(page.targetId, page.first, page.last, page.generation);
   const body = pageBody(source, page.rows);
   const headers = { 'hooksync-page-id': id, 'hooksync-target-id': page.targetId, ...signatureHeaders(id, body, signingSecrets) };
   return postPage(url, body, headers, timeoutMs, signal);

@@ -14,7 +14,11 @@ import { buildConnector } from 'undici';
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
-/** Cloud metadata services. Refused even when a listed range holds them; only the exact address lets one through. */
+/**
+ * Cloud metadata services (AWS IMDS and ECS task metadata, Azure's wire server, Alibaba, Oracle,
+ * AWS IMDS over IPv6). Refused even when a listed range holds them or a listed host name resolves
+ * to them; only the exact address, listed itself, lets one through.
+ */
 const METADATA = ['169.254.169.254', '169.254.170.2', '168.63.129.16', '100.100.100.200', '192.0.0.192', 'fd00:ec2::254'].map((a) =>
   ipaddr.parse(a).toNormalizedString(),
 );
@@ -103,6 +107,14 @@ export class TargetRefusedError extends Error {
   }
 }
 
+/** For an address a listed host name resolves to: refused only when it is a metadata address not listed itself. */
+export function metadataRefusal(address: string, allow: AllowList): string | undefined {
+  const addr = parseAddress(address);
+  if (!addr) return 'not an IP address';
+  const text = addr.toNormalizedString();
+  return METADATA.includes(text) && !allow.addresses.has(text) ? 'a cloud metadata address' : undefined;
+}
+
 /** Why an address may not be connected to, or undefined when it may. */
 export function refusalReason(address: string, allow: AllowList): string | undefined {
   const addr = parseAddress(address);
@@ -149,18 +161,22 @@ export class AddressGuard {
   }
 
   private addressesRefusal(hostname: string, addresses: dns.LookupAddress[]): TargetRefusedError | undefined {
-    if (this.nameAllowed(hostname)) return undefined;
+    // A listed name allows the addresses it resolves to, but not a cloud metadata address: DNS is
+    // not the listing's (a name can be pointed anywhere later), so only that exact address, listed
+    // itself, lets one through.
+    const judge = this.nameAllowed(hostname) ? metadataRefusal : refusalReason;
     // One internal address is enough to refuse the name: which one a connection takes is not ours to choose.
     for (const { address } of addresses) {
-      const reason = refusalReason(address, this.allow);
+      const reason = judge(address, this.allow);
       if (reason) return new TargetRefusedError(hostname, address, reason);
     }
     return undefined;
   }
 
   /**
-   * The create/update-time check. Resolves the host and refuses it if any address is not allowed.
-   * A name that does not resolve passes here: the verification POST then fails with the DNS error.
+   * The create/update-time check. Resolves the host (a listed name too: it may resolve to a
+   * metadata address) and refuses it if any address is not allowed. A name that does not resolve
+   * passes here: the verification POST then fails with the DNS error.
    */
   async check(hostname: string): Promise<void> {
     const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
@@ -169,7 +185,6 @@ export class AddressGuard {
       if (refused) throw refused;
       return;
     }
-    if (this.nameAllowed(host)) return;
     const addresses = await new Promise<dns.LookupAddress[] | undefined>((resolve) =>
       this.resolveAll(host, { all: true }, (err, found) => resolve(err ? undefined : found)),
     );

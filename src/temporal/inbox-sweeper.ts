@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { createSweepInbox, SWEEP_AGE_SECONDS } from './sweep-inbox';
 import type { Logger } from '../log';
 import type { IngestSettings } from './ingest-wake';
+import { safeErrorText } from '../db/pg-error';
 
 export const SWEEP_INTERVAL_MS = 5_000;
 
@@ -38,7 +39,7 @@ export function startInboxSweeper(opts: {
       if (failing) log.info('inbox sweep works again');
       failing = false;
     } catch (err) {
-      if (!failing) log.warn({ err: (err as Error).message }, 'inbox sweep failed; trying again');
+      if (!failing) log.warn({ err: safeErrorText(err) }, 'inbox sweep failed; trying again');
       failing = true;
     }
   };

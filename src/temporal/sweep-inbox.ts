@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { deadLetter, orphanedShards, pruneSeenEvents, staleShards } from '../db/inbox';
+import { pruneSeenEvents, staleShards } from '../db/inbox';
+import { orphanedDeadLetters, orphanedShards, removeLeftovers } from '../db/orphans';
 import { integrations } from '../integrations';
 import { isClosingRefusal, wakeIngest, type IngestSettings } from './ingest-wake';
 
@@ -19,7 +20,7 @@ export interface SweepResult {
   woken: string[];
   /** Shards whose wake-up failed (Temporal unreachable); the next sweep tries again. */
   failed: string[];
-  /** Inbox rows of integrations that no longer exist, moved to the dead letters. */
+  /** Inbox rows and dead letters of integrations that no longer exist, removed (src/db/orphans.ts). */
   orphaned: number;
   /** Event ids forgotten after their de-duplication window. */
   pruned: number;
@@ -31,7 +32,7 @@ const windows = () => new Map([...integrations.values()].filter((d) => d.dedupe)
  * The safety net of the inbox: wakes every shard whose inbox holds rows older than a few seconds
  * (the API's wake-up was lost, e.g. Temporal was down after the commit), also when the shard's
  * workflow does not exist. One cheap query when nothing waits. Also moves rows of integrations
- * that are gone to the dead letters and prunes old de-duplication ids. Runs in every worker process,
+ * that are gone, and their dead letters, away and prunes old de-duplication ids. Runs in every worker process,
  * at its start and then every few seconds (startInboxSweeper): more often than the reconciler's
  * minute, since a lost wake-up delays events until it runs.
  */
@@ -46,9 +47,8 @@ export function createSweepInbox(deps: { pool: pg.Pool; client?: Client; setting
       historyLimit: input.settings?.historyLimit ?? deps.settings?.historyLimit,
     };
     const result: SweepResult = { woken: [], failed: [], orphaned: 0, pruned: 0 };
-    for (const o of await orphanedShards(deps.pool)) {
-      result.orphaned += await deadLetter(deps.pool, o.integrationId, o.shard, null, `integration ${o.integrationId} does not exist`);
-    }
+    for (const o of await orphanedShards(deps.pool)) result.orphaned += await removeLeftovers(deps.pool, o.integrationId, o.shard);
+    for (const id of await orphanedDeadLetters(deps.pool)) result.orphaned += await removeLeftovers(deps.pool, id);
     const stale = await staleShards(deps.pool, input.olderThanSeconds ?? SWEEP_AGE_SECONDS);
     await Promise.all(
       stale.map(async (ref) => {

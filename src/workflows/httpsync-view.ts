@@ -41,7 +41,7 @@ export function stateLine(s: HttpSyncStatus, quote: (text: string) => string = (
     case 'paused':
       return 'paused (hooksync httpsync resume <id>)';
     case 'deleted':
-      return 'deleted: nothing more is sent';
+      return 'deleted: no new POST is sent';
   }
 }
 

@@ -128,6 +128,39 @@ describe('the create-time check', () => {
     await guard.check('ALLOWED.test');
     await guard.check('nowhere.test');
   });
+
+  test('a listed name that resolves to a metadata address is refused, unless that exact address is listed (a range holding it does not count)', async () => {
+    const metadataTable = fakeDns({
+      'imds.test': ['169.254.169.254'],
+      'ecs.test': ['169.254.170.2'],
+      'imds6.test': ['fd00:ec2::254'],
+      'alibaba.test': ['100.100.100.200'],
+      'mapped.test': ['::ffff:169.254.169.254'],
+      'inside.test': ['10.0.0.9'],
+    });
+    const names = 'imds.test,ecs.test,imds6.test,alibaba.test,mapped.test,inside.test';
+    const refused = async (g: AddressGuard, host: string, address: string) => {
+      await assert.rejects(g.check(host), (err: Error) => err instanceof TargetRefusedError && err.message.includes(`${host} resolves to ${address}, a cloud metadata address`));
+      // At connection time too (the name may start resolving there later).
+      const lookedUp = await new Promise<unknown>((resolve) => g.lookup(host, {}, (err) => resolve(err)));
+      assert.ok(lookedUp instanceof TargetRefusedError, `${host} at connection time`);
+    };
+    const byName = new AddressGuard({ allow: parseAllowList(names), lookup: metadataTable.lookup });
+    await refused(byName, 'imds.test', '169.254.169.254');
+    await refused(byName, 'ecs.test', '169.254.170.2');
+    await refused(byName, 'imds6.test', 'fd00:ec2::254');
+    await refused(byName, 'alibaba.test', '100.100.100.200');
+    await refused(byName, 'mapped.test', '::ffff:169.254.169.254');
+    await byName.check('inside.test');
+    const byRange = new AddressGuard({ allow: parseAllowList(`${names},169.254.0.0/16,fd00::/8,100.64.0.0/10`), lookup: metadataTable.lookup });
+    await refused(byRange, 'imds.test', '169.254.169.254');
+    await refused(byRange, 'imds6.test', 'fd00:ec2::254');
+    const exact = new AddressGuard({ allow: parseAllowList(`${names},169.254.169.254,fd00:ec2::254`), lookup: metadataTable.lookup });
+    await exact.check('imds.test');
+    await exact.check('imds6.test');
+    await exact.check('mapped.test');
+    await refused(exact, 'ecs.test', '169.254.170.2');
+  });
 });
 
 describe('postPage: the address guard on every connection, no redirects, no echoed body', () => {

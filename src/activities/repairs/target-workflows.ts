@@ -6,6 +6,7 @@ import { deleteSignal } from '../../contract/messages';
 import { httpSyncWorkflowId } from '../../contract/names';
 import { WORKFLOW_TYPES } from '../../contract/workflows';
 import type { RepairContext } from '.';
+import { safeErrorText } from '../../db/pg-error';
 
 /**
  * A target created this recently may still be having its workflow started by whoever created it
@@ -68,8 +69,8 @@ export async function repairTargetWorkflows(ctx: RepairContext): Promise<string>
       );
       started.push(`${t.id} (${why})`);
     } catch (err) {
-      logger.error({ targetId: t.id, err: (err as Error).message }, 'could not start the workflow of a target again');
-      failed.push(`${t.id}: ${(err as Error).message.split('\n')[0]}`);
+      logger.error({ targetId: t.id, err: safeErrorText(err) }, 'could not start the workflow of a target again');
+      failed.push(`${t.id}: ${safeErrorText(err)}`);
     }
     ctx.heartbeat?.();
   }
