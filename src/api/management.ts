@@ -1,6 +1,7 @@
 import type { ServiceDeps } from '../services/deps';
 import { createIntegration, deleteIntegration, integrationInfo, listIntegrations, retryFailed, updateIntegration } from '../services/integrations';
 import { backfill } from './backfill-routes';
+import { testEvent } from './test-event-routes';
 import {
   createTarget,
   deleteTarget,
@@ -280,6 +281,7 @@ export const management = {
     handle: ({ deps, params }) => targetProgress(deps, params.id),
   }),
   ...backfill,
+  ...testEvent,
 };
 
 /** Each key is its operation's id (clients call operations by these names). */
