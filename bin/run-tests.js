@@ -57,6 +57,8 @@ async function main() {
     // Never the state of a `hooksync dev` running in this folder.
     HOOKSYNC_HOME: path.join(WORK, 'home'),
     LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
+    // What the test files' processes print goes to files here (bin/test-reporter.mjs), not the terminal.
+    HOOKSYNC_TEST_LOG_DIR: path.join(RUN, 'logs'),
   };
   if (temporal.uiUrl) env.HOOKSYNC_TEST_TEMPORAL_UI = temporal.uiUrl;
   // Tests deliver over HTTPS, as production does.
@@ -196,7 +198,8 @@ async function bundleWorkflows() {
 
 function runTests(files, flags, env) {
   const concurrency = Number(process.env.HOOKSYNC_TEST_CONCURRENCY) || 2;
-  const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...flags, ...files];
+  const reporter = path.join(__dirname, 'test-reporter.mjs');
+  const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...flags, ...files];
   return new Promise((resolve) => {
     // A process group of its own, so that at the end no test process can outlive the run.
     testRunner = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });

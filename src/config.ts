@@ -57,7 +57,11 @@ const EnvSchema = z.object({
   /** An API key (Temporal Cloud), sent as a bearer token over TLS. */
   TEMPORAL_API_KEY: z.string().min(1).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOOKSYNC_ALLOW_HTTP: flag,
+  /** `1`: plain-http targets anywhere (development only); `loopback` (what `hooksync dev` sets): only to this machine. */
+  HOOKSYNC_ALLOW_HTTP: z
+    .string()
+    .optional()
+    .transform((v): boolean | 'loopback' => (v === 'loopback' ? 'loopback' : v === '1' || v === 'true')),
   /** The address upstreams reach the API at; used to print webhook URLs. */
   HOOKSYNC_PUBLIC_URL: z.string().url().optional(),
   /**
@@ -114,6 +118,8 @@ interface DevConnection {
   apiUrl: string;
   /** What `hooksync dev` lets targets reach, so that the CLI beside it verifies targets alike. */
   allowedTargetHosts?: string;
+  /** HOOKSYNC_ALLOW_HTTP of `hooksync dev` (`loopback` unless given), so that the CLI beside it checks target URLs alike. */
+  allowHttp?: string;
   /** The `hooksync dev` process, so a second one in the same folder can refuse to start. */
   pid: number;
 }
@@ -159,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     HOOKSYNC_PUBLIC_URL: cfg.HOOKSYNC_PUBLIC_URL ?? dev?.apiUrl,
     // Beside `hooksync dev`, its database's secrets are sealed with the key it keeps in its state folder.
     HOOKSYNC_ENCRYPTION_KEY: cfg.HOOKSYNC_ENCRYPTION_KEY ?? (dev ? devEncryptionKey(false, () => '') : undefined),
+    HOOKSYNC_ALLOW_HTTP: env.HOOKSYNC_ALLOW_HTTP === undefined && dev?.allowHttp ? EnvSchema.shape.HOOKSYNC_ALLOW_HTTP.parse(dev.allowHttp) : cfg.HOOKSYNC_ALLOW_HTTP,
     HOOKSYNC_ALLOWED_TARGET_HOSTS:
       env.HOOKSYNC_ALLOWED_TARGET_HOSTS === undefined && dev?.allowedTargetHosts ? parseAllowList(dev.allowedTargetHosts) : cfg.HOOKSYNC_ALLOWED_TARGET_HOSTS,
   };

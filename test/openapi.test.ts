@@ -116,6 +116,7 @@ describe('the OpenAPI document', () => {
       createTarget: { bad: [{ url: 'x' }, { integration_id: 'svi_x', url: 'https://u:p@h/', page_size: 'big' }, { integration_id: 'svi_x', url: 'u', nope: 1 }], good: undefined },
       updateTarget: { bad: [{ period_seconds: 1.5 }, { mode: 'sometimes' }, { url: 5 }], good: undefined },
       startBackfill: { bad: [{ api_key: 5 }, { api_key: '' }, { api_key: 'sk_test_x', extra: 1 }], good: undefined },
+      buildTestEvent: { bad: [{ key: '' }, { deleted: 'yes' }, { key: 'k', extra: 1 }], good: { key: 'cus_openapi_test' } },
     };
     const integration = (await call('POST', '/v1/integrations', { service: 'stripe_customer_v1', webhook_secret: WEBHOOK_SECRET })).body;
     const paths: Record<string, [string, string]> = {
@@ -124,6 +125,7 @@ describe('the OpenAPI document', () => {
       createTarget: ['POST', '/v1/httpsync'],
       updateTarget: ['PATCH', '/v1/httpsync/hst_doesnotexist'],
       startBackfill: ['POST', `/v1/integrations/${integration.id}/backfill`],
+      buildTestEvent: ['POST', `/v1/integrations/${integration.id}/test-event`],
     };
     for (const [operationId, { bad, good }] of Object.entries(bodies)) {
       const [method, path] = paths[operationId]!;
@@ -155,6 +157,10 @@ describe('the OpenAPI document', () => {
     assert.equal((await call('POST', `/v1/integrations/${integration.id}/retry-failed`, { wait_seconds: 0 })).body.requeued, 0);
     assert.equal((await call('POST', `/v1/integrations/${integration.id}/retry-failed`, { wait_seconds: 100_000 })).status, 400);
     assert.equal((await call('GET', '/v1/integrations', undefined, { token: false })).status, 401);
+    const sample = await call('POST', `/v1/integrations/${integration.id}/test-event`, {});
+    assert.equal(sample.status, 200);
+    assert.equal(sample.body.webhook_path, `/v1/webhooks/${integration.id}`);
+    assert.equal((await call('POST', '/v1/integrations/svi_doesnotexist/test-event', {})).status, 404);
 
     const webhook = async (event: unknown, integrationId = integration.id) => {
       const payload = JSON.stringify(event);

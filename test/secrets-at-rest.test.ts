@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Webhook } from 'standardwebhooks';
 import { loadBackfillApiKey, saveBackfillApiKey } from '../src/db/backfill-credentials';
 import { createIntegration } from '../src/services/integrations';
@@ -13,6 +12,7 @@ import { createKeyring, generateKey } from '../src/secrets/keyring';
 import { freshDatabase, startStack, waitFor, type Stack } from './support/harness';
 import { assertNoSecret, HOOKSYNC_BIN, ROOT, runCli, secretForms, stackEnv, type CliResult } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
+import { sqlDump } from './support/sql-dump';
 import { customerEvent, postEvent } from './support/stripe';
 
 /**
@@ -27,14 +27,6 @@ const PASSWORD = 'Pw-at-rest-Qm7xV2nL9s';
 const WEBHOOK_SECRET = 'whsec_at_rest_secret_5fGh8JkL0pQr';
 const BACKFILL_KEY = 'sk_test_backfill_at_rest_W3e4R5t6';
 const OLD_SECRET = 'whsec_stored_before_encryption_Zx81';
-
-/** pg_dump of a database: every byte a backup would hold (pg_dump on PATH, or PostgreSQL's newest). */
-async function pgDump(url: string): Promise<string> {
-  const versions = fs.existsSync('/usr/lib/postgresql') ? fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)) : [];
-  const bin = [...versions.map((v) => `/usr/lib/postgresql/${v}/bin/pg_dump`).filter((b) => fs.existsSync(b)), 'pg_dump'][0]!;
-  const { stdout } = await promisify(execFile)(bin, ['--no-owner', url], { maxBuffer: 64 * 1024 * 1024 });
-  return stdout;
-}
 
 /** `hooksync api` or `hooksync worker` as a child process. */
 function startProcess(command: 'api' | 'worker', env: NodeJS.ProcessEnv) {
@@ -104,7 +96,7 @@ describe('secrets at rest', () => {
     await db?.drop();
   });
 
-  test('a pg_dump holds none of the secrets in clear; the sealed ones open for webhooks and deliveries', async () => {
+  test('a dump (every table, sequence and view, through SQL) holds none of the secrets in clear; the sealed ones open for webhooks and deliveries', async () => {
     const created = await cli(['integrations', 'create', 'stripe_customer_v1', '--webhook-secret', '-', '--json'], KEY1, { stdin: `${WEBHOOK_SECRET}\n` });
     ok(created);
     ({ id: integrationId, table } = JSON.parse(created.stdout));
@@ -122,11 +114,11 @@ describe('secrets at rest', () => {
     // The backfill's upstream key is one more secret column, stored the same way.
     assert.ok(await saveBackfillApiKey(stack.pool, stack.deps.keyring, integrationId, BACKFILL_KEY));
     assert.equal(await loadBackfillApiKey(stack.pool, stack.deps.keyring, integrationId), BACKFILL_KEY);
-    const dump = await pgDump(db.url);
-    assertNoSecret(dump, [BACKFILL_KEY], 'pg_dump');
+    const dump = await sqlDump(db.url);
+    assertNoSecret(dump, [BACKFILL_KEY], 'the SQL dump');
     assert.ok(dump.includes(table) && dump.includes(targetId), 'the dump is of this database');
     assert.ok(dump.includes(`https://***:***@127.0.0.1:${new URL(receiver.endpoint).port}/sync`), 'the masked URL is kept for display');
-    assertNoSecret(dump, [WEBHOOK_SECRET, WEBHOOK_SECRET.slice(6), ...secretForms('restuser', PASSWORD), signingSecret, signingSecret.slice(6), KEY1], 'pg_dump');
+    assertNoSecret(dump, [WEBHOOK_SECRET, WEBHOOK_SECRET.slice(6), ...secretForms('restuser', PASSWORD), signingSecret, signingSecret.slice(6), KEY1], 'the SQL dump');
     assertNoSecret(outputs.join('\n'), [PASSWORD, WEBHOOK_SECRET], 'the CLI output');
   });
 
@@ -153,7 +145,7 @@ describe('secrets at rest', () => {
       await api.exited;
     }
     assert.equal(createKeyring(KEY1).open(sealed, `integrations.webhook_secret:${old.id}`), OLD_SECRET);
-    assertNoSecret(await pgDump(db.url), [OLD_SECRET], 'pg_dump');
+    assertNoSecret(await sqlDump(db.url), [OLD_SECRET], 'the SQL dump');
   });
 
   test('rotate-encryption-key re-seals every secret under the new key while the old one still opens; then the new key alone works', async () => {

@@ -9,31 +9,23 @@ import { setPaused, triggerTarget } from '../src/services/target-signals';
 import { type TargetView } from '../src/services/target-view';
 import { httpSyncWorkflowId, ingestWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
+import { findChromium } from './support/browser';
 import { startReceiver, type Receiver } from './support/receiver';
 import { customerEvent, postEvent } from './support/stripe';
 
 /**
- * The Temporal Web UI of this test run, driven by a real browser (Debian's chromium through
- * playwright-core): a target's workflow is found through the workflow list, and its summary,
+ * The Temporal Web UI of this test run, driven by a real browser (the system's Chromium, or the
+ * one the project brings, through playwright-core): a target's workflow is found through the workflow list, and its summary,
  * current details and deliveries read as the README says. Screenshots go to test-results/ui/ for
  * people to look at.
  */
 
-const CHROMIUM = process.env.HOOKSYNC_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(__dirname, '..', 'test-results', 'ui');
 const SECRET = 'whsec_ui_tests_0123456789abcdef';
 const NAMESPACE = process.env.TEMPORAL_NAMESPACE || 'default';
 // A receiver that fails with markup in its answer: none of it may reach the UI (nor be rendered).
 const NASTY_ERROR_BODY = { error: '<b>*down*</b> for _maintenance_' };
 const STEP_MS = 30_000;
-
-function requireChromium(): void {
-  try {
-    fs.accessSync(CHROMIUM, fs.constants.X_OK);
-  } catch {
-    throw new Error(`no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does), or set HOOKSYNC_TEST_CHROMIUM`);
-  }
-}
 
 function requireUi(): string {
   const ui = process.env.HOOKSYNC_TEST_TEMPORAL_UI;
@@ -104,8 +96,10 @@ describe('the Temporal UI shows each target and ingest shard', { timeout: 240_00
   };
 
   before(async () => {
-    // Both fail the file at once, with what to do: a missing browser is an error, never a skip.
-    requireChromium();
+    // A missing browser or UI fails the file with what to do: an error, never a skip.
+    // Found (and, the bundled one, unpacked) while the stack starts; awaited before the launch.
+    const browserFound = findChromium();
+    browserFound.catch(() => {});
     ui = requireUi();
     fs.mkdirSync(SHOTS, { recursive: true });
     [stack, good, failing] = await Promise.all([startStack(), startReceiver({ user: 'ui', password: 'ui-pass-Secr3t' }), startReceiver({ user: 'ui2', password: 'ui2-pass-Secr3t' })]);
@@ -145,8 +139,10 @@ describe('the Temporal UI shows each target and ingest shard', { timeout: 240_00
     await waitFor(async () => failing.requests.filter((r) => r.status === 500).length >= 2 || undefined, { what: 'two failed POSTs', timeoutMs: 30_000 });
 
     // A fresh, throw-away profile (playwright's default): nothing from an earlier run.
+    const { executablePath, env } = await browserFound;
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath,
+      env: { ...process.env, ...env } as Record<string, string>,
       headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });

@@ -74,6 +74,7 @@ export function devCommand(): Command {
         // Secrets at rest are encrypted in development too: with the given key, or one kept in the state folder.
         const encryptionKey = process.env.HOOKSYNC_ENCRYPTION_KEY || devEncryptionKey(true, generateKey);
         if (!process.env.HOOKSYNC_ENCRYPTION_KEY) say(`secrets are encrypted with the key in ${path.relative(process.cwd(), devKeyFile) || devKeyFile}`);
+        const allowHttp = process.env.HOOKSYNC_ALLOW_HTTP ?? 'loopback';
         const config = loadConfig({
           ...process.env,
           HOOKSYNC_ENCRYPTION_KEY: encryptionKey,
@@ -82,6 +83,8 @@ export function devCommand(): Command {
           PORT: String(opts.port),
           HOOKSYNC_METRICS_PORT: opts.metricsPort,
           HOOKSYNC_ALLOWED_TARGET_HOSTS: process.env.HOOKSYNC_ALLOWED_TARGET_HOSTS ?? DEV_ALLOWED_TARGET_HOSTS,
+          // Receivers on this machine need no certificate; Basic Auth is still required.
+          HOOKSYNC_ALLOW_HTTP: allowHttp,
         });
         const pool = createPool(config.DATABASE_URL, 1);
         await migrate(pool).finally(() => pool.end());
@@ -90,7 +93,7 @@ export function devCommand(): Command {
         const api = await startApi(config);
         parts.push(api);
         const allowedTargetHosts = config.HOOKSYNC_ALLOWED_TARGET_HOSTS.source;
-        writeDevConnection({ databaseUrl, temporalAddress, apiUrl: api.url, allowedTargetHosts, pid: process.pid });
+        writeDevConnection({ databaseUrl, temporalAddress, apiUrl: api.url, allowedTargetHosts, allowHttp, pid: process.pid });
         parts.push({ close: async () => fs.rmSync(devConnectionFile, { force: true }) });
 
         process.stdout.write(
@@ -103,7 +106,8 @@ export function devCommand(): Command {
             ...(uiUrl ? [`  Temporal UI    ${uiUrl}   (each target is a workflow httpsync-<targetId>)`] : []),
             `  PostgreSQL     ${hidePassword(databaseUrl)}${process.env.DATABASE_URL ? '' : '   (embedded)'}`,
             `  Worker         task queue ${config.HOOKSYNC_TASK_QUEUE}`,
-            `  Targets        may also use ${allowedTargetHosts || 'no non-public host'} (HOOKSYNC_ALLOWED_TARGET_HOSTS)`,
+            `  Targets        may also use ${allowedTargetHosts || 'no non-public host'} (HOOKSYNC_ALLOWED_TARGET_HOSTS)` +
+              (allowHttp === 'loopback' ? '; plain http to localhost (HOOKSYNC_ALLOW_HTTP=loopback)' : ''),
             '',
             'Next, in another terminal:  npx hooksync integrations create stripe_customer_v1',
             'Ctrl-C stops everything; running `npm run dev` again resumes where it was.',

@@ -9,6 +9,7 @@ import { act, parseInteger } from '../context';
 import { when } from '../render';
 import { backfillCommand, backfillText } from './integrations-backfill';
 import { integrationDeleteCommand } from './integrations-delete';
+import { sendTestEventCommand } from './integrations-test-event';
 import { secretOption } from '../secret-input';
 
 const SECRET_HELP =
@@ -230,6 +231,7 @@ Examples:
     .action(act((s, [id], opts: { wait: number }) => s.call('retryFailedIntegration', { params: { id: id! }, body: { wait_seconds: opts.wait } }), retried));
   cmd.addCommand(backfillCommand());
   cmd.addCommand(integrationDeleteCommand());
+  cmd.addCommand(sendTestEventCommand());
   return cmd;
 }
 

@@ -7,6 +7,7 @@ import { rotateSigningSecret } from '../services/target-secrets';
 import { setPaused, triggerTarget } from '../services/target-signals';
 import { targetInfo, targetProgress } from '../services/target-info';
 import { type TargetView } from '../services/target-view';
+import { testEvent } from './test-event-routes';
 import { defineRoute, type AnyRouteSpec } from './routes';
 import {
   IdParams,
@@ -270,6 +271,7 @@ export const management = {
     handle: ({ deps, params }) => targetProgress(deps, params.id),
   }),
   ...backfill,
+  ...testEvent,
 };
 
 /** Each key is its operation's id (clients call operations by these names). */

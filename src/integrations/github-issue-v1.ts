@@ -1,4 +1,5 @@
-import { verifyGithubSignature } from './github-signature';
+import crypto from 'node:crypto';
+import { signGithubEvent, verifyGithubSignature } from './github-signature';
 import type { IntegrationDescriptor, Interpretation } from './types';
 
 /** Weakest first: of two versions with the same `updated_at`, a deletion wins. */
@@ -8,6 +9,10 @@ interface IssuesEvent {
   action?: unknown;
   issue?: { id?: unknown; updated_at?: unknown };
 }
+
+/** GitHub's issue ids are numbers: a key that is not one becomes a stable number of its own (for sample events). */
+const issueId = (key: string): number =>
+  /^[1-9]\d{0,14}$/.test(key) ? Number(key) : crypto.createHash('sha256').update(key).digest().readUIntBE(0, 6) + 1;
 
 const isIsoTime = (v: unknown): v is string => typeof v === 'string' && Number.isFinite(Date.parse(v));
 
@@ -53,6 +58,28 @@ export const githubIssueV1: IntegrationDescriptor = {
     if (!isIsoTime(issue.updated_at)) return { kind: 'invalid', message: 'the issue has no valid "updated_at"' };
     const deleted = action === 'deleted';
     return { kind: 'record', record: { key: String(issue.id), ts: Date.parse(issue.updated_at), deleted, change: deleted ? 'deleted' : 'changed' } };
+  },
+  testEvent({ key, deleted, now, secret }) {
+    // GitHub's times have whole seconds.
+    const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const id = issueId(key);
+    const repository = { id: 1, full_name: 'hooksync/test-events' };
+    const issue = {
+      id,
+      number: id % 100_000,
+      title: 'Test issue',
+      state: 'open',
+      state_reason: null,
+      user: { login: 'hooksync-test' },
+      html_url: `https://github.com/${repository.full_name}/issues/${id % 100_000}`,
+      comments: 0,
+      locked: false,
+      created_at: at,
+      updated_at: at,
+      closed_at: null,
+    };
+    const body = JSON.stringify({ action: deleted ? 'deleted' : 'edited', issue, repository, sender: issue.user });
+    return signGithubEvent(body, secret, 'issues');
   },
   setupSteps: (webhookUrl, id) => [
     `In the repository (or organization) on GitHub, open Settings → Webhooks → Add webhook. Payload URL: ${webhookUrl}; Content type: application/json; Secret: the one given as --webhook-secret (or set it later with: hooksync integrations update ${id} --webhook-secret …).`,

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { esmLoader } from './esm';
 import type { VerifyResult } from './types';
@@ -35,4 +36,13 @@ export async function verifyGithubSignature(rawBody: Buffer, headers: IncomingHt
   const ok = await verify(secret, rawBody.toString('utf8'), header).catch(() => false);
   // A body that is not UTF-8 would decode lossily: it could never match honestly anyway.
   return ok ? { ok: true } : { ok: false, reason: 'bad_signature', message: 'X-Hub-Signature-256 does not match the payload' };
+}
+
+/** A GitHub event body with the headers GitHub sends it with (X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>). */
+export function signGithubEvent(body: string, secret: string, event: string): { body: string; headers: Record<string, string> } {
+  const signature = 'sha256=' + crypto.createHmac('sha256', secret).update(body, 'utf8').digest('hex');
+  return {
+    body,
+    headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': crypto.randomUUID(), 'x-hub-signature-256': signature },
+  };
 }

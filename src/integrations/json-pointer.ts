@@ -31,3 +31,19 @@ export function resolvePointer(doc: unknown, pointer: string): unknown {
   }
   return at;
 }
+
+/** Sets the value at `pointer` in `doc`, making the objects (or, for index tokens, arrays) on the way. */
+export function setPointer(doc: Record<string, unknown>, pointer: string, value: unknown): void {
+  const tokens = parsePointer(pointer);
+  if (tokens.length === 0) throw new JsonPointerError('cannot set the whole document');
+  let at: Record<string, unknown> = doc;
+  tokens.forEach((token, i) => {
+    if (i === tokens.length - 1) {
+      at[token] = value;
+      return;
+    }
+    const next = at[token];
+    if (next === null || typeof next !== 'object') at[token] = /^(0|[1-9]\d*)$/.test(tokens[i + 1]!) ? [] : {};
+    at = at[token] as Record<string, unknown>;
+  });
+}

@@ -1,7 +1,8 @@
+import crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { z } from 'zod';
-import { resolvePointer } from './json-pointer';
+import { JsonPointerError, parsePointer, resolvePointer, setPointer } from './json-pointer';
 import { pointerSetting as pointer, versionTime } from './payload-settings';
 import type { IntegrationDescriptor, Interpretation, VerifyResult } from './types';
 
@@ -99,6 +100,18 @@ export const standardWebhooksV1: IntegrationDescriptor<StandardWebhooksConfig> =
     const deleted = config.deleted !== undefined && resolvePointer(body, config.deleted) === true;
     const eventId = header(headers, 'webhook-id');
     return { kind: 'record', record: { key: keyText, ts, deleted, change: deleted ? 'deleted' : 'changed', ...(eventId ? { eventId } : {}) } };
+  },
+  testEvent({ key, deleted, now, config, secret }) {
+    if (deleted && config.deleted === undefined) throw new Error('this integration has no deleted pointer (--deleted at creation): its events cannot mark a deletion');
+    // The specification's recommended envelope, with the key, the time and the deletion where this instance reads them.
+    const event: Record<string, unknown> = { type: 'test.event', timestamp: now.toISOString(), data: {} };
+    setPointer(event, config.remote_key, key);
+    setPointer(event, config.timestamp, now.toISOString());
+    if (config.deleted !== undefined) setPointer(event, config.deleted, deleted);
+    const body = JSON.stringify(event);
+    const id = `msg_${crypto.randomBytes(12).toString('hex')}`;
+    const headers = { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign(id, now, body) };
+    return { body, headers: { 'content-type': 'application/json', ...headers } };
   },
   setupSteps: (webhookUrl, id) => [
     `Register ${webhookUrl} as an endpoint with the sender; it signs with a whsec_… secret (set it with: hooksync integrations update ${id} --webhook-secret whsec_… if it was not given here).`,

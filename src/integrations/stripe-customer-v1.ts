@@ -1,4 +1,5 @@
-import { verifyStripeSignature } from './stripe-signature';
+import crypto from 'node:crypto';
+import { signStripeEvent, verifyStripeSignature } from './stripe-signature';
 import type { IntegrationDescriptor, Interpretation } from './types';
 
 // Seconds since 1970 that a timestamptz holds (years 1970 to 5138).
@@ -75,6 +76,18 @@ export const stripeCustomerV1: IntegrationDescriptor = {
     apiKeyPattern: /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/,
     apiKeyExample: 'sk_live_… (or a restricted rk_live_… key that may read customers)',
     timestampResolutionMs: 1000,
+  },
+  testEvent({ key, deleted, now, secret }) {
+    const created = Math.floor(now.getTime() / 1000);
+    const event = {
+      id: `evt_test_${crypto.randomBytes(12).toString('hex')}`,
+      object: 'event',
+      created,
+      livemode: false,
+      type: deleted ? 'customer.deleted' : 'customer.updated',
+      data: { object: { id: key, object: 'customer', balance: 0, created, email: 'test@example.com', name: 'Test customer', phone: null } },
+    };
+    return signStripeEvent(JSON.stringify(event), secret, created);
   },
   setupSteps: (webhookUrl, id) => [
     `In the Stripe Dashboard (Developers → Webhooks), add an endpoint with the URL ${webhookUrl} for the events customer.created, customer.updated and customer.deleted.`,

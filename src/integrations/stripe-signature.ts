@@ -33,3 +33,9 @@ export function verifyStripeSignature(rawBody: Buffer, headers: IncomingHttpHead
     return { ok: false, reason: 'bad_signature', message: 'no signature in Stripe-Signature matches the payload' };
   }
 }
+
+/** A Stripe event body with the headers Stripe sends it with, signed by the official library. */
+export function signStripeEvent(body: string, secret: string, timestampSeconds: number): { body: string; headers: Record<string, string> } {
+  const header = Stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: timestampSeconds });
+  return { body, headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': header } };
+}

@@ -108,10 +108,11 @@ export interface IntegrationDescriptor<Config = unknown> {
   /** The upstream's list API, for backfills; without it the integration cannot be backfilled. */
   list?: ListApi;
   /**
-   * A sample event of this upstream, signed exactly as the upstream signs, whose version time is
-   * `now` (`hooksync integrations send-test-event`).
+   * A sample event of this upstream for the resource `key`, whose version time is `now`, signed
+   * exactly as the upstream signs with `secret` (`integrations send-test-event`): what arrives at
+   * the webhook endpoint is indistinguishable from the upstream's own.
    */
-  testEvent?(input: { key: string; deleted: boolean; now: Date; config: Config; secret: string }): { body: string; headers: Record<string, string> };
+  testEvent(input: { key: string; deleted: boolean; now: Date; config: Config; secret: string }): { body: string; headers: Record<string, string> };
 }
 
 /**

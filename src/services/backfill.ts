@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { loadBackfillApiKey, saveBackfillApiKey } from '../db/backfill-credentials';
 import { targetGuard, TargetRefusedError } from '../http/address-guard';
+import { plainHttpAllowed, plainHttpRefusal } from '../http/target-url';
 import { findDescriptor } from '../integrations';
 import type { ListApi } from '../integrations/types';
 import { integrationIdKey } from '../temporal/client';
@@ -60,8 +61,8 @@ export async function checkApiBase(deps: ServiceDeps, raw: string): Promise<stri
   } catch {
     throw new ServiceError('invalid', `--api-base: not a valid URL: ${JSON.stringify(raw.slice(0, 200))}`);
   }
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && deps.config.HOOKSYNC_ALLOW_HTTP)) {
-    throw new ServiceError('invalid', `the API base must use https${u.protocol === 'http:' ? ' (plain http only when hooksync runs with HOOKSYNC_ALLOW_HTTP=1)' : ''}`);
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && plainHttpAllowed(u.hostname, deps.config.HOOKSYNC_ALLOW_HTTP))) {
+    throw new ServiceError('invalid', `the API base must use https${u.protocol === 'http:' ? ` (${plainHttpRefusal(deps.config.HOOKSYNC_ALLOW_HTTP)})` : ''}`);
   }
   if (u.username || u.password) throw new ServiceError('invalid', 'the API base may not carry credentials: give the API key with --api-key');
   if (u.search || u.hash) throw new ServiceError('invalid', 'the API base is a scheme, host and optional path prefix, without a query or fragment');

@@ -198,6 +198,11 @@ export const fakeDescriptor: IntegrationDescriptor = {
     if (typeof e.thing?.id !== 'string' || typeof e.thing.at !== 'number') return { kind: 'invalid', message: 'no thing' };
     return { kind: 'record', record: { key: e.thing.id, ts: e.thing.at * 1000, deleted: e.kind === 'deleted', change: e.kind } };
   },
+  testEvent({ key, deleted, now, secret }) {
+    const at = now.getTime() / 1000;
+    const body = JSON.stringify({ kind: deleted ? 'deleted' : 'changed', thing: { id: key, at, marker: 'test', version: Math.floor(at) } });
+    return { body, headers: { ...json, 'x-fake-signature': fakeSign(body, secret) } };
+  },
   setupSteps: () => [],
 };
 

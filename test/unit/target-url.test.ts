@@ -15,6 +15,18 @@ test('plain http is refused unless allowed', () => {
   assert.equal(parseTargetUrl('http://a:b@example.com/', { allowHttp: true }).endpoint, 'http://example.com/');
 });
 
+test('HOOKSYNC_ALLOW_HTTP=loopback (hooksync dev): plain http to localhost, 127.0.0.0/8 and ::1 only, still with Basic Auth', () => {
+  for (const host of ['localhost', 'LOCALHOST', '127.0.0.1', '127.1.2.3', '[::1]', '[0:0:0:0:0:0:0:1]']) {
+    assert.equal(parseTargetUrl(`http://a:b@${host}:9999/`, { allowHttp: 'loopback' }).host, `${host.toLowerCase().replace('0:0:0:0:0:0:0:1', '::1')}:9999`);
+  }
+  for (const host of ['example.com', '10.0.0.1', '192.168.1.1', '128.0.0.1', '0.0.0.0', '[::]', '[::ffff:127.0.0.1]', '[fe80::1]', 'localhost.example.com']) {
+    assert.throws(() => parseTargetUrl(`http://a:b@${host}/`, { allowHttp: 'loopback' }), /must use https \(plain http only to localhost, 127\.0\.0\.0\/8 and ::1.*HOOKSYNC_ALLOW_HTTP=1/, host);
+  }
+  assert.throws(() => parseTargetUrl('http://localhost:9999/', { allowHttp: 'loopback' }), /Basic Auth/);
+  assert.throws(() => parseTargetUrl('http://a:b@localhost/', { allowHttp: false }), /must use https/);
+  assert.equal(parseTargetUrl('https://a:b@localhost/', { allowHttp: 'loopback' }).endpoint, 'https://localhost/');
+});
+
 test('a URL without Basic Auth credentials, or no URL at all, is refused', () => {
   assert.throws(() => parseTargetUrl('https://example.com/', { allowHttp: false }), /Basic Auth/);
   assert.throws(() => parseTargetUrl('https://user@example.com/', { allowHttp: false }), /Basic Auth/);
