@@ -54,11 +54,14 @@ export async function postInFlightMs(db: Db, id: string): Promise<number> {
  * Called right after taking the lock: waits while an earlier holder's POST may still be in
  * flight (at most `capMs`, the target's timeout and the margin; less once the time has passed).
  */
+/** Returns how long it waited (0 when nothing was in flight). */
 export async function waitForPostInFlight(db: Db, id: string, capMs: number, signal?: AbortSignal): Promise<number> {
   const started = Date.now();
+  let waited = 0;
   for (;;) {
     const ms = Math.min(await postInFlightMs(db, id), capMs - (Date.now() - started));
-    if (ms <= 0 || signal?.aborted) return Date.now() - started;
+    if (ms <= 0 || signal?.aborted) return waited && Date.now() - started;
+    waited += 1;
     await new Promise((r) => setTimeout(r, Math.min(ms, 1_000)));
   }
 }
