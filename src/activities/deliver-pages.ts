@@ -11,7 +11,10 @@ import { parseTargetUrl, type TargetUrl } from '../http/target-url';
 import { retryDelayMs } from '../contract/retry';
 import { safeErrorText } from '../db/pg-error';
 import type { Cursor } from '../contract/cursor';
+import { generationBehindWarning } from '../contract/cursor';
 import { DRAIN_BUDGET_MS } from '../contract/delivery';
+import { SETTINGS_BOUNDS } from '../contract/target-settings';
+import { announcePost, clearPost, IN_FLIGHT_MARGIN_MS, waitForPostInFlight } from '../db/post-in-flight';
 import type { DeliverFailureDetails, DeliverInput, DeliverResult } from '../contract/delivery';
 
 /** How long a delivery waits for the target's lock (an `update` verifying a new URL holds it meanwhile). */
@@ -49,10 +52,24 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       throw await failure(new DeliveryError(`the database is unreachable: ${safeErrorText(err)}`));
     });
     let locked = false;
+    // The lock lives in this session: once it is gone (a PostgreSQL crash, a cut connection),
+    // another delivery may hold the lock, so no further POST leaves this activity.
+    let sessionLost: Error | undefined;
+    const onLost = (err: Error) => void (sessionLost ??= err);
+    db.on('error', onLost);
+    const onEnd = () => onLost(new Error('connection ended'));
+    db.on('end', onEnd);
+    // A POST announced (announcePost) whose end is not yet recorded.
+    let announced: string | undefined;
+    // Only cursors made durable leave the database: `result.cursor` moves only after the page's
+    // synchronous announcement (see announcePost), and this heartbeat sends nothing else.
     const heartbeat = setInterval(() => ctx.heartbeat(result), 2_000);
     try {
       locked = await lockWithin(db, input.targetId, LOCK_WAIT_MS, ctx.cancellationSignal);
       if (!locked) throw new DeliveryError('another delivery to this target (or an update verifying its URL) is still running');
+      // Lock-delay: the previous holder may have lost its session with its POST still in flight.
+      const waited = await waitForPostInFlight(db, input.targetId, SETTINGS_BOUNDS.timeoutSeconds.max * 1000 + IN_FLIGHT_MARGIN_MS, ctx.cancellationSignal);
+      if (waited > 0) log.warn('waited for a POST of an earlier delivery that lost its lock', { targetId: input.targetId, ms: waited });
       const target = await getTarget(db, input.targetId);
       if (!target || target.deleted_at) {
         throw ApplicationFailure.nonRetryable(`target ${input.targetId} was deleted`, 'TargetGone');
@@ -62,6 +79,11 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       // there): a workflow started again, or one whose last heartbeat was lost, sends nothing
       // twice. After a reset the workflow has not heard of, the database's generation wins.
       const dbCursor = cursorOf(target);
+      if (target.cursor_generation < result.generation) {
+        // A database restored from before a reset: nothing could be recorded here, and the same
+        // pages would go out for ever. Stopped (retried with backoff, no POST) until a reset.
+        throw new DeliveryError(generationBehindWarning(input.targetId, target.cursor_generation, result.generation));
+      }
       if (target.cursor_generation !== result.generation) {
         if (target.cursor_generation > result.generation) {
           result.cursor = dbCursor;
@@ -110,6 +132,9 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       while (page.last) {
         // Read the next page while this one is in flight; it is used only after a 2xx. A failed
         // read fails the activity below (with what was delivered until then), not here.
+        if (sessionLost) throw new DeliveryError(`the delivery lock's database session was lost: ${sessionLost.message}`);
+        // Synchronous, on the lock's session: fails if the lock is gone, and flushes the page's rows.
+        announced = await announcePost(db, input.targetId, input.timeoutSeconds * 1000);
         const next = page.rows.length === input.pageSize ? fetchPage(page.last) : undefined;
         next?.catch(() => {});
         const outcome = await sendPage(
@@ -140,6 +165,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
         log.info('page delivered', { ...logged, status: outcome.status, cursor: `${page.last.txid}/${page.last.seq}` });
         ctx.heartbeat(result);
         const now = await recordDelivered(db, input.targetId, { cursor: page.last, generation: result.generation, rows: page.rows.length, postMs: outcome.ms });
+        announced = undefined;
         if (now === undefined || now === 'reset' || now.deleted || now.paused) {
           await next?.catch(() => {});
           return { ...result, stopped: now === 'reset' ? 'reset' : now === undefined || now.deleted ? 'deleted' : 'paused' };
@@ -176,7 +202,14 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       throw await failure(e);
     } finally {
       clearInterval(heartbeat);
-      if (locked) {
+      db.off('error', onLost);
+      db.off('end', onEnd);
+      // The POST announced last has ended: whoever waits for it may go on. Through the pool, as
+      // the lock's session may be the one that failed; only this announcement is cleared.
+      if (announced) await clearPost(pool, input.targetId, announced).catch(() => {});
+      if (sessionLost) {
+        db.release(sessionLost);
+      } else if (locked) {
         await releaseDeliveryLock(db, input.targetId).then(
           () => db.release(),
           (err: Error) => db.release(err),

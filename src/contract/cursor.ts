@@ -20,3 +20,17 @@ export function cursorAheadWarning(targetId: string, cursor: Cursor, nextTxid: s
     `Deliver everything again with: hooksync httpsync reset ${targetId} --from-start`
   );
 }
+
+/**
+ * The warning (and delivery error) for a database whose cursor generation is below the workflow's:
+ * a backup from before a `reset`, a point-in-time restore. Its cursor cannot be trusted, and
+ * delivering from the workflow's would send the same pages for ever (nothing is recorded under a
+ * generation the database does not have): delivery stops until the operator resets.
+ */
+export function generationBehindWarning(targetId: string, databaseGeneration: number, workflowGeneration: number): string {
+  return (
+    `the database's cursor generation (${databaseGeneration}) is below the workflow's (${workflowGeneration}): ` +
+    `it was restored from a backup taken before a reset, and delivery of this target is stopped. ` +
+    `Deliver everything again with: hooksync httpsync reset ${targetId} --from-start`
+  );
+}

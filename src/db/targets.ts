@@ -45,6 +45,10 @@ export interface TargetRow extends TargetSettingsRow, SigningColumns {
   workflow_restart_reason: string | null;
   service: string;
   table_name: string;
+  /** Lock-delay: until when a POST may be in flight (db/post-in-flight.ts). */
+  post_in_flight_until: Date | null;
+  /** A change of settings the workflow has not acknowledged (db/pending-changes.ts). */
+  pending_update_id: string | null;
   /** The next transaction id the cluster hands out (`pg_snapshot_xmax`): a cursor at or past it is from another cluster. */
   next_txid: string;
 }
@@ -90,6 +94,9 @@ const LIVE = 'url, signing_secret, signing_secret_previous, signing_secret_previ
 /**
  * After a 2xx: record progress, and learn whether to go on (paused, deleted, new credentials).
  * Recorded only under the generation the delivery started with: after a reset it answers 'reset'.
+ * Committed without waiting for the disk: the synchronous write before the POST (announcePost)
+ * made the position durable already, and a record lost in a crash only sends a page again. It
+ * also clears the lock-delay of the POST that has ended.
  */
 export async function recordDelivered(
   db: pg.PoolClient,
@@ -102,8 +109,8 @@ export async function recordDelivered(
           SET cursor_txid = $2::xid8, cursor_seq = $3::bigint,
               rows_delivered = rows_delivered + $4, pages_delivered = pages_delivered + 1,
               post_count = post_count + 1, post_ms_total = post_ms_total + $5, last_success_at = now(),
-              retry_attempts = 0, next_attempt_at = NULL
-        WHERE id = $1 AND cursor_generation = $6
+              retry_attempts = 0, next_attempt_at = NULL, post_in_flight_until = NULL
+        WHERE id = $1 AND cursor_generation = $6 AND set_config('synchronous_commit', 'off', true) IS NOT NULL
     RETURNING ${LIVE})
      SELECT *, true AS current FROM done
      UNION ALL
@@ -142,15 +149,18 @@ export async function recordFailure(
   );
 }
 
-/** The cursor back to the start, under a new generation. Returns the new generation and time. */
-export async function resetCursor(db: Db, id: string): Promise<{ generation: number; at: Date } | undefined> {
+/**
+ * The cursor back to the start, under a new generation, above `above` too (the workflow's, when a
+ * database restored from before a reset is behind it). Returns the new generation and time.
+ */
+export async function resetCursor(db: Db, id: string, above = 0): Promise<{ generation: number; at: Date } | undefined> {
   const { rows } = await db.query<{ generation: number; at: Date }>(
     `UPDATE sync_targets
-        SET cursor_txid = '0', cursor_seq = 0, cursor_generation = cursor_generation + 1,
+        SET cursor_txid = '0', cursor_seq = 0, cursor_generation = greatest(cursor_generation, $2::int) + 1,
             reset_at = now(), reset_count = reset_count + 1, retry_attempts = 0, next_attempt_at = NULL
       WHERE id = $1 AND deleted_at IS NULL
   RETURNING cursor_generation AS generation, reset_at AS at`,
-    [id],
+    [id, above],
   );
   return rows[0];
 }

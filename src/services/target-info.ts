@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { readBacklog } from '../db/integration-tables';
 import { cursorAhead, cursorOf } from '../db/targets';
-import { cursorAheadWarning } from '../contract/cursor';
+import { cursorAheadWarning, generationBehindWarning } from '../contract/cursor';
 import type { HttpSyncStatus } from '../contract/httpsync';
 import { statusQuery } from '../contract/messages';
 import { httpSyncWorkflowId } from '../contract/names';
@@ -76,6 +76,8 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
   const warnings = [...(status?.warnings ?? [])];
   // Checked here too: the workflow learns it only when it delivers.
   if (cursorAhead(cursor, t.next_txid) && !warnings.some((w) => w.startsWith('the cursor'))) warnings.unshift(cursorAheadWarning(id, cursor, t.next_txid));
+  // A database restored from before a reset: its deliveries stop (see deliverPages) until a reset.
+  if (status && (status.generation ?? 0) > t.cursor_generation) warnings.unshift(generationBehindWarning(id, t.cursor_generation, status.generation ?? 0));
   return {
     ...view(t),
     url: status?.maskedUrl ?? t.url_masked,

@@ -26,13 +26,16 @@ export interface ResetView extends TargetView {
  */
 export async function resetTarget(deps: ServiceDeps, id: string): Promise<ResetView> {
   const t = await loadTarget(deps, id);
+  // Above the workflow's generation too: a database restored from before a reset is behind it,
+  // and the workflow would ignore a reset to a generation it has passed.
+  const { live } = await askWorkflow(deps, id);
   // No undo: the new generation in the database brings the reset to the workflow at its next
   // delivery, even if this signal cannot be sent.
   const { result: r, told } = await changeThenTell(
     deps,
     id,
     async (db) => {
-      const reset = await resetCursor(db, id);
+      const reset = await resetCursor(db, id, live?.generation ?? 0);
       if (!reset) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
       return reset;
     },

@@ -1,7 +1,10 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/pool';
 import { setTargetPaused } from '../db/targets';
-import { pauseSignal, resumeSignal, triggerSignal } from '../contract/messages';
+import { markChangePending, settleChange } from '../db/pending-changes';
+import { triggerSignal } from '../contract/messages';
+import type { TargetChange } from '../contract/httpsync';
+import { neverReachedTemporal, newUpdateId, sendConfigure } from '../temporal/configure-target';
 import { httpSyncWorkflowId } from '../contract/names';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ServiceDeps } from './deps';
@@ -31,23 +34,12 @@ export async function triggerTarget(deps: ServiceDeps, id: string): Promise<Targ
 
 export async function setPaused(deps: ServiceDeps, id: string, paused: boolean): Promise<TargetView> {
   const t = await loadTarget(deps, id);
-  const store = (value: boolean) => setTargetPaused(deps.pool, id, value);
-  if (paused) {
-    // Signal first: if Temporal is down, nothing changes anywhere.
-    await signal(deps, id, (h) => h.signal(pauseSignal));
-    await store(true);
-  } else {
-    // The database first: the resumed workflow drains at once, and its delivery activity stops
-    // on a target the database still says is paused, which would leave the rows that collected
-    // meanwhile waiting for the next period. If Temporal is down, the change is undone.
-    await store(false);
-    try {
-      await signal(deps, id, (h) => h.signal(resumeSignal));
-    } catch (err) {
-      await store(t.paused).catch(() => {});
-      throw err;
-    }
-  }
+  // The database first (a resumed workflow drains at once, and its delivery stops on a target
+  // the database still says is paused), then the workflow, by settings that converge (see
+  // changeSettingsThenTell). A workflow that is not running: nothing changes, as before.
+  await changeSettingsThenTell(deps, id, (db) => setTargetPaused(db, id, paused), { paused }, (pool) => setTargetPaused(pool, id, t.paused), {
+    notRunning: 'undo',
+  });
   return view({ ...t, paused });
 }
 
@@ -67,16 +59,7 @@ export async function changeThenTell<T>(
   tell: (h: Handle, result: T) => Promise<void>,
   undo?: (db: pg.Pool) => Promise<unknown>,
 ): Promise<{ result: T; told: boolean }> {
-  let result: T;
-  try {
-    result = await withTransaction(deps.pool, work);
-  } catch (err) {
-    if (err instanceof ServiceError) throw err;
-    if ((err as { code?: string }).code === '55P03') {
-      throw new ServiceError('conflict', `a delivery to ${id} did not finish in time to verify the new URL; try again`);
-    }
-    throw dbError(err);
-  }
+  const result = await change(deps, id, work);
   try {
     await signal(deps, id, (h) => tell(h, result));
     return { result, told: true };
@@ -90,5 +73,69 @@ export async function changeThenTell<T>(
       );
     });
     throw err;
+  }
+}
+
+/** The row changes in a transaction; its errors as the service layer tells them. */
+async function change<T>(deps: ServiceDeps, id: string, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  try {
+    return await withTransaction(deps.pool, work);
+  } catch (err) {
+    if (err instanceof ServiceError) throw err;
+    if ((err as { code?: string }).code === '55P03') {
+      throw new ServiceError('conflict', `a delivery to ${id} did not finish in time to verify the new URL; try again`);
+    }
+    throw dbError(err);
+  }
+}
+
+/**
+ * Settings (update, pause, resume): the database and the workflow converge whatever happens to the
+ * call in between. The row changes together with a pending update id, then the workflow gets the
+ * `configure` update under that id; its answer clears the id. When the outcome is unknown (a
+ * deadline passed after the update may have landed) the database keeps the new value and self-
+ * repair (repairs/pending-changes) sends the row's settings under that id until the workflow
+ * answers: never the old settings in the database and the new ones in the workflow. Only when
+ * Temporal was surely not reached is the change undone (`restore`), and the id stays, so the
+ * restored settings are sent too. A workflow that is not running takes the row when started again
+ * (`notRunning: 'keep'`), or the change is refused (`'undo'`).
+ */
+export async function changeSettingsThenTell(
+  deps: ServiceDeps,
+  id: string,
+  work: (db: pg.PoolClient) => Promise<unknown>,
+  settings: TargetChange,
+  restore: (db: pg.Pool) => Promise<unknown>,
+  opts: { notRunning: 'keep' | 'undo' },
+): Promise<{ told: boolean }> {
+  const updateId = newUpdateId();
+  await change(deps, id, async (db) => {
+    await work(db);
+    await markChangePending(db, id, updateId);
+  });
+  if (Object.keys(settings).length === 0) {
+    await settleChange(deps.pool, id, updateId).catch(() => {});
+    return { told: true };
+  }
+  try {
+    await sendConfigure(deps.temporal.client, id, settings, updateId);
+    // Lost, this leaves the id pending: self-repair sends the same settings once more.
+    await settleChange(deps.pool, id, updateId).catch(() => {});
+    return { told: true };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      if (opts.notRunning === 'undo') await restore(deps.pool).catch(() => {});
+      await settleChange(deps.pool, id, updateId).catch(() => {});
+      if (opts.notRunning === 'keep') return { told: false };
+      throw new ServiceError('conflict', `the workflow of ${id} is not running (hooksync httpsync restart ${id} starts it again)`);
+    }
+    if (neverReachedTemporal(err)) {
+      await restore(deps.pool).catch(() => {});
+      throw unavailable('Temporal', err);
+    }
+    throw new ServiceError(
+      'unavailable',
+      `Temporal did not confirm the change in time (${(err as Error).message}); it is saved, and self-repair sends it to the workflow again until the workflow acknowledges it (within a minute once Temporal and a worker answer)`,
+    );
   }
 }

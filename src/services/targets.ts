@@ -4,9 +4,10 @@ import { sendPage, type PageSource } from '../delivery/page';
 import { parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
 import { generateSigningSecret } from '../delivery/signature';
 import { sealSecret } from '../secrets/stored';
+import { IN_FLIGHT_MARGIN_MS, waitForPostInFlight } from '../db/post-in-flight';
 import { DRAIN_BUDGET_MS } from '../contract/delivery';
 import type { SyncMode, TargetChange } from '../contract/httpsync';
-import { configureSignal, deleteSignal } from '../contract/messages';
+import { deleteSignal } from '../contract/messages';
 import { httpSyncWorkflowId } from '../contract/names';
 import { settingsProblems } from '../contract/target-settings';
 import { startTargetWorkflow } from '../temporal/target-workflow';
@@ -16,7 +17,7 @@ import { newId } from './ids';
 import { dbError } from './integrations';
 import { checkTargetAddress } from './target-address';
 import { signingSecrets } from './target-secrets';
-import { changeThenTell } from './target-signals';
+import { changeSettingsThenTell } from './target-signals';
 import { loadTarget, view, type TargetView } from './target-view';
 
 /** HTTP Sync targets: create (after a verification POST), list, change and delete. */
@@ -123,7 +124,7 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
   if (patch.timeoutSeconds !== undefined) change.timeoutSeconds = patch.timeoutSeconds;
   if (patch.mode !== undefined) change.mode = patch.mode;
   if (url) change.maskedUrl = url.masked;
-  await changeThenTell(
+  await changeSettingsThenTell(
     deps,
     id,
     async (db) => {
@@ -132,17 +133,18 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
         // receiver never gets it beside a page. Wait for a delivery in flight (its time budget
         // and one POST) to finish.
         await lockDeliveriesInTransaction(db, id, DRAIN_BUDGET_MS + t.timeout_seconds * 1000 + 5_000);
+        // And, as a delivery does, for a POST whose delivery lost its lock session (lock-delay).
+        await waitForPostInFlight(db, id, t.timeout_seconds * 1000 + IN_FLIGHT_MARGIN_MS);
         await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, id, signingSecrets(deps, t), patch.timeoutSeconds ?? t.timeout_seconds);
       }
       const stored = { ...patch, url: patch.url === undefined ? undefined : sealSecret(deps.keyring, 'sync_targets.url', id, patch.url.trim()), urlMasked: url?.masked };
       if (!(await updateTargetSettings(db, id, stored))) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
     },
-    async (h) => {
-      if (Object.keys(change).length > 0) await h.signal(configureSignal, change);
-    },
-    // Temporal unreachable: back to the settings before, as if the update had never been asked for.
+    change,
+    // Temporal surely not reached: back to the settings before, as if the update had never been asked for.
     (pool) =>
       updateTargetSettings(pool, id, { url: t.url, urlMasked: t.url_masked, periodSeconds: t.period_seconds, pageSize: t.page_size, timeoutSeconds: t.timeout_seconds, mode: t.mode }),
+    { notRunning: 'keep' },
   );
   return view((await getTarget(deps.pool, id))!);
 }

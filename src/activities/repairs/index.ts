@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { checkCursors } from './cursor-check';
+import { repairPendingChanges } from './pending-changes';
 import { repairTargetWorkflows } from './target-workflows';
 
 /** What a repair step may use: the database, a Temporal client, and where workflows run. */
@@ -28,5 +29,6 @@ export interface RepairStep {
  */
 export const REPAIR_STEPS: readonly RepairStep[] = [
   { name: 'target-workflows', run: repairTargetWorkflows },
+  { name: 'pending-changes', run: repairPendingChanges },
   { name: 'cursor-check', run: checkCursors },
 ];

@@ -1,0 +1,40 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { settleChange } from '../../db/pending-changes';
+import { listTargets } from '../../db/targets';
+import { logger } from '../../log';
+import { sendConfigure } from '../../temporal/configure-target';
+import { settingsOf } from '../../temporal/target-workflow';
+import type { RepairContext } from '.';
+
+/**
+ * A change of settings whose `configure` update got no answer (a deadline passed, the process
+ * died): the row's settings (which the database kept) go to the workflow again under the same
+ * update id until it answers; then the id is cleared. Whatever happened to the first attempt,
+ * the workflow ends with the database's settings.
+ */
+export async function repairPendingChanges(ctx: Pick<RepairContext, 'pool' | 'client' | 'heartbeat'>): Promise<string> {
+  const pending = (await listTargets(ctx.pool)).filter((t) => t.pending_update_id);
+  const sent: string[] = [];
+  const failed: string[] = [];
+  for (const t of pending) {
+    const updateId = t.pending_update_id!;
+    try {
+      await sendConfigure(ctx.client, t.id, { ...settingsOf(t), maskedUrl: t.url_masked }, updateId);
+      sent.push(t.id);
+    } catch (err) {
+      // Not running: it takes the row's settings when started again (repairs/target-workflows).
+      if (!(err instanceof WorkflowNotFoundError)) {
+        failed.push(`${t.id}: ${(err as Error).message.split('\n')[0]}`);
+        continue;
+      }
+    }
+    await settleChange(ctx.pool, t.id, updateId);
+    ctx.heartbeat?.();
+  }
+  if (sent.length) logger.warn({ targets: sent }, 'sent changes of settings again that their workflows had not acknowledged');
+  const parts = [pending.length ? `${pending.length} unacknowledged change(s)` : 'every change of settings acknowledged'];
+  if (sent.length) parts.push(`sent again: ${sent.join(', ')}`);
+  if (failed.length) parts.push(`not yet: ${failed.join('; ')}`);
+  if (failed.length && sent.length === 0) throw new Error(parts.join('; '));
+  return parts.join('; ');
+}

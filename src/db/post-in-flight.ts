@@ -1,0 +1,67 @@
+import type pg from 'pg';
+
+type Db = pg.Pool | pg.PoolClient;
+
+/**
+ * Lock-delay for a target's delivery lock (sync_targets.post_in_flight_until, migration 009). The
+ * advisory lock dies with its session (a PostgreSQL crash, a cut connection) while the POST of
+ * whoever held it may still be running; each POST is announced here first, by PostgreSQL's clock,
+ * and whoever takes the lock next waits until that time has passed. Times are compared in SQL
+ * (now()), never with this process's clock.
+ */
+
+/** Slack over a POST's own timeout: the POST starts a few milliseconds after the write commits. */
+export const IN_FLIGHT_MARGIN_MS = 5_000;
+
+/**
+ * Before a POST, on the session that holds the lock (a lost session fails here, before the POST):
+ * until when it may be in flight. Committed synchronously, whatever the session's default: this
+ * flush also makes durable every transaction the page read before it saw (the WAL is flushed in
+ * order), so the cursor after this page may leave the database. Returns the time as PostgreSQL's
+ * text, to clear exactly this announcement later.
+ */
+export async function announcePost(db: pg.PoolClient, id: string, timeoutMs: number): Promise<string> {
+  const { rows } = await db.query<{ until: string }>(
+    `UPDATE sync_targets
+        SET post_in_flight_until = now() + make_interval(secs => $2::float8 / 1000)
+      WHERE id = $1 AND set_config('synchronous_commit', 'on', true) IS NOT NULL
+  RETURNING post_in_flight_until::text AS until`,
+    [id, timeoutMs + IN_FLIGHT_MARGIN_MS],
+  );
+  if (!rows[0]) throw new Error(`target ${id} is gone`);
+  return rows[0].until;
+}
+
+/** The POST announced as `until` has ended: clear it, unless a later POST announced itself meanwhile. */
+export async function clearPost(db: Db, id: string, until: string): Promise<void> {
+  await db.query(
+    `UPDATE sync_targets SET post_in_flight_until = NULL
+      WHERE id = $1 AND post_in_flight_until = $2::timestamptz AND set_config('synchronous_commit', 'off', true) IS NOT NULL`,
+    [id, until],
+  );
+}
+
+/** How long until no earlier POST to this target can be in flight (0 when none is), by PostgreSQL's clock. */
+export async function postInFlightMs(db: Db, id: string): Promise<number> {
+  const { rows } = await db.query<{ ms: number }>(
+    `SELECT coalesce(greatest(0, extract(epoch FROM post_in_flight_until - now()) * 1000), 0)::float8 AS ms FROM sync_targets WHERE id = $1`,
+    [id],
+  );
+  return rows[0]?.ms ?? 0;
+}
+
+/**
+ * Called right after taking the lock: waits while an earlier holder's POST may still be in
+ * flight (at most `capMs`, the target's timeout and the margin; less once the time has passed).
+ */
+/** Returns how long it waited (0 when nothing was in flight). */
+export async function waitForPostInFlight(db: Db, id: string, capMs: number, signal?: AbortSignal): Promise<number> {
+  const started = Date.now();
+  let waited = 0;
+  for (;;) {
+    const ms = Math.min(await postInFlightMs(db, id), capMs - (Date.now() - started));
+    if (ms <= 0 || signal?.aborted) return waited && Date.now() - started;
+    waited += 1;
+    await new Promise((r) => setTimeout(r, Math.min(ms, 1_000)));
+  }
+}

@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import { isGrpcServiceError, type Client } from '@temporalio/client';
+import { configureUpdate } from '../contract/messages';
+import { httpSyncWorkflowId } from '../contract/names';
+import type { TargetChange, TargetSettings } from '../contract/httpsync';
+
+/**
+ * New settings reach a target's workflow as the `configure` update, under an id chosen before the
+ * change is stored: Temporal answers a repeated update id with the first outcome (within a run),
+ * so the service and self-repair can send it again until one of them hears the answer.
+ */
+
+/** gRPC's status code UNAVAILABLE. */
+const GRPC_UNAVAILABLE = 14;
+
+export const newUpdateId = () => `configure-${randomUUID()}`;
+
+/** How long a caller waits for the workflow to apply a change. */
+export const CONFIGURE_DEADLINE_MS = 10_000;
+
+/** Sends `change` under `updateId`; resolves once the workflow has applied it. */
+export async function sendConfigure(client: Client, targetId: string, change: TargetChange, updateId: string, deadlineMs = CONFIGURE_DEADLINE_MS): Promise<TargetSettings> {
+  return client.withDeadline(Date.now() + deadlineMs, () =>
+    client.workflow.getHandle(httpSyncWorkflowId(targetId)).executeUpdate(configureUpdate, { args: [change], updateId }),
+  );
+}
+
+/**
+ * Whether a failed send never got as far as a Temporal server (UNAVAILABLE: no connection). Any
+ * other failure, a deadline above all, leaves open whether the workflow applied the change.
+ */
+export function neverReachedTemporal(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if (isGrpcServiceError(e)) return e.code === GRPC_UNAVAILABLE;
+  }
+  return false;
+}
