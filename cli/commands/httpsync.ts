@@ -55,6 +55,7 @@ export function httpsyncCommand(): Command {
     .action(
       act(
         async (s, [integrationId], opts: { url?: string; period: number; pageSize: number; timeout: number; onInsert?: boolean } & FilterOptions) => {
+          const filter = filterBody(opts);
           // Read (from stdin, a prompt or the environment) before anything is sent.
           const url = (await targetUrl(opts.url, true))!;
           return s.call('createTarget', {
@@ -65,7 +66,7 @@ export function httpsyncCommand(): Command {
               page_size: opts.pageSize,
               timeout_seconds: opts.timeout,
               mode: opts.onInsert ? 'on_insert' : 'interval',
-              ...filterBody(opts),
+              ...filter,
             },
           });
         },
@@ -126,10 +127,11 @@ export function httpsyncCommand(): Command {
       act(
         async (s, [id], opts: { url?: string; period?: number; pageSize?: number; timeout?: number; mode?: SyncMode } & FilterOptions) => {
           const nothingElse = [opts.period, opts.pageSize, opts.timeout, opts.mode, opts.match, opts.fields, opts.unmatched].every((v) => v === undefined);
+          const filter = filterBody(opts);
           const url = await targetUrl(opts.url, nothingElse);
           return s.call('updateTarget', {
             params: { id: id! },
-            body: { url, period_seconds: opts.period, page_size: opts.pageSize, timeout_seconds: opts.timeout, mode: opts.mode, ...filterBody(opts) },
+            body: { url, period_seconds: opts.period, page_size: opts.pageSize, timeout_seconds: opts.timeout, mode: opts.mode, ...filter },
           });
         },
         (t) => `Updated ${t.id}. ${scheduleSentence(t)}`,
