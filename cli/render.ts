@@ -94,6 +94,7 @@ export function renderInfo(i: TargetInfo, opts: RenderOptions = {}): string {
     ['backlog', backlogText(i) + (etaText(i.rows_waiting, i.rows_per_minute) ? `; ${etaText(i.rows_waiting, i.rows_per_minute)}` : '')],
     ['lag', lagText(i)],
   ];
+  if (i.match !== null || i.fields !== null) rows.push(['filter', filterText(i)]);
   if (i.reset_at) rows.push(['reset', `from the start at ${when(i.reset_at, now)}; ${count(i.resets, 'reset')} in all`]);
   if (i.restarted_at) rows.push(['restarted', `${when(i.restarted_at, now)}` + (i.restart_reason ? `: ${i.restart_reason}` : '')]);
   for (const w of i.warnings) rows.push(['warning', w]);
@@ -107,6 +108,17 @@ export function renderInfo(i: TargetInfo, opts: RenderOptions = {}): string {
   });
   for (const [k, v] of rows) t.push({ [k]: v });
   return t.toString();
+}
+
+/** What a target's filter lets through, and from which cursor. */
+function filterText(i: TargetInfo): string {
+  const parts = [
+    i.match === null ? 'every row' : `rows whose data contains ${JSON.stringify(i.match)}`,
+    i.fields === null ? 'every field' : `fields ${[...new Set(['pk', ...i.fields])].join(', ')} (and the key, version time and deleted flag)`,
+  ];
+  if (i.match !== null) parts.push(i.unmatched === 'tombstone' ? 'a row that does not match comes as a key-only tombstone' : 'a row that does not match is left out');
+  if (i.filter_since) parts.push(`since cursor ${i.filter_since.txid}/${i.filter_since.seq}`);
+  return parts.join('; ');
 }
 
 export function renderTargets(all: TargetView[]): string {

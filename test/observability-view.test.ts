@@ -91,10 +91,14 @@ describe('the info view', () => {
     timeout_seconds: 30,
     mode: 'interval',
     paused: false,
+    match: null,
+    fields: null,
+    unmatched: 'skip',
     created_at: '2026-11-27T11:00:00.000Z',
     workflow_id: 'httpsync-hst_x',
     state: 'retrying',
     cursor: { txid: '7301', seq: '12' },
+    filter_since: null,
     rows_delivered: 12_345,
     pages_delivered: 62,
     syncs: 9,
@@ -136,6 +140,15 @@ describe('the info view', () => {
       assert.match(text, new RegExp(`│ ${label}\\s+│ ${value!.replace(/[()[\]+*?.]/g, '\\$&')}\\s+│`), label);
     }
     assert.ok(!text.includes('\x1b'), 'no colors when asked for none');
+  });
+
+  test('a filter gets a line: what matches, which fields, unmatched rows, and from which cursor', () => {
+    assert.ok(!renderInfo(info, { now, color: false }).includes('filter'), 'no filter, no line');
+    const text = renderInfo(
+      { ...info, match: { plan: 'pro' }, fields: ['email', '/data/x'], unmatched: 'tombstone', filter_since: { txid: '7290', seq: '3' } },
+      { now, color: false },
+    );
+    assert.match(text, /│ filter\s+│ rows whose data contains \{"plan":"pro"\}; fields pk, email, \/data\/x \(and the key, version time and deleted flag\); a row that does not match comes as a key-only tombstone; since cursor 7290\/3\s+│/);
   });
 
   test('a reset, a restart, a workflow that is not running and warnings each get a line', () => {

@@ -9,6 +9,7 @@ import { act, parseInteger } from '../context';
 import { renderInfo, renderTargets, scheduleSentence } from '../render';
 import { watchStatus } from '../watch';
 import { secretOption } from '../secret-input';
+import { addFilterOptions, filterBody, type FilterOptions } from '../filter-options';
 
 const PROMPT = 'Enter the HTTP endpoint that hooksync should sync data to:';
 const URL_HELP =
@@ -40,7 +41,7 @@ const info = (s: Services, id: string) => s.call('getTarget', { params: { id } }
 export function httpsyncCommand(): Command {
   const cmd = new Command('httpsync').description('deliver an integration\'s rows to your HTTPS endpoint, page by page, in order');
 
-  cmd
+  const create = cmd
     .command('create')
     .description('create an HTTP Sync target; the host must be public (or listed in HOOKSYNC_ALLOWED_TARGET_HOSTS), and the endpoint is verified with an empty page first')
     .argument('<integrationId>', 'integration id (svi_…)')
@@ -48,11 +49,13 @@ export function httpsyncCommand(): Command {
     .option('--period <seconds>', 'seconds between syncs', parseInteger('period'), TARGET_DEFAULTS.periodSeconds)
     .option('--page-size <n>', 'rows per POST', parseInteger('page size'), TARGET_DEFAULTS.pageSize)
     .option('--timeout <seconds>', 'seconds to wait for each POST', parseInteger('timeout'), TARGET_DEFAULTS.timeoutSeconds)
-    .option('--on-insert', 'also sync within a second or two of every change, not only every period')
+    .option('--on-insert', 'also sync within a second or two of every change, not only every period');
+  addFilterOptions(create)
     .addOption(new Option('--json', 'print JSON: the target, with its signing_secret (shown only this once)'))
     .action(
       act(
-        async (s, [integrationId], opts: { url?: string; period: number; pageSize: number; timeout: number; onInsert?: boolean }) => {
+        async (s, [integrationId], opts: { url?: string; period: number; pageSize: number; timeout: number; onInsert?: boolean } & FilterOptions) => {
+          const filter = filterBody(opts);
           // Read (from stdin, a prompt or the environment) before anything is sent.
           const url = (await targetUrl(opts.url, true))!;
           return s.call('createTarget', {
@@ -63,6 +66,7 @@ export function httpsyncCommand(): Command {
               page_size: opts.pageSize,
               timeout_seconds: opts.timeout,
               mode: opts.onInsert ? 'on_insert' : 'interval',
+              ...filter,
             },
           });
         },
@@ -108,24 +112,26 @@ export function httpsyncCommand(): Command {
       ),
     );
 
-  cmd
+  const update = cmd
     .command('update')
-    .description('change a target\'s settings or credentials; the running workflow picks them up without a restart')
+    .description('change a target\'s settings, filter or credentials; the running workflow picks them up without a restart (a new filter applies from the cursor at that moment)')
     .argument(...ID)
     .option('--url <url>', `new ${URL_HELP}; left out, only when nothing else is changed (verified with an empty page first)`)
     .option('--period <seconds>', 'seconds between syncs', parseInteger('period'))
     .option('--page-size <n>', 'rows per POST', parseInteger('page size'))
     .option('--timeout <seconds>', 'seconds to wait for each POST', parseInteger('timeout'))
-    .addOption(new Option('--mode <mode>', 'interval, or on_insert (also sync on every change)').choices(['interval', 'on_insert']))
+    .addOption(new Option('--mode <mode>', 'interval, or on_insert (also sync on every change)').choices(['interval', 'on_insert']));
+  addFilterOptions(update)
     .addOption(json())
     .action(
       act(
-        async (s, [id], opts: { url?: string; period?: number; pageSize?: number; timeout?: number; mode?: SyncMode }) => {
-          const nothingElse = [opts.period, opts.pageSize, opts.timeout, opts.mode].every((v) => v === undefined);
+        async (s, [id], opts: { url?: string; period?: number; pageSize?: number; timeout?: number; mode?: SyncMode } & FilterOptions) => {
+          const nothingElse = [opts.period, opts.pageSize, opts.timeout, opts.mode, opts.match, opts.fields, opts.unmatched].every((v) => v === undefined);
+          const filter = filterBody(opts);
           const url = await targetUrl(opts.url, nothingElse);
           return s.call('updateTarget', {
             params: { id: id! },
-            body: { url, period_seconds: opts.period, page_size: opts.pageSize, timeout_seconds: opts.timeout, mode: opts.mode },
+            body: { url, period_seconds: opts.period, page_size: opts.pageSize, timeout_seconds: opts.timeout, mode: opts.mode, ...filter },
           });
         },
         (t) => `Updated ${t.id}. ${scheduleSentence(t)}`,

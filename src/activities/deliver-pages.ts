@@ -3,6 +3,8 @@ import type pg from 'pg';
 import { integrationRef, pageReader, rowsHeldBack } from '../db/integration-tables';
 import { cursorAhead, cursorOf, dropExpiredSigningSecret, getTarget, recordDelivered, recordFailure, releaseDeliveryLock, tryDeliveryLock } from '../db/targets';
 import { sendPage } from '../delivery/page';
+import type { PostOutcome } from '../http/post-page';
+import { filterOf } from '../db/target-filters';
 import { signingSecretsOf } from '../delivery/signature';
 import type { Keyring } from '../secrets/keyring';
 import { openSecret } from '../secrets/stored';
@@ -19,6 +21,9 @@ import type { DeliverFailureDetails, DeliverInput, DeliverResult } from '../cont
 
 /** How long a delivery waits for the target's lock (an `update` verifying a new URL holds it meanwhile). */
 const LOCK_WAIT_MS = 8_000;
+
+/** The outcome of a page with nothing to send (see PageRows): as a 2xx, without a POST. */
+const PASSED: PostOutcome = { ok: true, ms: 0 };
 
 const newer = (a: Cursor, b: Cursor) => (BigInt(a.txid) !== BigInt(b.txid) ? BigInt(a.txid) > BigInt(b.txid) : BigInt(a.seq) > BigInt(b.seq));
 
@@ -125,7 +130,8 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
         await dropExpiredSigningSecret(db, input.targetId);
       }
       const ref = (await integrationRef(pool, target.integration_id))!;
-      const fetchPage = pageReader(db, ref, input.pageSize);
+      // The target's filter, read under its lock: an `update` that changes it waits for this delivery.
+      const fetchPage = pageReader(db, ref, input.pageSize, filterOf(target));
 
       const deadline = Date.now() + DRAIN_BUDGET_MS;
       let page = await fetchPage(result.cursor);
@@ -135,9 +141,10 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
         if (sessionLost) throw new DeliveryError(`the delivery lock's database session was lost: ${sessionLost.message}`);
         // Synchronous, on the lock's session: fails if the lock is gone, and flushes the page's rows.
         announced = await announcePost(db, input.targetId, input.timeoutSeconds * 1000);
-        const next = page.rows.length === input.pageSize ? fetchPage(page.last) : undefined;
+        const next = page.read === input.pageSize ? fetchPage(page.last) : undefined;
         next?.catch(() => {});
-        const outcome = await sendPage(
+        // A filter left every row of the page out: nothing to POST, the cursor moves past it.
+        const outcome = page.rows.length === 0 ? PASSED : await sendPage(
           url,
           ref,
           { kind: 'rows', targetId: input.targetId, rows: page.rows, first: page.first!, last: page.last, generation: result.generation },
@@ -145,11 +152,12 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
           input.timeoutSeconds * 1000,
           ctx.cancellationSignal,
         );
-        result.postCount += 1;
+        const posted = outcome !== PASSED;
+        result.postCount += posted ? 1 : 0;
         result.postMsTotal += outcome.ms;
         // Ids, numbers and the error text only: never the URL (its credentials) or the rows.
         const logged = { targetId: input.targetId, integrationId: ref.id, page: input.firstPage + result.pages, rows: page.rows.length, ms: Math.round(outcome.ms) };
-        postLatency.observe(labels, outcome.ms / 1000);
+        if (posted) postLatency.observe(labels, outcome.ms / 1000);
         if (!outcome.ok) {
           deliveryFailures.inc({ ...labels, reason: failureReason(outcome) });
           log.warn('POST failed; the page is retried', { ...logged, status: outcome.status, error: outcome.error, retryAfterMs: outcome.retryAfterMs });
@@ -159,12 +167,12 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
         // Delivered: from here on this page counts, whatever fails next.
         result.cursor = page.last;
         result.rows += page.rows.length;
-        result.pages += 1;
+        result.pages += posted ? 1 : 0;
         rowsDelivered.inc(labels, page.rows.length);
-        pagesDelivered.inc(labels);
-        log.info('page delivered', { ...logged, status: outcome.status, cursor: `${page.last.txid}/${page.last.seq}` });
+        if (posted) pagesDelivered.inc(labels);
+        log.info(posted ? 'page delivered' : 'page read, no row matches the filter', { ...logged, status: outcome.status, cursor: `${page.last.txid}/${page.last.seq}` });
         ctx.heartbeat(result);
-        const now = await recordDelivered(db, input.targetId, { cursor: page.last, generation: result.generation, rows: page.rows.length, postMs: outcome.ms });
+        const now = await recordDelivered(db, input.targetId, { cursor: page.last, generation: result.generation, rows: page.rows.length, postMs: outcome.ms, posted });
         announced = undefined;
         if (now === undefined || now === 'reset' || now.deleted || now.paused) {
           await next?.catch(() => {});

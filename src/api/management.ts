@@ -8,6 +8,7 @@ import { setPaused, triggerTarget } from '../services/target-signals';
 import { targetInfo, targetProgress } from '../services/target-info';
 import { type TargetView } from '../services/target-view';
 import { testEvent } from './test-event-routes';
+import { type FilterInput } from '../services/target-filter';
 import { defineRoute, type AnyRouteSpec } from './routes';
 import {
   IdParams,
@@ -34,14 +35,17 @@ import {
 } from './schemas';
 
 /** A target's settings as the service layer takes them, from a body of the API. */
-const settings = <B extends { url?: string; period_seconds?: number; page_size?: number; timeout_seconds?: number; mode?: TargetView['mode'] }>(
+const settings = <
+  B extends { url?: string; period_seconds?: number; page_size?: number; timeout_seconds?: number; mode?: TargetView['mode'] } & FilterInput,
+>(
   b: B,
-): { url: B['url']; periodSeconds: B['period_seconds']; pageSize: B['page_size']; timeoutSeconds: B['timeout_seconds']; mode: B['mode'] } => ({
+): { url: B['url']; periodSeconds: B['period_seconds']; pageSize: B['page_size']; timeoutSeconds: B['timeout_seconds']; mode: B['mode']; filter: FilterInput } => ({
   url: b.url,
   periodSeconds: b.period_seconds,
   pageSize: b.page_size,
   timeoutSeconds: b.timeout_seconds,
   mode: b.mode,
+  filter: { match: b.match, fields: b.fields, unmatched: b.unmatched },
 });
 
 /** POST /v1/httpsync/{id}/<verb>: a signal to the target's workflow, answered with the target. */

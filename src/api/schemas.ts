@@ -109,6 +109,19 @@ export const RetryFailedBody = z
   .strict();
 
 const Mode = z.enum(['interval', 'on_insert']);
+const Unmatched = z.enum(['skip', 'tombstone']);
+const Match = z
+  .record(z.string(), z.unknown())
+  .describe('only rows whose data contains this JSON object (jsonb containment, @>); null: every row');
+const Fields = z
+  .array(z.string())
+  .describe('only these columns and RFC 6901 pointers into them (/data/x arrives as {"data": {"x": …}}; a missing one is left out); pk, the remote key, the version time and deleted always come; null: every column');
+const UnmatchedHow = Unmatched.describe('a row that does not match: left out (skip), or sent as a key-only row with "hooksync_unmatched": true (tombstone)');
+const FilterIn = {
+  match: Match.nullable().optional().describe('only rows whose data contains this JSON object (jsonb containment, @>); null clears it'),
+  fields: Fields.nullable().optional().describe('only these columns and RFC 6901 pointers (/data/x); an unknown column is refused; null clears them'),
+  unmatched: UnmatchedHow.optional(),
+};
 const Url = z.string().min(1).describe('https://user:password@host/path: Basic Auth credentials in the user info');
 
 export const TargetIn = z
@@ -119,6 +132,7 @@ export const TargetIn = z
     page_size: z.number().int().default(TARGET_DEFAULTS.pageSize),
     timeout_seconds: z.number().int().default(TARGET_DEFAULTS.timeoutSeconds),
     mode: Mode.default('interval'),
+    ...FilterIn,
   })
   .strict();
 
@@ -129,6 +143,7 @@ export const TargetPatch = z
     page_size: z.number().int().optional(),
     timeout_seconds: z.number().int().optional(),
     mode: Mode.optional(),
+    ...FilterIn,
   })
   .strict();
 
@@ -146,6 +161,9 @@ export const Target = z
     timeout_seconds: z.number().int(),
     mode: Mode,
     paused: z.boolean(),
+    match: Match.nullable(),
+    fields: Fields.nullable(),
+    unmatched: UnmatchedHow,
     created_at: Timestamp,
     workflow_id: z.string().describe('httpsync-<id>'),
   })
@@ -190,6 +208,7 @@ export const TargetInfoBody = Target.extend({
   state: z.enum(['waiting', 'delivering', 'retrying', 'paused', 'deleted', 'unknown', 'not_running']),
   workflow_status: z.string().nullable().describe("Temporal's status of the workflow (RUNNING, TERMINATED, NOT_FOUND, …); null when Temporal could not be asked"),
   cursor: z.object({ txid: z.string(), seq: z.string() }).strict(),
+  filter_since: Cursor.nullable().describe('the cursor at which the filter (match, fields, unmatched) was last set: it applies to the rows after it; null when none was ever set'),
   rows_delivered: Count,
   pages_delivered: Count,
   syncs: Count.nullable(),

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { findDescriptor } from '../integrations';
 import { backlogSql, heldBackSql, pageSql } from '../integrations/sql';
+import { filteredPageSql } from '../integrations/filter-sql';
+import { filters, NO_FILTER, projectionOf, withPointerValues, type RowFilter } from '../integrations/row-filter';
 import type { IntegrationDescriptor } from '../integrations/types';
 import type { Cursor } from '../contract/cursor';
 
@@ -47,21 +49,43 @@ export async function readBacklog(db: Db, table: string, after: Cursor): Promise
 }
 
 export interface PageRows {
-  /** Each row rendered as JSON text. */
+  /** The rows to send, each rendered as JSON text. */
   rows: string[];
+  /** How many rows were read (a filter may leave some out): a full page means more may follow. */
+  read: number;
+  /** Positions of the first and last row read: the page's range, matched or not. */
   first?: Cursor;
   last?: Cursor;
 }
 
-/** Reads the pages of one integration's table; the statement text is built once. */
-export function pageReader(db: pg.PoolClient, ref: Pick<IntegrationRef, 'descriptor' | 'table'>, pageSize: number): (after: Cursor) => Promise<PageRows> {
-  const query = pageSql(ref.descriptor, ref.table);
+/**
+ * Reads the pages of one integration's table; the statement text is built once. With a target's
+ * filter (filter-sql.ts) a page is still the next `pageSize` rows after the cursor: rows that do
+ * not match are left out (or sent as tombstones), and `last` is the last row read, so the cursor
+ * moves past them even when nothing is left to send.
+ */
+export function pageReader(
+  db: pg.PoolClient,
+  ref: Pick<IntegrationRef, 'descriptor' | 'table'>,
+  pageSize: number,
+  filter: RowFilter = NO_FILTER,
+): (after: Cursor) => Promise<PageRows> {
+  const projection = projectionOf(ref.descriptor, filter.fields);
+  const query = filters(filter) ? filteredPageSql(ref.descriptor, ref.table, projection) : pageSql(ref.descriptor, ref.table);
+  const extra = filters(filter) ? [filter.match === null ? null : JSON.stringify(filter.match), ...projection.pointers.map((p) => p.path)] : [];
   return async (after) => {
-    const { rows } = await db.query<{ txid: string; seq: string; json: string }>(query, [after.txid, after.seq, pageSize]);
+    const { rows } = await db.query<{ txid: string; seq: string; json: string; matched?: boolean } & Record<string, string | null>>(query, [
+      after.txid,
+      after.seq,
+      pageSize,
+      ...extra,
+    ]);
     const first = rows[0];
     const last = rows[rows.length - 1];
+    const sent = rows.filter((r) => r.matched !== false || filter.unmatched === 'tombstone');
     return {
-      rows: rows.map((r) => r.json),
+      rows: sent.map((r) => (r.matched ? withPointerValues(r.json, projection.pointers, projection.pointers.map((_, i) => r[`p${i}`] ?? null)) : r.json)),
+      read: rows.length,
       first: first && { txid: first.txid, seq: first.seq },
       last: last && { txid: last.txid, seq: last.seq },
     };

@@ -2,6 +2,8 @@ import type pg from 'pg';
 import type { SigningColumns } from '../delivery/signature';
 import type { Cursor } from '../contract/cursor';
 import type { SyncMode } from '../contract/httpsync';
+import { NO_FILTER, type RowFilter, type Unmatched } from '../integrations/row-filter';
+import { jsonOrNull } from './target-filters';
 
 /** A target's settings, as stored and as shown (the service layer's TargetView). */
 export interface TargetSettingsRow {
@@ -43,6 +45,12 @@ export interface TargetRow extends TargetSettingsRow, SigningColumns {
   workflow_restarts: number;
   workflow_restarted_at: Date | null;
   workflow_restart_reason: string | null;
+  /** The target's filter (see src/integrations/row-filter.ts) and the cursor it was set at (null: never). */
+  filter_match: Record<string, unknown> | null;
+  filter_fields: string[] | null;
+  filter_unmatched: Unmatched;
+  filter_since_txid: string | null;
+  filter_since_seq: string | null;
   service: string;
   table_name: string;
   /** Lock-delay: until when a POST may be in flight (db/post-in-flight.ts). */
@@ -57,7 +65,7 @@ type Db = pg.Pool | pg.PoolClient;
 
 // pg_snapshot_xmax of the current snapshot, unlike pg_current_xact_id(), gives the reading
 // transaction no id of its own.
-const SELECT = `SELECT t.*, t.cursor_txid::text AS cursor_txid, i.service, i.table_name,
+const SELECT = `SELECT t.*, t.cursor_txid::text AS cursor_txid, t.filter_since_txid::text AS filter_since_txid, t.filter_since_seq::text AS filter_since_seq, i.service, i.table_name,
        pg_snapshot_xmax(pg_current_snapshot())::text AS next_txid
   FROM sync_targets t JOIN integrations i ON i.id = t.integration_id`;
 
@@ -97,25 +105,28 @@ const LIVE = 'url, signing_secret, signing_secret_previous, signing_secret_previ
  * Committed without waiting for the disk: the synchronous write before the POST (announcePost)
  * made the position durable already, and a record lost in a crash only sends a page again. It
  * also clears the lock-delay of the POST that has ended.
+ * `posted: false` is a page read with nothing to send (a filter left every row out): the cursor
+ * moves past it, and no page or POST is counted.
  */
 export async function recordDelivered(
   db: pg.PoolClient,
   id: string,
-  p: { cursor: Cursor; generation: number; rows: number; postMs: number },
+  p: { cursor: Cursor; generation: number; rows: number; postMs: number; posted?: boolean },
 ): Promise<Recorded> {
   const { rows } = await db.query<Live & { current: boolean }>(
     `WITH done AS (
        UPDATE sync_targets
           SET cursor_txid = $2::xid8, cursor_seq = $3::bigint,
-              rows_delivered = rows_delivered + $4, pages_delivered = pages_delivered + 1,
-              post_count = post_count + 1, post_ms_total = post_ms_total + $5, last_success_at = now(),
+              rows_delivered = rows_delivered + $4, pages_delivered = pages_delivered + $7,
+              post_count = post_count + $7, post_ms_total = post_ms_total + $5,
+              last_success_at = CASE WHEN $7 = 1 THEN now() ELSE last_success_at END,
               retry_attempts = 0, next_attempt_at = NULL, post_in_flight_until = NULL
         WHERE id = $1 AND cursor_generation = $6 AND set_config('synchronous_commit', 'off', true) IS NOT NULL
     RETURNING ${LIVE})
      SELECT *, true AS current FROM done
      UNION ALL
      SELECT ${LIVE}, false FROM sync_targets WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM done)`,
-    [id, p.cursor.txid, p.cursor.seq, p.rows, p.postMs, p.generation],
+    [id, p.cursor.txid, p.cursor.seq, p.rows, p.postMs, p.generation, p.posted === false ? 0 : 1],
   );
   const row = rows[0];
   if (!row) return undefined;
@@ -216,12 +227,24 @@ export interface TargetSettingsColumns {
   mode?: SyncMode;
 }
 
-/** A new target; `signingSecret` sealed by the caller, as `url`. */
-export async function insertTarget(db: Db, id: string, integrationId: string, s: Required<TargetSettingsColumns> & { signingSecret: string }): Promise<void> {
+/**
+ * A new target; `signingSecret` sealed by the caller, as `url`. Its filter is stored with it, in
+ * the same statement: no workflow (self-repair's included) can find the target without it.
+ */
+export async function insertTarget(
+  db: Db,
+  id: string,
+  integrationId: string,
+  s: Required<TargetSettingsColumns> & { signingSecret: string; filter?: RowFilter },
+): Promise<void> {
+  const f = s.filter ?? NO_FILTER;
+  const filtered = s.filter !== undefined;
   await db.query(
-    `INSERT INTO sync_targets (id, integration_id, url, url_masked, signing_secret, period_seconds, page_size, timeout_seconds, mode)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [id, integrationId, s.url, s.urlMasked, s.signingSecret, s.periodSeconds, s.pageSize, s.timeoutSeconds, s.mode],
+    `INSERT INTO sync_targets (id, integration_id, url, url_masked, signing_secret, period_seconds, page_size, timeout_seconds, mode,
+                               filter_match, filter_fields, filter_unmatched, filter_since_txid, filter_since_seq)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::text[], $12,
+             CASE WHEN $13::boolean THEN '0'::xid8 END, CASE WHEN $13::boolean THEN 0 END)`,
+    [id, integrationId, s.url, s.urlMasked, s.signingSecret, s.periodSeconds, s.pageSize, s.timeoutSeconds, s.mode, jsonOrNull(f.match), f.fields, f.unmatched, filtered],
   );
 }
 

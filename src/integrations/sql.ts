@@ -1,7 +1,7 @@
 import { parsePointer } from './json-pointer';
 import type { ColumnSpec, ColumnType, Converter, IntegrationDescriptor } from './types';
 
-/** Everything that turns a descriptor into SQL lives here; no other module writes SQL for integration tables. */
+/** Everything that turns a descriptor into SQL lives here (a target's filtered page: filter-sql.ts); no other module writes SQL for integration tables. */
 
 export const ident = (name: string) => {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe SQL identifier: ${name}`);
@@ -65,7 +65,7 @@ function columnValue(d: IntegrationDescriptor, c: ColumnSpec, ev: string, listed
 export const sequenceName = (table: string) => `${table}_seq`;
 
 /** Columns of a row as it is stored and as receivers get it, in order. */
-function rowColumns(d: IntegrationDescriptor) {
+export function rowColumns(d: IntegrationDescriptor) {
   return [
     { name: d.remoteKeyColumn, type: 'text' },
     ...d.columns.map((c) => ({ name: c.name, type: c.type })),

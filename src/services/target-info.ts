@@ -17,6 +17,8 @@ export interface TargetInfo extends TargetView {
   /** Temporal's status of the target's workflow (RUNNING, TERMINATED, FAILED, NOT_FOUND, …); null when Temporal could not be asked. */
   workflow_status: string | null;
   cursor: { txid: string; seq: string };
+  /** The cursor at which the filter (`match`, `fields`, `unmatched`) was last set: it applies to the rows after it; null when none was ever set. */
+  filter_since: { txid: string; seq: string } | null;
   rows_delivered: number;
   pages_delivered: number;
   syncs: number | null;
@@ -84,6 +86,7 @@ export async function targetInfo(deps: ServiceDeps, id: string): Promise<TargetI
     state: status?.state ?? (workflowStatus ? 'not_running' : 'unknown'),
     workflow_status: workflowStatus ?? null,
     cursor,
+    filter_since: t.filter_since_txid === null ? null : { txid: t.filter_since_txid, seq: t.filter_since_seq ?? '0' },
     rows_delivered: p?.rowsDelivered ?? Number(t.rows_delivered),
     pages_delivered: p?.pagesDelivered ?? Number(t.pages_delivered),
     syncs: p?.syncs ?? null,

@@ -83,7 +83,7 @@ async function change<T>(deps: ServiceDeps, id: string, work: (db: pg.PoolClient
   } catch (err) {
     if (err instanceof ServiceError) throw err;
     if ((err as { code?: string }).code === '55P03') {
-      throw new ServiceError('conflict', `a delivery to ${id} did not finish in time to verify the new URL; try again`);
+      throw new ServiceError('conflict', `a delivery to ${id} did not finish in time for this change (a new URL's verification, a new filter); try again`);
     }
     throw dbError(err);
   }

@@ -2,10 +2,11 @@ import { getTarget, type TargetRow, type TargetSettingsRow } from '../db/targets
 import { httpSyncWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
 import { ServiceError } from './errors';
+import { filterOf, type FilterView } from './target-filter';
 import { dbError } from './integrations';
 
 /** A target as the API and the CLI show it: its row, the URL masked, and its workflow's id. */
-export interface TargetView extends TargetSettingsRow {
+export interface TargetView extends TargetSettingsRow, FilterView {
   id: string;
   integration_id: string;
   integration_service: string;
@@ -27,6 +28,7 @@ export const view = (t: TargetRow): TargetView => ({
   timeout_seconds: t.timeout_seconds,
   mode: t.mode,
   paused: t.paused,
+  ...filterOf(t),
   created_at: t.created_at.toISOString(),
   workflow_id: httpSyncWorkflowId(t.id),
 });

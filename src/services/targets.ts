@@ -5,6 +5,10 @@ import { parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-u
 import { generateSigningSecret } from '../delivery/signature';
 import { sealSecret } from '../secrets/stored';
 import { IN_FLIGHT_MARGIN_MS, waitForPostInFlight } from '../db/post-in-flight';
+import { restoreTargetFilter, storeTargetFilter } from '../db/target-filters';
+import { findDescriptor } from '../integrations';
+import { NO_FILTER } from '../integrations/row-filter';
+import { checkedFilter, filterGiven, filterOf, type FilterInput } from './target-filter';
 import { DRAIN_BUDGET_MS } from '../contract/delivery';
 import type { SyncMode, TargetChange } from '../contract/httpsync';
 import { deleteSignal } from '../contract/messages';
@@ -30,11 +34,13 @@ export interface TargetInput {
   pageSize: number;
   timeoutSeconds: number;
   mode: SyncMode;
+  /** `--match`, `--fields`, `--unmatched` (see target-filter.ts). */
+  filter?: FilterInput;
 }
 
 /** Bounds shared by the CLI, the API and the running workflow (src/contract/target-settings.ts). */
-export function checkSettings(s: Partial<TargetInput>): void {
-  const { url: _url, ...settings } = s;
+export function checkSettings(s: Partial<TargetInput> & { filter?: FilterInput }): void {
+  const { url: _url, filter: _filter, ...settings } = s;
   const defined = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
   const problems = settingsProblems(defined);
   if (problems.length > 0) throw new ServiceError('invalid', problems.join('; '));
@@ -76,11 +82,14 @@ export async function createTarget(deps: ServiceDeps, integrationId: string, inp
     throw dbError(err);
   });
   if (!ref) throw new ServiceError('not_found', `no integration ${integrationId}`);
+  const filter = filterGiven(input.filter) ? checkedFilter(ref.descriptor, NO_FILTER, input.filter!) : undefined;
   const id = newId('hst');
   const signingSecret = generateSigningSecret();
   await verifyEndpoint(url, ref, id, [signingSecret], input.timeoutSeconds);
+  const { filter: _input, ...settings } = input;
   await insertTarget(deps.pool, id, integrationId, {
-    ...input,
+    ...settings,
+    filter,
     url: sealSecret(deps.keyring, 'sync_targets.url', id, input.url.trim()),
     urlMasked: url.masked,
     signingSecret: sealSecret(deps.keyring, 'sync_targets.signing_secret', id, signingSecret),
@@ -112,12 +121,16 @@ export interface TargetPatch {
   pageSize?: number;
   timeoutSeconds?: number;
   mode?: SyncMode;
+  filter?: FilterInput;
 }
 
 export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetPatch): Promise<TargetView> {
   checkSettings(patch);
   const t = await loadTarget(deps, id);
   const url = patch.url !== undefined ? parseUrl(deps, patch.url) : undefined;
+  const descriptor = findDescriptor(t.service);
+  if (!descriptor) throw new ServiceError('invalid', `integration ${t.integration_id} has an unknown service ${t.service}`);
+  const filter = filterGiven(patch.filter) ? checkedFilter(descriptor, filterOf(t), patch.filter!) : undefined;
   const change: TargetChange = {};
   if (patch.periodSeconds !== undefined) change.periodSeconds = patch.periodSeconds;
   if (patch.pageSize !== undefined) change.pageSize = patch.pageSize;
@@ -128,22 +141,28 @@ export async function updateTarget(deps: ServiceDeps, id: string, patch: TargetP
     deps,
     id,
     async (db) => {
-      if (url) {
+      if (url || filter) {
         // The verification POST holds the target's delivery lock, as each delivery does: the
-        // receiver never gets it beside a page. Wait for a delivery in flight (its time budget
-        // and one POST) to finish.
+        // receiver never gets it beside a page. A new filter too: it then applies from exactly the
+        // cursor it is stored with. Wait for a delivery in flight (its time budget and one POST) to finish.
         await lockDeliveriesInTransaction(db, id, DRAIN_BUDGET_MS + t.timeout_seconds * 1000 + 5_000);
         // And, as a delivery does, for a POST whose delivery lost its lock session (lock-delay).
         await waitForPostInFlight(db, id, t.timeout_seconds * 1000 + IN_FLIGHT_MARGIN_MS);
+      }
+      if (url) {
         await verifyEndpoint(url, { id: t.integration_id, service: t.service, table: t.table_name }, id, signingSecrets(deps, t), patch.timeoutSeconds ?? t.timeout_seconds);
       }
-      const stored = { ...patch, url: patch.url === undefined ? undefined : sealSecret(deps.keyring, 'sync_targets.url', id, patch.url.trim()), urlMasked: url?.masked };
+      if (filter) await storeTargetFilter(db, id, filter);
+      const { filter: _input, ...settings } = patch;
+      const stored = { ...settings, url: patch.url === undefined ? undefined : sealSecret(deps.keyring, 'sync_targets.url', id, patch.url.trim()), urlMasked: url?.masked };
       if (!(await updateTargetSettings(db, id, stored))) throw new ServiceError('not_found', `no HTTP Sync target ${id}`);
     },
     change,
     // Temporal surely not reached: back to the settings before, as if the update had never been asked for.
-    (pool) =>
-      updateTargetSettings(pool, id, { url: t.url, urlMasked: t.url_masked, periodSeconds: t.period_seconds, pageSize: t.page_size, timeoutSeconds: t.timeout_seconds, mode: t.mode }),
+    async (pool) => {
+      await updateTargetSettings(pool, id, { url: t.url, urlMasked: t.url_masked, periodSeconds: t.period_seconds, pageSize: t.page_size, timeoutSeconds: t.timeout_seconds, mode: t.mode });
+      if (filter) await restoreTargetFilter(pool, id, { ...filterOf(t), sinceTxid: t.filter_since_txid, sinceSeq: t.filter_since_seq });
+    },
     { notRunning: 'keep' },
   );
   return view((await getTarget(deps.pool, id))!);
