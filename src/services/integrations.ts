@@ -20,7 +20,7 @@ import type { IntegrationDescriptor } from '../integrations/types';
 import { ingestSettings, wakeIngest } from '../temporal/ingest-wake';
 import { backfillWorkflowId, httpSyncWorkflowId, ingestWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
-import { ServiceError, unavailable } from './errors';
+import { dbError, ServiceError, unavailable } from './errors';
 import { newId, tableSuffix } from './ids';
 
 export interface IntegrationView {
@@ -318,12 +318,4 @@ export async function deleteIntegration(deps: ServiceDeps, id: string): Promise<
     }
   }
   return { id, service: integration.service, table: integration.table, targets, workflows_terminated: terminated };
-}
-
-export function dbError(err: unknown): Error {
-  if (err instanceof ServiceError) return err;
-  const code = (err as { code?: string }).code;
-  // Connection-level failures have no SQLSTATE (ECONNREFUSED…) or class 08 / 57P.
-  if (!code || /^(08|57P)/.test(code) || /^E[A-Z]+$/.test(code)) return unavailable('PostgreSQL', err);
-  return err as Error;
 }

@@ -2,7 +2,7 @@ import { getTarget, type TargetRow, type TargetSettingsRow } from '../db/targets
 import { httpSyncWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
 import { ServiceError } from './errors';
-import { dbError } from './integrations';
+import { dbError } from './errors';
 
 /** A target as the API and the CLI show it: its row, the URL masked, and its workflow's id. */
 export interface TargetView extends TargetSettingsRow {
