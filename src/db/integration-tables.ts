@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { findDescriptor } from '../integrations';
-import { backlogSql, heldBackSql, pageSql } from '../integrations/sql';
+import { backlogSql, heldBackSql, pageSql } from '../integrations/read-sql';
 import type { IntegrationDescriptor } from '../integrations/types';
 import type { Cursor } from '../contract/cursor';
 
