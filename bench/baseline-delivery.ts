@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { findDescriptor } from '../src/integrations';
-import { pageSql } from '../src/integrations/sql';
+import { pageSql } from '../src/integrations/read-sql';
 import { postPage } from '../src/http/post-page';
 import { parseTargetUrl } from '../src/http/target-url';
 

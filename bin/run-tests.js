@@ -188,7 +188,7 @@ async function makeCertificate() {
 /** Bundled once here instead of once per test file's worker (several seconds each). */
 async function bundleWorkflows() {
   const { bundleWorkflowCode } = require('@temporalio/worker');
-  const { workflowsPath } = require('../src/temporal/worker.ts');
+  const { workflowsPath } = require('../src/worker/worker.ts');
   const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m) => log(`bundler: ${m}`), error: (m) => log(`bundler: ${m}`) };
   const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quiet });
   const file = path.join(RUN, 'workflow-bundle.js');

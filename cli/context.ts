@@ -8,7 +8,7 @@ import { allowTargets } from '../src/http/address-guard';
 import { temporalAccess } from '../src/temporal/access';
 import { connectTemporal } from '../src/temporal/client';
 import { ServiceError } from '../src/services/errors';
-import { prepareKeyring } from '../src/secrets/startup';
+import { prepareKeyring } from '../src/services/keyring-startup';
 import { flushLogs, logger } from '../src/log';
 
 /**

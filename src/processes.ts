@@ -11,13 +11,13 @@ import { logger } from './log';
 import { checkCursors } from './activities/repairs/cursor-check';
 import { registry, trackRetryState } from './metrics';
 import { serveMetrics } from './metrics-server';
-import { prepareKeyring } from './secrets/startup';
+import { prepareKeyring } from './services/keyring-startup';
 import { temporalAccess } from './temporal/access';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
-import { startInboxSweeper } from './temporal/inbox-sweeper';
+import { startInboxSweeper } from './worker/inbox-sweeper';
 import { ingestSettings } from './temporal/ingest-wake';
 import { superviseReconciler } from './temporal/reconciler';
-import { createWorker, installRuntime } from './temporal/worker';
+import { createWorker, installRuntime } from './worker/worker';
 import { Client } from '@temporalio/client';
 
 /** The long-running parts, shared by `hooksync api`, `hooksync worker`, `hooksync dev` and the benchmarks. */

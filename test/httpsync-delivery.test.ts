@@ -244,7 +244,7 @@ describe('HTTP Sync delivery', () => {
         }
       }),
     );
-    // A 200 means the event is durable in Temporal; the ingest workflow applies it a moment later.
+    // A 200 means the event is committed to PostgreSQL's inbox; the ingest workflow applies it a moment later.
     await waitFor(
       async () => {
         const { rows } = await stack.pool.query(`SELECT stripe_id, balance FROM ${integration.table}`);

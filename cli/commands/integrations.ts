@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { findDescriptor, serviceNames } from '../../src/integrations';
-import type { IntegrationInfo, IntegrationView, RetryFailedResult } from '../../src/services/integrations';
+import type { IntegrationInfo, IntegrationView } from '../../src/services/integrations';
+import type { RetryFailedResult } from '../../src/services/integration-retry';
 import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS } from '../../src/services/integrations';
 import type { BackfillView } from '../../src/services/backfill';
 import { formatDuration, utcTime } from '../../src/text/format';

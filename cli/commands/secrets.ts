@@ -13,7 +13,7 @@ export function rotateEncryptionKeyCommand(): Command {
     .option('--json', 'print JSON: {key_id, columns: [{column, sealed, resealed, unchanged, unreadable}]}')
     .action(async (opts: { json?: boolean }) => {
       try {
-        const { keyringOf } = require('../../src/secrets/startup') as typeof import('../../src/secrets/startup');
+        const { keyringOf } = require('../../src/services/keyring-startup') as typeof import('../../src/services/keyring-startup');
         const { resealSecrets } = require('../../src/db/secrets') as typeof import('../../src/db/secrets');
         const { keyring, columns } = await withDatabase(async (config, pool) => {
           const keyring = keyringOf(config);

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { RepairReport, RepairRound } from '../contract/reconciler';
-import { REPAIR_STEPS, type RepairContext, type RepairStep } from './repairs';
+import { REPAIR_STEPS } from './repairs';
+import type { RepairContext, RepairStep } from './repairs/context';
 import { safeErrorText } from '../db/pg-error';
 
 /** The reconciler's activity: every repair step in turn, each failing alone. */

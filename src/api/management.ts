@@ -1,5 +1,7 @@
 import type { ServiceDeps } from '../services/deps';
-import { createIntegration, deleteIntegration, integrationInfo, listIntegrations, retryFailed, updateIntegration } from '../services/integrations';
+import { createIntegration, integrationInfo, listIntegrations, updateIntegration } from '../services/integrations';
+import { deleteIntegration } from '../services/integration-delete';
+import { retryFailed } from '../services/integration-retry';
 import { backfill } from './backfill-routes';
 import { createTarget, deleteTarget, listTargetViews, updateTarget } from '../services/targets';
 import { resetTarget, restartTarget } from '../services/target-restarts';

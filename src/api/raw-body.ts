@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Context } from 'koa';
+import getRawBody from 'raw-body';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Deeper JSON is refused before it is parsed or stored (PostgreSQL's jsonb has its own, lower-level limit). */
@@ -8,11 +9,12 @@ export const MAX_JSON_DEPTH = 64;
 const kBody = Symbol('hooksync.rawBody');
 
 /**
- * Reads the request body as bytes (signatures are computed over the exact bytes), up to a limit,
- * and refuses with a 4xx what the API never takes: another content type than JSON (415), a body
- * over the limit (413), one cut short by the client (400), invalid UTF-8 or JSON nested deeper
- * than MAX_JSON_DEPTH (400). A request without a body gives an empty buffer. Read once per
- * request; later calls return the same bytes.
+ * Reads the request body as bytes (signatures are computed over the exact bytes) with `raw-body`,
+ * which enforces the limit and checks Content-Length against what arrived, and refuses with a 4xx
+ * what the API never takes: another content type or charset than JSON in UTF-8 (415), a body over
+ * the limit (413), one cut short by the client (400), invalid UTF-8 or JSON nested deeper than
+ * MAX_JSON_DEPTH (400). A request without a body gives an empty buffer. Read once per request;
+ * later calls return the same bytes.
  */
 export async function readRawBody(ctx: Context, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const state = ctx.state as { [kBody]?: Buffer };
@@ -34,28 +36,22 @@ async function readChecked(ctx: Context, limit: number): Promise<Buffer> {
     ctx.throw(415, `the body must be UTF-8, not ${charset}`, { code: 'unsupported_media_type' });
   }
   const declared = Number(ctx.get('content-length') || NaN);
-  if (declared > limit) ctx.throw(413, `request body over ${limit} bytes`, { code: 'body_too_large' });
-  const chunks: Buffer[] = [];
-  let size = 0;
+  let body: Buffer;
   try {
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) {
-        // Stop reading; the connection closes after the answer.
-        ctx.set('connection', 'close');
-        ctx.throw(413, `request body over ${limit} bytes`, { code: 'body_too_large' });
-      }
-      chunks.push(chunk);
-    }
+    body = await getRawBody(ctx.req, { limit, length: Number.isNaN(declared) ? null : declared });
   } catch (err) {
-    if ((err as { status?: number }).status) throw err;
+    const e = err as { type?: string; received?: number };
+    if (e.type === 'entity.too.large') {
+      // Over the limit while reading: stop reading; the connection closes after the answer.
+      if (!(declared > limit)) ctx.set('connection', 'close');
+      ctx.throw(413, `request body over ${limit} bytes`, { code: 'body_too_large' });
+    }
+    if (e.type === 'request.size.invalid') {
+      ctx.throw(400, `the request body has ${e.received} bytes, Content-Length says ${declared}`, { code: 'truncated_body' });
+    }
     // The client went away or closed before the end: nothing of it is used.
     ctx.throw(400, 'the request body ended early (connection closed before Content-Length bytes arrived)', { code: 'truncated_body' });
   }
-  if (!Number.isNaN(declared) && size !== declared) {
-    ctx.throw(400, `the request body has ${size} bytes, Content-Length says ${declared}`, { code: 'truncated_body' });
-  }
-  const body = Buffer.concat(chunks, size);
   if (!isUtf8(body)) ctx.throw(400, 'the body is not valid UTF-8', { code: 'invalid_utf8' });
   if (jsonDeeperThan(body, MAX_JSON_DEPTH)) ctx.throw(400, `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`, { code: 'too_deep' });
   return body;

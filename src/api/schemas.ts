@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ID_PATTERN } from '../services/ids';
-import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS, type DeletedIntegration, type IntegrationInfo, type IntegrationView, type RetryFailedResult } from '../services/integrations';
+import { RATE_LIMIT_MAX, RETRY_WAIT_MAX_SECONDS, type IntegrationInfo, type IntegrationView } from '../services/integrations';
+import { type DeletedIntegration } from '../services/integration-delete';
+import { type RetryFailedResult } from '../services/integration-retry';
 import { TARGET_DEFAULTS, type CreatedTargetView } from '../services/targets';
 import { type ResetView, type RestartView } from '../services/target-restarts';
 import { type RotatedSigningSecretView } from '../services/target-secrets';

@@ -12,7 +12,7 @@ import { KeyringError, type Keyring } from '../secrets/keyring';
 import { openOptional } from '../secrets/stored';
 import { eventsAccepted, eventsIgnored, eventsReceived, eventsRejected } from '../metrics';
 import { isWellFormedId } from '../services/ids';
-import { dbError } from '../services/integrations';
+import { dbError } from '../services/errors';
 import { InboxUnavailableError, UnstorableEventError, type InboxWriter } from './inbox-writer';
 import { readRawBody } from './raw-body';
 import { unstorableReason } from './storable-json';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { boundedBacklogSql } from '../integrations/sql';
+import { boundedBacklogSql } from '../integrations/read-sql';
 
 /** A target's backlog as /metrics reports it: cheap enough to read at every scrape. */
 export interface TargetBacklog {

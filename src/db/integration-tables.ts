@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { findDescriptor } from '../integrations';
-import { backlogSql, heldBackSql, pageSql } from '../integrations/sql';
+import { backlogSql, heldBackSql, pageSql } from '../integrations/read-sql';
 import { filteredPageSql } from '../integrations/filter-sql';
 import { filters, NO_FILTER, projectionOf, withPointerValues, type RowFilter } from '../integrations/row-filter';
 import type { IntegrationDescriptor } from '../integrations/types';

@@ -1,13 +1,12 @@
 import type pg from 'pg';
-import type { RowFilter } from '../integrations/row-filter';
-import type { TargetRow } from './targets';
+import type { RowFilter, Unmatched } from '../integrations/row-filter';
 
-/** A target's filter columns (migration 010): set by `update`, put back when an update is undone. */
+/** A target's filter columns (migration 009): set by `update`, put back when an update is undone. */
 
 type Db = pg.Pool | pg.PoolClient;
 
 /** A target row's filter. */
-export const filterOf = (t: Pick<TargetRow, 'filter_match' | 'filter_fields' | 'filter_unmatched'>): RowFilter => ({
+export const filterOf = (t: { filter_match: Record<string, unknown> | null; filter_fields: string[] | null; filter_unmatched: Unmatched }): RowFilter => ({
   match: t.filter_match,
   fields: t.filter_fields,
   unmatched: t.filter_unmatched,

@@ -12,7 +12,8 @@ import { backfillStatusQuery } from '../contract/messages';
 import { backfillWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
-import { dbError, getIntegration } from './integrations';
+import { dbError } from './errors';
+import { getIntegration } from './integrations';
 
 /** `integrations backfill` and `info`: a backfill's state as Temporal knows it. */
 export interface BackfillView {

@@ -27,3 +27,12 @@ export class ServiceError extends Error {
 export function unavailable(what: string, err: unknown): ServiceError {
   return new ServiceError('unavailable', `${what} is unreachable: ${(err as Error)?.message ?? err}`);
 }
+
+/** A database error as the service layer answers it: unreachable (503) when the connection failed, else as it is. */
+export function dbError(err: unknown): Error {
+  if (err instanceof ServiceError) return err;
+  const code = (err as { code?: string }).code;
+  // Connection-level failures have no SQLSTATE (ECONNREFUSED…) or class 08 / 57P.
+  if (!code || /^(08|57P)/.test(code) || /^E[A-Z]+$/.test(code)) return unavailable('PostgreSQL', err);
+  return err as Error;
+}

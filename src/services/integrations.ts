@@ -1,14 +1,11 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { publicBaseUrl } from '../config';
-import { deadLetterStats, inboxDepth, requeueDeadLetters, requeuedOutcome } from '../db/inbox';
+import { deadLetterStats, inboxDepth } from '../db/inbox';
 import {
-  dropIntegration,
   getIntegrationRow,
   insertIntegration,
   integrationEvents,
   listIntegrationRows,
   tableRowCounts,
-  targetIdsOf,
   updateIntegrationRow,
   type IntegrationEvents,
   type IntegrationRow,
@@ -17,10 +14,8 @@ import { withTransaction } from '../db/pool';
 import { findDescriptor, serviceNames } from '../integrations';
 import { sealSecret } from '../secrets/stored';
 import type { IntegrationDescriptor } from '../integrations/types';
-import { ingestSettings, wakeIngest } from '../temporal/ingest-wake';
-import { backfillWorkflowId, httpSyncWorkflowId, ingestWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
-import { ServiceError, unavailable } from './errors';
+import { dbError, ServiceError } from './errors';
 import { newId, tableSuffix } from './ids';
 
 export interface IntegrationView {
@@ -208,122 +203,4 @@ export async function integrationInfo(deps: ServiceDeps, id: string): Promise<In
     last_dead_letter_error: dead.lastError,
     last_dead_letter_at: dead.lastFailedAt?.toISOString() ?? null,
   };
-}
-
-export interface RetryFailedResult {
-  id: string;
-  /** Dead letters put back into the inbox. */
-  requeued: number;
-  /** Of those, applied (or discarded as older) by the time the command returned. */
-  done: number;
-  /** Refused again, back in the dead letters. */
-  failed_again: number;
-  /** Still waiting in the inbox (no worker running, or the wait ended first). */
-  waiting: number;
-  /** Whether the ingest workflows could be woken; if not, the worker's sweep picks the events up. */
-  woken: boolean;
-}
-
-/**
- * Puts an integration's dead letters back into the inbox and wakes its ingest workflows, which
- * apply them as any event (newest version wins; what is refused again goes back, with its error).
- * Waits up to `waitMs` for the outcome.
- */
-export async function retryFailed(deps: ServiceDeps, id: string, opts: { waitMs?: number } = {}): Promise<RetryFailedResult> {
-  const integration = await getIntegration(deps, id);
-  const { at, shards } = await requeueDeadLetters(deps.pool, id).catch((err) => {
-    throw dbError(err);
-  });
-  const ids = shards.flatMap((s) => s.ids);
-  const result: RetryFailedResult = { id, requeued: ids.length, done: 0, failed_again: 0, waiting: ids.length, woken: true };
-  if (ids.length === 0) return result;
-  const settings = ingestSettings(deps.config);
-  const wakes = await Promise.allSettled(
-    shards.map((s) => wakeIngest(deps.temporal.client, settings, { integrationId: id, service: integration.service, shard: s.shard }, s.ids[s.ids.length - 1])),
-  );
-  result.woken = wakes.every((w) => w.status === 'fulfilled');
-  const until = Date.now() + (opts.waitMs ?? 30_000);
-  for (;;) {
-    const o = await requeuedOutcome(deps.pool, id, ids, at);
-    result.waiting = o.waiting;
-    result.failed_again = o.failedAgain;
-    result.done = Math.max(0, ids.length - o.waiting - o.failedAgain);
-    if (o.waiting === 0 || Date.now() >= until || !result.woken) return result;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-export interface DeletedIntegration {
-  id: string;
-  service: string;
-  table: string;
-  /** The targets removed with it. */
-  targets: string[];
-  /** Workflows that were running and are now terminated (its targets' and its ingest shards'). */
-  workflows_terminated: string[];
-}
-
-/** How long deletion waits for Temporal before it refuses (and changes nothing). */
-const TEMPORAL_DEADLINE_MS = 10_000;
-
-/**
- * Removes an integration with its targets, inbox, dead letters and table. Temporal is asked first:
- * when it cannot be reached nothing is changed. Then the database, in one transaction (the table
- * is dropped first, so no delivery or apply still reads it); then the workflows that belonged to
- * it are terminated. A target workflow that missed its termination ends by itself at its next
- * delivery (its target is gone), and the reconciler never starts it again.
- */
-export async function deleteIntegration(deps: ServiceDeps, id: string): Promise<DeletedIntegration> {
-  const integration = await getIntegration(deps, id);
-  const targets = await targetIdsOf(deps.pool, id).catch((err) => {
-    throw dbError(err);
-  });
-  const workflowIds = [
-    ...targets.map(httpSyncWorkflowId),
-    ...Array.from({ length: deps.config.HOOKSYNC_INGEST_SHARDS }, (_, shard) => ingestWorkflowId(id, shard)),
-    backfillWorkflowId(id),
-  ];
-  const { client, connection } = deps.temporal;
-  const running: string[] = [];
-  try {
-    await connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, async () => {
-      for (const wid of workflowIds) {
-        try {
-          const d = await client.workflow.getHandle(wid).describe();
-          if (d.status.name === 'RUNNING') running.push(wid);
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-        }
-      }
-    });
-  } catch (err) {
-    throw unavailable('Temporal', err);
-  }
-  const dropped = await withTransaction(deps.pool, (db) => dropIntegration(db, id)).catch((err) => {
-    throw dbError(err);
-  });
-  if (!dropped) throw new ServiceError('not_found', `no integration ${id}`);
-  const terminated: string[] = [];
-  for (const wid of running) {
-    try {
-      await connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
-        client.workflow.getHandle(wid).terminate(`integration ${id} was deleted`),
-      );
-      terminated.push(wid);
-    } catch (err) {
-      // Ended meanwhile: nothing to stop.
-      if (!(err instanceof WorkflowNotFoundError)) {
-        throw new ServiceError('unavailable', `integration ${id} is deleted, but its workflow ${wid} could not be terminated: ${(err as Error).message}; it ends by itself at its next step`);
-      }
-    }
-  }
-  return { id, service: integration.service, table: integration.table, targets, workflows_terminated: terminated };
-}
-
-export function dbError(err: unknown): Error {
-  if (err instanceof ServiceError) return err;
-  const code = (err as { code?: string }).code;
-  // Connection-level failures have no SQLSTATE (ECONNREFUSED…) or class 08 / 57P.
-  if (!code || /^(08|57P)/.test(code) || /^E[A-Z]+$/.test(code)) return unavailable('PostgreSQL', err);
-  return err as Error;
 }

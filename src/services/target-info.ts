@@ -6,7 +6,7 @@ import type { HttpSyncStatus } from '../contract/httpsync';
 import { statusQuery } from '../contract/messages';
 import { httpSyncWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
-import { dbError } from './integrations';
+import { dbError } from './errors';
 import { loadTarget, view, type TargetView } from './target-view';
 
 /** `httpsync info` and `status`: the database's record of a target merged with its workflow's live state. */

@@ -4,7 +4,7 @@ import { resetSignal } from '../contract/messages';
 import { startTargetWorkflow } from '../temporal/target-workflow';
 import { workflowStarter, type ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
-import { dbError } from './integrations';
+import { dbError } from './errors';
 import { askWorkflow } from './target-info';
 import { changeThenTell } from './target-signals';
 import { loadTarget, view, type TargetView } from './target-view';

@@ -5,7 +5,7 @@ import { KeyringError } from '../secrets/keyring';
 import { openOptional, sealSecret } from '../secrets/stored';
 import type { ServiceDeps } from './deps';
 import { ServiceError } from './errors';
-import { dbError } from './integrations';
+import { dbError } from './errors';
 import { view, type TargetView } from './target-view';
 
 /** A target's signing secrets: the ones it signs with now, and their rotation. */

@@ -9,7 +9,7 @@ import { httpSyncWorkflowId } from '../contract/names';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
-import { dbError } from './integrations';
+import { dbError } from './errors';
 import { loadTarget, view, type TargetView } from './target-view';
 
 /** Telling a target's running workflow: signals under a deadline, and a database change that the workflow then hears of. */

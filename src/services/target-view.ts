@@ -3,7 +3,7 @@ import { httpSyncWorkflowId } from '../contract/names';
 import type { ServiceDeps } from './deps';
 import { ServiceError } from './errors';
 import { filterOf, type FilterView } from './target-filter';
-import { dbError } from './integrations';
+import { dbError } from './errors';
 
 /** A target as the API and the CLI show it: its row, the URL masked, and its workflow's id. */
 export interface TargetView extends TargetSettingsRow, FilterView {

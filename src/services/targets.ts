@@ -18,7 +18,7 @@ import { startTargetWorkflow } from '../temporal/target-workflow';
 import { workflowStarter, type ServiceDeps } from './deps';
 import { ServiceError, unavailable } from './errors';
 import { newId } from './ids';
-import { dbError } from './integrations';
+import { dbError } from './errors';
 import { checkTargetAddress } from './target-address';
 import { signingSecrets } from './target-secrets';
 import { changeSettingsThenTell } from './target-signals';

@@ -4,7 +4,7 @@ import { newestVersionAt } from '../db/newest-version';
 import { openOptional } from '../secrets/stored';
 import type { ServiceDeps } from './deps';
 import { ServiceError } from './errors';
-import { dbError } from './integrations';
+import { dbError } from './errors';
 
 export interface TestEventView {
   id: string;

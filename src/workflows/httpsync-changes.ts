@@ -55,7 +55,7 @@ export interface Resettable {
 }
 
 /** The cursor back to the start; a reset of a generation this workflow already has is ignored. */
-export function resetCursor(s: Resettable, r: CursorReset): boolean {
+export function applyReset(s: Resettable, r: CursorReset): boolean {
   if (!Number.isInteger(r?.generation) || r.generation <= s.generation) return false;
   s.generation = r.generation;
   s.resetAt = r.at;

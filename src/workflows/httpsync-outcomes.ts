@@ -42,7 +42,7 @@ export interface Outcomes {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A delivery activity returned. */
-export function recordDelivered(s: Outcomes, r: DeliverResult, now: number): void {
+export function afterDelivery(s: Outcomes, r: DeliverResult, now: number): void {
   count(s, r, now);
   s.progress.lastSuccessAt = iso(now);
   s.retry = undefined;
@@ -59,7 +59,7 @@ export function recordDelivered(s: Outcomes, r: DeliverResult, now: number): voi
 }
 
 /** A delivery activity failed: keep what it delivered, and plan the next attempt. Returns the delay. */
-export function recordFailure(s: Outcomes, f: FailureView, now: number, random: number): number {
+export function afterFailure(s: Outcomes, f: FailureView, now: number, random: number): number {
   if (f.partial) count(s, f.partial, now);
   const attempts = (s.retry?.attempts ?? 0) + 1;
   const delay =

@@ -2,8 +2,8 @@ import { DEFAULT_RETRY, type RetrySchedule } from '../contract/retry';
 import { START_CURSOR } from '../contract/cursor';
 import type { DeliverInput, DeliverResult } from '../contract/delivery';
 import type { CursorReset, DeliveryProgress, HttpSyncInput, HttpSyncStatus, RetryState, SyncState, TargetChange, TargetLabels, TargetSettings } from '../contract/httpsync';
-import { changeSettings, resetCursor } from './httpsync-changes';
-import { recordDelivered, recordFailure, type FailureView } from './httpsync-outcomes';
+import { changeSettings, applyReset } from './httpsync-changes';
+import { afterDelivery, afterFailure, type FailureView } from './httpsync-outcomes';
 import { carryOf, statusOf } from './httpsync-snapshot';
 
 const at = (value: string | undefined) => (value === undefined ? undefined : Date.parse(value));
@@ -106,12 +106,12 @@ export class TargetState {
 
   /** A delivery activity returned. */
   delivered(r: DeliverResult, now: number): void {
-    recordDelivered(this, r, now);
+    afterDelivery(this, r, now);
   }
 
   /** A delivery activity failed: keep what it delivered, and plan the next attempt. Returns the delay. */
   failed(f: FailureView, now: number, random: number): number {
-    return recordFailure(this, f, now, random);
+    return afterFailure(this, f, now, random);
   }
 
   /** A `configure` signal or update; returns what was refused (the rest is applied). */
@@ -130,7 +130,7 @@ export class TargetState {
 
   /** The cursor back to the start; a reset of a generation this workflow already has is ignored. */
   reset(r: CursorReset): boolean {
-    return resetCursor(this, r);
+    return applyReset(this, r);
   }
 
   status(state: SyncState, now: number): HttpSyncStatus {

@@ -12,13 +12,13 @@ import { serveMetrics, type MetricsServer } from '../../src/metrics-server';
 import { trackRetryState } from '../../src/metrics';
 import type { ServiceDeps } from '../../src/services/deps';
 import { connectTemporal, type TemporalHandle } from '../../src/temporal/client';
-import { startInboxSweeper, type InboxSweeper } from '../../src/temporal/inbox-sweeper';
+import { startInboxSweeper, type InboxSweeper } from '../../src/worker/inbox-sweeper';
 import { ingestSettings } from '../../src/temporal/ingest-wake';
 import { superviseReconciler } from '../../src/temporal/reconciler';
-import { createWorker } from '../../src/temporal/worker';
+import { createWorker } from '../../src/worker/worker';
 import { logger } from '../../src/log';
 import { createDatabase } from './database';
-import { keyringOf } from '../../src/secrets/startup';
+import { keyringOf } from '../../src/services/keyring-startup';
 import { Client } from '@temporalio/client';
 
 /**

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { shardOf } from '../../src/api/inbox-writer';
 import { checkDescriptor } from '../../src/integrations';
 import { parsePointer, resolvePointer } from '../../src/integrations/json-pointer';
-import { applySql, pageSql, precedenceOf } from '../../src/integrations/sql';
+import { applySql, precedenceOf } from '../../src/integrations/sql';
+import { pageSql } from '../../src/integrations/read-sql';
 import { stripeCustomerV1 } from '../../src/integrations/stripe-customer-v1';
 import type { IntegrationDescriptor } from '../../src/integrations/types';
 

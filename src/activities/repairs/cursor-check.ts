@@ -1,7 +1,7 @@
 import { targetsWithCursorAhead } from '../../db/targets';
 import { logger } from '../../log';
 import { cursorAheadWarning } from '../../contract/cursor';
-import type { RepairContext } from '.';
+import type { RepairContext } from './context';
 
 /** Logged once per target and process; the reconciler's details and `info` show it every time. */
 const reported = new Set<string>();

@@ -4,7 +4,7 @@ import { listTargets } from '../../db/targets';
 import { logger } from '../../log';
 import { sendConfigure } from '../../temporal/configure-target';
 import { settingsOf } from '../../temporal/target-workflow';
-import type { RepairContext } from '.';
+import type { RepairContext } from './context';
 
 /**
  * A change of settings whose `configure` update got no answer (a deadline passed, the process

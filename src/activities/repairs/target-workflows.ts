@@ -5,7 +5,7 @@ import { startTargetWorkflow } from '../../temporal/target-workflow';
 import { deleteSignal } from '../../contract/messages';
 import { httpSyncWorkflowId } from '../../contract/names';
 import { WORKFLOW_TYPES } from '../../contract/workflows';
-import type { RepairContext } from '.';
+import type { RepairContext } from './context';
 import { safeErrorText } from '../../db/pg-error';
 
 /**

@@ -20,8 +20,10 @@ CREATE TABLE sync_targets (
   paused           boolean NOT NULL DEFAULT false,
   created_at       timestamptz NOT NULL DEFAULT now(),
   deleted_at       timestamptz,
-  -- Progress, written by the delivery activity after every page. Informational: the cursor that
-  -- decides what is sent next lives in the target's workflow.
+  -- Progress, written by the delivery activity after every 2xx page, under the target's lock. A
+  -- delivery starts from the further of this cursor and the workflow's (of one generation), and a
+  -- workflow started again (self-repair, restart) starts from it. (Comment only; the migrator
+  -- records files by name, so the words may be corrected.)
   cursor_txid      xid8 NOT NULL DEFAULT '0',
   cursor_seq       bigint NOT NULL DEFAULT 0,
   rows_delivered   bigint NOT NULL DEFAULT 0,

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { createSweepInbox, SWEEP_AGE_SECONDS } from './sweep-inbox';
 import type { Logger } from '../log';
-import type { IngestSettings } from './ingest-wake';
+import type { IngestSettings } from '../temporal/ingest-wake';
 import { safeErrorText } from '../db/pg-error';
 
 export const SWEEP_INTERVAL_MS = 5_000;

@@ -7,8 +7,8 @@ import type { Keyring } from '../secrets/keyring';
 import { createActivities } from '../activities';
 import { logger } from '../log';
 import { compiled } from '../package-info';
-import type { TemporalAccess } from './access';
-import { temporalLogger } from './logger';
+import type { TemporalAccess } from '../temporal/access';
+import { temporalLogger } from '../temporal/logger';
 
 export interface WorkerOptions {
   pool: pg.Pool;

@@ -2,9 +2,8 @@ import type pg from 'pg';
 import { ConfigError, type Config } from '../config';
 import { resealSecrets, sealedSecretsExist } from '../db/secrets';
 import type { Logger } from '../log';
-import { ServiceError } from '../services/errors';
-import { dbError } from '../services/integrations';
-import { createKeyring, type Keyring } from './keyring';
+import { dbError, ServiceError } from './errors';
+import { createKeyring, type Keyring } from '../secrets/keyring';
 
 /** The keyring HOOKSYNC_ENCRYPTION_KEY describes (validated by the config already); undefined without one. */
 export const keyringOf = (config: Pick<Config, 'HOOKSYNC_ENCRYPTION_KEY'>): Keyring | undefined =>

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { pruneSeenEvents, staleShards } from '../db/inbox';
 import { orphanedDeadLetters, orphanedShards, removeLeftovers } from '../db/orphans';
 import { integrations } from '../integrations';
-import { isClosingRefusal, wakeIngest, type IngestSettings } from './ingest-wake';
+import { isClosingRefusal, wakeIngest, type IngestSettings } from '../temporal/ingest-wake';
 
 /** Rows this old have had their wake-up (or their apply is failing): the sweep wakes their shard. */
 export const SWEEP_AGE_SECONDS = 5;
