@@ -1,7 +1,8 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { integrationRef, pageReader, rowsHeldBack } from '../db/integration-tables';
-import { cursorAhead, cursorOf, dropExpiredSigningSecret, getTarget, recordDelivered, recordFailure, releaseDeliveryLock, tryDeliveryLock } from '../db/targets';
+import { cursorAhead, cursorOf, dropExpiredSigningSecret, getTarget, recordDelivered, recordFailure } from '../db/targets';
+import { releaseDeliveryLock, tryDeliveryLock } from '../db/delivery-lock';
 import { sendPage } from '../delivery/page';
 import type { PostOutcome } from '../http/post-page';
 import { filterOf } from '../db/target-filters';

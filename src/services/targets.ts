@@ -1,5 +1,6 @@
 import { integrationRef } from '../db/integration-tables';
-import { getTarget, insertTarget, listTargets, lockDeliveriesInTransaction, markTargetDeleted, removeTarget, updateTargetSettings } from '../db/targets';
+import { getTarget, insertTarget, listTargets, markTargetDeleted, removeTarget, updateTargetSettings } from '../db/targets';
+import { lockDeliveriesInTransaction } from '../db/delivery-lock';
 import { sendPage, type PageSource } from '../delivery/page';
 import { parseTargetUrl, TargetUrlError, type TargetUrl } from '../http/target-url';
 import { generateSigningSecret } from '../delivery/signature';
