@@ -8,13 +8,13 @@ import { createPool } from './db/pool';
 import { freePort } from './ports';
 import { allowTargets } from './http/address-guard';
 import { logger } from './log';
-import { checkCursors } from './activities/repairs/cursor-check';
 import { registry, trackRetryState } from './metrics';
 import { serveMetrics } from './metrics-server';
 import { prepareKeyring } from './services/keyring-startup';
 import { temporalAccess } from './temporal/access';
 import { connectTemporal, ensureSearchAttributes } from './temporal/client';
 import { startInboxSweeper } from './worker/inbox-sweeper';
+import { checkAtStart } from './worker/start-checks';
 import { ingestSettings } from './temporal/ingest-wake';
 import { superviseReconciler } from './temporal/reconciler';
 import { createWorker, installRuntime } from './worker/worker';
@@ -127,10 +127,8 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
         });
   if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics (hooksync and Temporal SDK) served, health at /healthz');
   trackRetryState(pool);
-  // Self-repair: a database restored into another cluster is reported at once, in this process's
-  // own log (the reconciler's rounds, which report it too, may run on another worker), and the
-  // reconciler runs its repairs now, then every minute.
-  await checkCursors({ pool }).catch((err: Error) => logger.warn({ err: err.message }, 'could not check the targets\' cursors'));
+  // Self-repair: the start-up checks, then the reconciler runs its repairs now and every minute.
+  await checkAtStart(pool, logger);
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const stopSupervising = superviseReconciler(client, {
     taskQueue: config.HOOKSYNC_TASK_QUEUE,

@@ -16,7 +16,7 @@ import { customerEvent, stripeSignature } from './support/stripe';
 // SQL tool), not the dev server: two `hooksync api` and two `hooksync worker` processes, signed
 // Stripe events through both APIs, three targets delivering to HTTPS receivers with Basic Auth.
 // Meanwhile a worker is SIGKILLed in the middle of a page, the Temporal server restarts, and
-// hooksync's PostgreSQL restarts. Nothing may be lost, reordered or sent twice at once.
+// hooksync's PostgreSQL is killed six times. Nothing may be lost, reordered or sent twice at once.
 describe('a real Temporal cluster under faults', { timeout: 15 * 60_000 }, () => {
   const WORK = path.join(ROOT, '.hooksync', `cluster-chaos-${process.pid}`);
   const LOGS = path.join(WORK, 'logs');
@@ -24,6 +24,7 @@ describe('a real Temporal cluster under faults', { timeout: 15 * 60_000 }, () =>
   const TARGETS = 3;
   const KEYS = 48;
   const SENDERS = 6;
+  const PG_KILLS = 6;
   const log = (msg: string) => process.stderr.write(`[cluster-chaos] ${msg}\n`);
 
   let temporalPg: EmbeddedPostgresServer;
@@ -94,7 +95,7 @@ describe('a real Temporal cluster under faults', { timeout: 15 * 60_000 }, () =>
     return child;
   };
 
-  test('kill a worker mid-page, restart Temporal, restart PostgreSQL: every event applied, every row delivered, one POST at a time', async (t) => {
+  test('kill a worker mid-page, restart Temporal, kill PostgreSQL six times: every event applied, every row delivered, one POST at a time', async (t) => {
     const testStart = Date.now();
     const apis = await Promise.all([1, 2].map((i) => startApiProcess(`api-${i}`, env, LOGS)));
     children.push(...apis.map((a) => a.child));
@@ -107,7 +108,9 @@ describe('a real Temporal cluster under faults', { timeout: 15 * 60_000 }, () =>
       // Slow enough that a page is often in flight when a fault strikes.
       receiver.respondWith(() => ({ status: 200, delayMs: 120 }));
       receivers.push(receiver);
-      await cliJson(['httpsync', 'create', integration.id, '--url', receiver.url, '--period', '5', '--page-size', '10', '--on-insert'], env);
+      // On-insert targets, and the last one on a 1 s period only: both ways of being woken meet the faults.
+      const mode = i < TARGETS - 1 ? ['--period', '5', '--on-insert'] : ['--period', '1'];
+      await cliJson(['httpsync', 'create', integration.id, '--url', receiver.url, ...mode, '--page-size', '10'], env);
     }
 
     // The senders: each owns some keys and sends their versions in turn, each event until it is
@@ -219,15 +222,22 @@ describe('a real Temporal cluster under faults', { timeout: 15 * 60_000 }, () =>
       `Temporal server down ${((Date.now() - restartedAt) / 1000).toFixed(1)} s: deliveries and ingest on again ${(await progressOnEveryTarget('after Temporal restarted', restartedAt)).toFixed(1)} s after it stopped`,
     );
 
-    // 3. Restart hooksync's PostgreSQL (fast shutdown: open transactions are cut).
+    // 3. Kill hooksync's PostgreSQL, as `pg_ctl -m immediate` does (SIGQUIT to the postmaster: no
+    // checkpoint, crash recovery at the next start), six times while events stream in and receivers
+    // take 10-40 ms per page. Commits not yet on disk (the applies' asynchronous ones) are lost and
+    // their inbox rows applied again, possibly under lower transaction ids: no cursor may pass them.
+    for (const r of receivers) r.respondWith(() => ({ status: 200, delayMs: 10 + Math.floor(Math.random() * 31) }));
     const pgDownAt = Date.now();
-    mark('PostgreSQL stopping');
-    await hooksyncPg.stop();
-    await new Promise((r) => setTimeout(r, 3_000));
-    hooksyncPg = await startEmbeddedPostgres({ dir: path.join(WORK, 'hooksync-pg'), port: hooksyncPgPort, log });
-    mark('PostgreSQL up');
+    for (let kill = 1; kill <= PG_KILLS; kill++) {
+      mark(`PostgreSQL killed (${kill})`);
+      await killImmediately(hooksyncPg.dataDir);
+      hooksyncPg = await startEmbeddedPostgres({ dir: path.join(WORK, 'hooksync-pg'), port: hooksyncPgPort, log });
+      mark(`PostgreSQL up (${kill})`);
+      // Let deliveries and applies get under way again before the next kill.
+      await new Promise((r) => setTimeout(r, 1_000 + Math.floor(Math.random() * 2_000)));
+    }
     figures.push(
-      `hooksync's PostgreSQL down ${((Date.now() - pgDownAt) / 1000).toFixed(1)} s: deliveries and ingest on again ${(await progressOnEveryTarget('after PostgreSQL restarted', pgDownAt)).toFixed(1)} s after it stopped`,
+      `hooksync's PostgreSQL killed ${PG_KILLS} times: deliveries and ingest on again ${(await progressOnEveryTarget('after PostgreSQL was killed', pgDownAt)).toFixed(1)} s after the first kill`,
     );
 
     sending = false;
@@ -262,6 +272,11 @@ describe('a real Temporal cluster under faults', { timeout: 15 * 60_000 }, () =>
           { what: `receiver ${i + 1} to hold the table`, timeoutMs: 120_000, intervalMs: 250 },
         ).catch((err: Error) => assert.fail(`${err.message}; ${last}`));
       }
+      // Nothing refused, nothing left behind.
+      const { rows: left } = await db.query<{ inbox: string; dead: string }>(
+        'SELECT (SELECT count(*) FROM ingest_inbox) AS inbox, (SELECT count(*) FROM ingest_dead_letters) AS dead',
+      );
+      assert.deepEqual(left[0], { inbox: '0', dead: '0' }, 'no event left in the inbox and none dead-lettered');
     } finally {
       await db.end();
     }
@@ -290,3 +305,20 @@ describe('a real Temporal cluster under faults', { timeout: 15 * 60_000 }, () =>
     for (const f of figures) t.diagnostic(f);
   });
 });
+
+/** `pg_ctl -m immediate`: SIGQUIT to the postmaster, then wait until it is gone. */
+async function killImmediately(dataDir: string): Promise<void> {
+  const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  process.kill(pid, 'SIGQUIT');
+  await waitFor(
+    async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    { what: `PostgreSQL (pid ${pid}) to exit`, timeoutMs: 30_000, intervalMs: 20 },
+  );
+}

@@ -50,7 +50,9 @@ describe('HTTP Sync across a worker crash', () => {
     receiver.respondWith(() => ({ status: 200, delayMs: 120 }));
 
     const first = await startWorkerProcess();
-    const target = await newTarget(stack, integration.id, receiver, { periodSeconds: 3600, pageSize: 5 });
+    // The killed worker's POST may still be handled by the receiver: the next delivery waits until
+    // its recorded in-flight deadline (the target's timeout, plus a margin) has passed (lock-delay).
+    const target = await newTarget(stack, integration.id, receiver, { periodSeconds: 3600, pageSize: 5, timeoutSeconds: 10 });
     await waitFor(async () => acceptedPages(receiver).length >= 8, { what: 'the sync to be under way', timeoutMs: 30_000, intervalMs: 20 });
     first.child.kill('SIGKILL');
     const killed = await first.exited;

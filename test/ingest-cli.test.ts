@@ -277,7 +277,7 @@ describe('ingest: hooksync integrations (CLI)', () => {
 
     assert.equal(unknown.code, 1);
     assert.equal(unknown.stdout, '');
-    assert.match(unknown.stderr, /^error: unknown integration "shopify_order_v1"; available: stripe_customer_v1, github_issue_v1, standard_webhooks_v1$/m);
+    assert.match(unknown.stderr, /^error: unknown integration "shopify_order_v1"; available: stripe_customer_v1, github_issue_v1, standard_webhooks_v1, hmac_v1$/m);
 
     assert.equal(badUpdate.code, 1);
     assert.match(badUpdate.stderr, /^error: a Stripe webhook secret looks like whsec_…$/m);

@@ -78,7 +78,7 @@ describe('ingest: the table locked for 40 s', { timeout: 400_000 }, () => {
         const all = await Promise.all(
           Array.from({ length: shards }, (_, s) => currentDetails(stack.temporal.client.workflow.getHandle(ingestWorkflowId(integration.id, s))).catch(() => '')),
         );
-        return all.find((d) => /Inbox: [\d,]+ events waiting/.test(d) && /Retrying since .* after: .*lock timeout/.test(d));
+        return all.find((d) => /Inbox: [\d,]+ events waiting/.test(d) && /Retrying since .* after: .*55P03 \(lock not available\)/.test(d));
       }, { what: 'details showing the waiting inbox and the retries', timeoutMs: LOCK_MS, intervalMs: 500 });
       assert.match(details, /Inbox: [\d,]+ events waiting, the oldest \d+ s old/);
       const info = await integrationInfo(stack.deps, integration.id);
