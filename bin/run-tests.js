@@ -36,6 +36,7 @@ async function main() {
   removeStaleRunDirs();
   fs.mkdirSync(RUN, { recursive: true });
   const started = Date.now();
+  buildToolsInBackground(files);
   // allSettled: when one fails, the others must still finish starting, so that cleanup stops them.
   const settled = await Promise.allSettled([startTemporal(), prepareDatabase(), makeCertificate(), bundleWorkflows()]);
   const failed = settled.find((s) => s.status === 'rejected');
@@ -145,6 +146,21 @@ async function startTemporal() {
   cleanups.push(() => server.stop());
   log(`Temporal: dev server at ${server.address}, UI ${server.uiUrl} (log: ${path.relative(ROOT, logFile)})`);
   return server;
+}
+
+/**
+ * Temporal's server and stripe-mock are needed by a few test files only: when a chosen file uses
+ * them and they are not built yet, their Go builds start now, beside the Temporal CLI's, and go
+ * on while the other files run; a file that needs one waits for its build (src/dev/go-build.ts).
+ */
+function buildToolsInBackground(files) {
+  const uses = (support) => files.some((f) => fs.readFileSync(path.join(ROOT, f), 'utf8').includes(`./support/${support}'`));
+  const builds = [];
+  if (uses('cluster')) builds.push(require('../src/dev/temporal-cluster.ts').findTemporalServer(log));
+  if (uses('stripe-mock')) builds.push(require('../src/dev/stripe-mock.ts').findStripeMock(log));
+  // Awaited at the end, so that no build outlives the run; a failed one is reported by the file that needed it.
+  const done = Promise.allSettled(builds);
+  cleanups.push(() => done);
 }
 
 async function prepareDatabase() {

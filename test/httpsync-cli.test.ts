@@ -168,7 +168,7 @@ describe('hooksync httpsync CLI', () => {
         assert.equal(t.url, `http://***:***@127.0.0.1:${port}/plain`);
         assert.ok(bodies.length >= 1 && bodies[0].auth);
         assert.deepEqual(await targetRows(allowed.id), [t.id]);
-        await waitFor(async () => (await workflowsOf(allowed.id)).includes(httpSyncWorkflowId(t.id)), { what: 'the workflow in the visibility list' });
+        assert.equal((await stack.temporal.client.workflow.getHandle(httpSyncWorkflowId(t.id)).describe()).status.name, 'RUNNING');
         await deleteTarget(stack.deps, t.id);
       } finally {
         server.closeAllConnections();

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { setPaused, triggerTarget } from '../src/services/target-signals';
 import { targetInfo } from '../src/services/target-info';
 import { updateTarget } from '../src/services/targets';
+import { triggerSignal } from '../src/contract/messages';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
   acceptedPages,
@@ -12,7 +13,6 @@ import {
   keysOf,
   newIntegration,
   newTarget,
-  sleep,
   syncPages,
   targetHandle,
   targetStatus,
@@ -21,6 +21,7 @@ import {
   WEBHOOK_SECRET,
 } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
+import { historyLength, signalTaken } from './support/runs';
 import { customerEvent, postEvent } from './support/stripe';
 
 // Guarantees 7 (trigger), 9 (independent targets, pause/resume), 10 (on-insert latency) and
@@ -51,12 +52,18 @@ describe('HTTP Sync control', () => {
     const integration = await newIntegration(stack);
     const rcv = await receiver();
     const target = await newTarget(stack, integration.id, rcv, { periodSeconds: 3600 });
+    // A second target of the same integration, triggered first: once it has the rows, the first
+    // one has had every chance to send them too, had it been going to without a trigger.
+    const witnessRcv = await receiver();
+    const witness = await newTarget(stack, integration.id, witnessRcv, { periodSeconds: 3600 });
     const latencies: number[] = [];
     for (let round = 0; round < 3; round++) {
       const waiting = await waitUntilWaiting(target.id);
       assert.ok(Date.parse(waiting.nextSyncAt!) - Date.now() > 3000_000, 'the next periodic sync is an hour away');
       await insertCustomers(stack.pool, integration.table, keysOf(`cus_trig${round}_`, 3));
-      await sleep(1_000);
+      await waitUntilWaiting(witness.id);
+      await triggerTarget(stack.deps, witness.id);
+      await waitFor(async () => rowsAt(witnessRcv, `cus_trig${round}_`).length === 3, { what: 'the rows at the triggered second target' });
       assert.equal(rowsAt(rcv, `cus_trig${round}_`).length, 0, 'nothing is sent before the trigger');
       const at = Date.now();
       await triggerTarget(stack.deps, target.id);
@@ -116,7 +123,8 @@ describe('HTTP Sync control', () => {
     await waitFor(async () => pages() >= 5, { what: 'the delivery to be under way', intervalMs: 20 });
     await setPaused(stack.deps, target.id, true);
     const atPause = pages();
-    await sleep(2_000);
+    // The workflow shows "paused" only once its delivery activity has returned: nothing more is sent after that.
+    await waitFor(async () => (await targetStatus(stack, target.id)).state === 'paused', { what: 'the workflow to be paused' });
     assert.ok(pages() - atPause <= 1, `${pages() - atPause} POSTs after the pause`);
     assert.ok(pages() < 100, 'paused long before the end');
     const paused = pages();
@@ -126,10 +134,10 @@ describe('HTTP Sync control', () => {
     const { deleteTarget } = await import('../src/services/targets');
     await deleteTarget(stack.deps, target.id);
     const atDelete = pages();
-    await sleep(2_500);
+    // The workflow completes only once its delivery activity has returned: nothing more is sent after that.
+    await waitFor(async () => (await targetHandle(stack, target.id).describe()).status.name === 'COMPLETED', { what: 'the workflow to end' });
     assert.ok(pages() - atDelete <= 1, `${pages() - atDelete} POSTs after the delete`);
     assert.ok(pages() < 100, 'deleted long before the end');
-    await waitFor(async () => (await targetHandle(stack, target.id).describe()).status.name === 'COMPLETED', { what: 'the workflow to end' });
     // Everything sent until then was in order and one at a time.
     assertVersionsInOrder(rcv, { strict: true });
     assert.equal(rcv.maxConcurrent, 1);
@@ -148,8 +156,14 @@ describe('HTTP Sync control', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('SELECT 1 FROM sync_targets WHERE id = $1 FOR UPDATE', [target.id]);
+      const blockerPid = (await blocker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
       const resumed = setPaused(stack.deps, target.id, false);
-      await sleep(1_500);
+      // The resume's write waits for the lock.
+      await waitFor(
+        async () =>
+          (await stack.pool.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [blockerPid])).rowCount! > 0,
+        { what: 'the resume to wait for the row lock' },
+      );
       await blocker.query('COMMIT');
       await resumed;
     } finally {
@@ -187,7 +201,7 @@ describe('HTTP Sync control', () => {
     const latencies: number[] = [];
     for (let i = 1; i <= 5; i++) {
       latencies.push(await send(i));
-      await sleep(300);
+      await waitUntilWaiting(target.id);
     }
     t.diagnostic(`webhook → receiver: first ${first} ms, then ${latencies.join(', ')} ms`);
     const sorted = [...latencies].sort((a, b) => a - b);
@@ -217,8 +231,9 @@ describe('HTTP Sync control', () => {
         return i.rows_held_back === 1 && i.state === 'waiting' && (i.syncs ?? 0) >= 2 ? i : undefined;
       }, { what: 'the sync to find the row held back' });
       assert.equal(info.rows_waiting, 1);
+      // It looks again while the transaction stays open, and still sends nothing.
+      await waitFor(async () => ((await targetInfo(stack.deps, target.id)).syncs ?? 0) > (info.syncs ?? 0), { what: 'another look for the held-back row' });
       assert.equal(rowsAt(rcv, 'cus_HeldBack').length, 0, 'not delivered while an older transaction is open');
-      await sleep(1_000);
       await blocker.query('COMMIT');
       ended = Date.now();
     } finally {
@@ -235,10 +250,12 @@ describe('HTTP Sync control', () => {
     );
     assert.ok(page.at - ended < 10_000, `delivered ${page.at - ended} ms after the transaction ended`);
     // Nothing held back any more: back to waiting for the period (no more polling).
-    await waitUntilWaiting(target.id);
-    const syncs = (await targetStatus(stack, target.id)).progress.syncs;
-    await sleep(2_500);
-    assert.equal((await targetStatus(stack, target.id)).progress.syncs, syncs);
+    // The workflow's newest timer is the period's (an hour), not a look again in a second or so.
+    await waitFor(async () => {
+      if ((await targetStatus(stack, target.id)).state !== 'waiting') return false;
+      const timers = ((await targetHandle(stack, target.id).fetchHistory()).events ?? []).filter((e) => e.timerStartedEventAttributes);
+      return Number(timers.at(-1)?.timerStartedEventAttributes?.startToFireTimeout?.seconds ?? 0) > 3000;
+    }, { what: 'the wait for the period' });
     assert.ok(Date.parse((await targetStatus(stack, target.id)).nextSyncAt!) - Date.now() > 3000_000);
   });
 
@@ -277,8 +294,9 @@ describe('HTTP Sync control', () => {
     await setPaused(stack.deps, target.id, true);
     await waitFor(async () => (await targetStatus(stack, target.id)).state === 'paused', { what: 'paused' });
     await insertCustomers(stack.pool, integration.table, ['cus_paused']);
+    const from = await historyLength(handle);
     await triggerTarget(stack.deps, target.id);
-    await sleep(1_500);
+    await signalTaken(handle, triggerSignal.name, from);
     assert.equal(rowsAt(rcv, 'cus_paused').length, 0);
     await setPaused(stack.deps, target.id, false);
     await waitFor(async () => rowsAt(rcv, 'cus_paused').length === 1, { what: 'the row after resume', timeoutMs: 8_000 });

@@ -5,8 +5,9 @@ import { integrationIdKey } from '../src/temporal/client';
 import { ingestWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { recordIfAsked } from './support/histories';
-import { currentDetails, detailsTotals, fastPoster, inboxRows, inParallel, rowsByKey, shuffle, workflowsOfIntegration } from './support/ingest';
-import { customerEvent } from './support/stripe';
+import { currentDetails, detailsTotals, fastPoster, inboxRows, inParallel, keysInShard, rowsByKey, shuffle } from './support/ingest';
+import { workflowRuns, type Run } from './support/runs';
+import { customerEvent, postEvent } from './support/stripe';
 
 // HOOKSYNC_HISTORY_LIMIT makes the ingest workflows continue as new after a few wake-ups; events
 // keep arriving from several senders throughout, and none may be lost across a roll-over (nor
@@ -78,21 +79,34 @@ describe('ingest: continue-as-new under a steady stream of events', () => {
       assert.equal(rows.get(id).email, e.data.object.email);
     }
 
-    // More than one run per workflow: they continued as new, and the continued runs still carry
-    // HooksyncIntegrationId (they are found by it).
-    const runs = await waitFor(async () => {
-      const all = await workflowsOfIntegration(stack.temporal.client, integration.id);
-      return all.some((r) => r.status.name === 'CONTINUED_AS_NEW') && all.filter((r) => r.status.name === 'RUNNING').length === shards && all;
-    }, { timeoutMs: 60_000, what: 'continued runs in visibility' }); // visibility lags behind on a loaded machine
-    const byWorkflow = new Map<string, string[]>();
-    for (const r of runs) byWorkflow.set(r.workflowId, [...(byWorkflow.get(r.workflowId) ?? []), r.status.name]);
-    const continued = runs.filter((r) => r.status.name === 'CONTINUED_AS_NEW').length;
-    console.error(`[ingest] ${events.length} events, ${runs.length} runs across ${byWorkflow.size} ingest workflows (${continued} continued as new); POSTed in ${postMs} ms`);
-    assert.deepEqual([...byWorkflow.keys()].sort(), Array.from({ length: shards }, (_, s) => ingestWorkflowId(integration.id, s)).sort());
+    // More than one run per workflow: they continued as new. How many wake-ups the stream made depends on the machine's speed (the API spaces them by
+    // load, none while an apply runs), so then waves of one event per shard follow, each applied
+    // before the next: every wave adds an apply to every shard's history, until each shard has
+    // continued as new. Each shard's runs are followed from its known workflow id back through
+    // the histories (not found through visibility, which lags).
+    const ids = Array.from({ length: shards }, (_, s) => ingestWorkflowId(integration.id, s));
+    const runsOfAll = async () => new Map(await Promise.all(ids.map(async (id) => [id, await workflowRuns(stack.temporal.client, id)] as const)));
+    const rolledOver = (all: Map<string, Run[]>) => [...all.values()].every((r) => r.length > 1 && r.at(-1)!.status === 'RUNNING');
+    const waves: Record<string, any>[] = [];
+    let byWorkflow = await runsOfAll();
+    for (let wave = 0; !rolledOver(byWorkflow); wave++) {
+      const seen = [...byWorkflow.values()].map((r) => r.map((run) => `${run.status}(${run.events})`).join(' → ')).join('; ');
+      assert.ok(wave < 40, `no roll-over of every shard after ${wave} waves: ${seen}`);
+      const sent = Array.from({ length: shards }, (_, s) =>
+        customerEvent({ type: 'customer.created', id: keysInShard(`Wave${wave}s`, s, shards, 1)[0]!, created: T0 + 10_000 + wave }),
+      );
+      for (const e of sent) assert.equal((await postEvent(stack.apiUrl, integration.id, e, SECRET)).status, 200);
+      waves.push(...sent);
+      await waitFor(async () => (await rowsByKey(stack.pool, integration.table)).size === CUSTOMERS + waves.length, { what: `the rows of wave ${wave}` });
+      byWorkflow = await runsOfAll();
+    }
+    const runs = [...byWorkflow.values()].flat();
+    const continued = runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length;
+    console.error(`[ingest] ${events.length} events and ${waves.length / shards} waves, ${runs.length} runs across ${byWorkflow.size} ingest workflows (${continued} continued as new); POSTed in ${postMs} ms`);
     assert.ok(runs.length > shards, `more runs (${runs.length}) than workflows (${shards})`);
-    for (const [id, statuses] of byWorkflow) {
-      assert.equal(statuses.filter((s) => s === 'RUNNING').length, 1, `${id}: one open run`);
-      assert.ok(statuses.every((s) => s === 'RUNNING' || s === 'CONTINUED_AS_NEW'), `${id}: ${statuses.join(', ')}`);
+    for (const [id, of] of byWorkflow) {
+      const statuses = of.map((r) => r.status);
+      assert.deepEqual(statuses, [...statuses.slice(0, -1).map(() => 'CONTINUED_AS_NEW'), 'RUNNING'], `${id}: ${statuses.join(', ')}`);
     }
 
     for (let shard = 0; shard < shards; shard++) {
@@ -103,17 +117,19 @@ describe('ingest: continue-as-new under a steady stream of events', () => {
       const input = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!).toString('utf8'));
       assert.equal(input.historyLimit, HISTORY_LIMIT);
       assert.equal(input.integrationId, integration.id);
-      // A continued run still carries the search attribute, and names its integration and shard in
-      // its details from its start (a static summary is the first run's only: continue-as-new
-      // cannot carry it), with the totals and last batch carried over.
-      const description = await handle.describe();
-      assert.equal(description.typedSearchAttributes.get(integrationIdKey), integration.id);
+      // Every run, the continued ones too, carries the search attribute, and the current one names
+      // its integration and shard in its details from its start (a static summary is the first
+      // run's only: continue-as-new cannot carry it), with the totals and last batch carried over.
+      for (const run of byWorkflow.get(handle.workflowId)!) {
+        const description = await stack.temporal.client.workflow.getHandle(handle.workflowId, run.runId).describe();
+        assert.equal(description.typedSearchAttributes.get(integrationIdKey), integration.id, `${handle.workflowId} run ${run.runId}`);
+      }
       const details = await currentDetails(handle);
       assert.ok(details.includes(integration.id) && details.includes(`shard ${shard + 1} of ${shards}`), `shard ${shard} details: ${details}`);
       assert.match(details, /Last batch: upsert \d+ events?: \d+ applied, \d+ older discarded/);
       // The first run has the summary naming them.
-      const first = runs.filter((r) => r.workflowId === handle.workflowId).sort((a, b) => a.startTime.getTime() - b.startTime.getTime())[0]!;
-      const firstSummary = await (await stack.temporal.client.workflow.getHandle(first.workflowId, first.runId).describe()).staticSummary();
+      const first = byWorkflow.get(handle.workflowId)![0]!;
+      const firstSummary = await (await stack.temporal.client.workflow.getHandle(handle.workflowId, first.runId).describe()).staticSummary();
       assert.ok(
         firstSummary?.includes(integration.id) && firstSummary.includes(`shard ${shard + 1} of ${shards}`),
         `shard ${shard} summary: ${firstSummary}`,
@@ -131,9 +147,9 @@ describe('ingest: continue-as-new under a steady stream of events', () => {
       if (all.some((t) => !t)) return false;
       const taken = all.reduce((n, t) => n + t!.taken, 0);
       const processed = all.reduce((n, t) => n + t!.applied + t!.discarded + t!.deadLettered, 0);
-      return taken === events.length && { taken, processed, deadLettered: all.reduce((n, t) => n + t!.deadLettered, 0) };
+      return taken === events.length + waves.length && { taken, processed, deadLettered: all.reduce((n, t) => n + t!.deadLettered, 0) };
     }, { what: 'totals of every event' });
-    assert.deepEqual(totals, { taken: events.length, processed: events.length, deadLettered: 0 });
+    assert.deepEqual(totals, { taken: events.length + waves.length, processed: events.length + waves.length, deadLettered: 0 });
     assert.deepEqual(await inboxRows(stack.pool, integration.id), []);
   });
 });

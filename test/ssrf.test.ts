@@ -5,6 +5,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { AddressGuard, parseAllowList, setTargetGuard } from '../src/http/address-guard';
 import type { IntegrationView } from '../src/services/integrations';
+import { httpSyncWorkflowId } from '../src/contract/names';
 import { ServiceError } from '../src/services/errors';
 import { targetInfo } from '../src/services/target-info';
 import { triggerTarget } from '../src/services/target-signals';
@@ -84,10 +85,14 @@ describe('targets may not reach internal addresses', () => {
 
   /** Nothing of a refused request remains: no target row, no HTTP Sync workflow, no connection to the internal host. */
   async function assertNothingCreated(of: IntegrationView = integration, targets = 0): Promise<void> {
-    const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM sync_targets WHERE integration_id = $1', [of.id]);
-    assert.equal(rows[0].n, targets, 'target rows');
-    const workflows = (await workflowsOfIntegration(stack.temporal.client, of.id)).filter((w) => w.type === 'httpSyncWorkflow');
-    assert.equal(workflows.length, targets, 'HTTP Sync workflows');
+    const { rows } = await stack.pool.query('SELECT id FROM sync_targets WHERE integration_id = $1', [of.id]);
+    assert.equal(rows.length, targets, 'target rows');
+    // The targets' own workflows by their known ids (describe is strongly consistent); the listing
+    // (which may lag, but never shows what was never started) shows no other.
+    const known = rows.map((r) => httpSyncWorkflowId(r.id));
+    for (const id of known) assert.equal((await stack.temporal.client.workflow.getHandle(id).describe()).type, 'httpSyncWorkflow');
+    const others = (await workflowsOfIntegration(stack.temporal.client, of.id)).filter((w) => w.type === 'httpSyncWorkflow' && !known.includes(w.workflowId));
+    assert.deepEqual(others.map((w) => w.workflowId), [], 'no other HTTP Sync workflow');
     assert.equal(internal.connections(), 0, 'connections to the internal host');
   }
 

@@ -19,7 +19,7 @@ export class BuildInterrupted extends Error {
  */
 export async function goInstall(go: string, packages: string[], gobin: string, what: string, log: (msg: string) => void): Promise<boolean> {
   const started = Date.now();
-  const ticker = setInterval(() => log(`  still building ${what} (${Math.round((Date.now() - started) / 1000)} s)…`), 15_000);
+  const ticker = setInterval(() => log(`  still building ${what} (${Math.round((Date.now() - started) / 1000)} s)…`), 60_000);
   try {
     for (const pkg of packages) {
       const output: string[] = [];
@@ -51,21 +51,55 @@ export async function goInstall(go: string, packages: string[], gobin: string, w
 /**
  * Builds into a private directory beside `target` and renames it into place at the end, so an
  * interrupted or concurrent build never leaves a half-made result at the cached path.
- * `fill(dir)` builds into dir and resolves whether it succeeded.
+ * `fill(dir)` builds into dir and resolves whether it succeeded. While another process builds the
+ * same target (its lock file names a live process), this waits for that build instead of
+ * compiling the same packages a second time.
  */
-export async function buildIntoPlace(target: string, fill: (dir: string) => Promise<boolean>): Promise<boolean> {
+export async function buildIntoPlace(target: string, fill: (dir: string) => Promise<boolean>, log?: (msg: string) => void): Promise<boolean> {
   fs.mkdirSync(path.dirname(target), { recursive: true });
-  const buildDir = fs.mkdtempSync(path.join(path.dirname(target), '.build-'));
-  try {
-    if (!(await fill(buildDir))) return false;
-    try {
-      fs.renameSync(buildDir, target);
-    } catch (err) {
-      // Another build finished first: its result is as good as ours.
-      if (!fs.existsSync(target)) throw err;
-    }
-    return true;
-  } finally {
-    fs.rmSync(buildDir, { recursive: true, force: true });
+  const lock = `${target}.lock`;
+  let told = false;
+  while (!takeLock(lock)) {
+    if (fs.existsSync(target)) return true;
+    if (!told) log?.(`Waiting for the build of ${path.basename(target)} that another process runs…`);
+    told = true;
+    await new Promise((r) => setTimeout(r, 2_000));
   }
+  try {
+    if (fs.existsSync(target)) return true;
+    const buildDir = fs.mkdtempSync(path.join(path.dirname(target), '.build-'));
+    try {
+      if (!(await fill(buildDir))) return false;
+      try {
+        fs.renameSync(buildDir, target);
+      } catch (err) {
+        // Another build finished first: its result is as good as ours.
+        if (!fs.existsSync(target)) throw err;
+      }
+      return true;
+    } finally {
+      fs.rmSync(buildDir, { recursive: true, force: true });
+    }
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/** Creates `lock` with this process's id; false while a live process holds it (a dead one's is taken over). */
+function takeLock(lock: string): boolean {
+  try {
+    fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const holder = Number(fs.readFileSync(lock, 'utf8'));
+  try {
+    if (holder) process.kill(holder, 0);
+    if (holder) return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return false;
+  }
+  fs.rmSync(lock, { force: true });
+  return takeLock(lock);
 }

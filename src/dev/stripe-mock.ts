@@ -27,6 +27,6 @@ export async function findStripeMock(log: (msg: string) => void): Promise<string
   const go = findGo();
   if (!go) return undefined;
   log(`Building stripe-mock ${STRIPE_MOCK_VERSION} with Go into ${dir}…`);
-  const built = await buildIntoPlace(dir, (into) => goInstall(go, [`${MODULE}@${STRIPE_MOCK_VERSION}`], into, `stripe-mock ${STRIPE_MOCK_VERSION}`, log));
+  const built = await buildIntoPlace(dir, (into) => goInstall(go, [`${MODULE}@${STRIPE_MOCK_VERSION}`], into, `stripe-mock ${STRIPE_MOCK_VERSION}`, log), log);
   return built && fs.existsSync(cached) ? cached : undefined;
 }

@@ -70,7 +70,7 @@ export async function findTemporalServer(log: (msg: string) => void): Promise<Te
     // Go's module cache is read-only; the copy must stay removable.
     await run('chmod', ['-R', 'u+w', dir]);
     return true;
-  });
+  }, log);
   return built ? usable(cached) : undefined;
 }
 

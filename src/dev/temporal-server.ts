@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../contract/names';
-import { findGo, goInstall } from './go-build';
+import { buildIntoPlace, findGo, goInstall } from './go-build';
 import { appendTail, fileTail, findOnPath, isExecutable, portInUseMessage, withParentDeathSignal } from './child-processes';
 import { freePort, probePort } from '../ports';
 
@@ -38,19 +38,19 @@ export async function findTemporalCli(log: (msg: string) => void): Promise<strin
 }
 
 async function buildWithGo(go: string, target: string, log: (msg: string) => void): Promise<string | undefined> {
-  // Built into a private directory, then renamed: an interrupted or concurrent build never leaves
-  // a half-written binary at the cached path.
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const buildDir = fs.mkdtempSync(path.join(path.dirname(target), '.build-'));
-  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${path.dirname(target)} (the first build takes a few minutes)…`);
+  // Builds before this one made the folder first: an empty one is what an interrupted one left.
   try {
-    const built = path.join(buildDir, 'temporal');
-    if (!(await goInstall(go, [`${CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], buildDir, 'the Temporal CLI', log)) || !isExecutable(built)) return undefined;
-    fs.renameSync(built, target);
-    return target;
-  } finally {
-    fs.rmSync(buildDir, { recursive: true, force: true });
+    fs.rmdirSync(path.dirname(target));
+  } catch {
+    // not there, or not empty
   }
+  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${path.dirname(target)} (the first build takes a few minutes)…`);
+  const built = await buildIntoPlace(
+    path.dirname(target),
+    async (dir) => (await goInstall(go, [`${CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], dir, 'the Temporal CLI', log)) && isExecutable(path.join(dir, 'temporal')),
+    log,
+  );
+  return built && isExecutable(target) ? target : undefined;
 }
 
 export interface TemporalServer {

@@ -10,6 +10,7 @@ import { httpSyncWorkflowId } from '../../src/contract/names';
 import type { HttpSyncStatus } from '../../src/contract/httpsync';
 import { waitFor, type Stack } from './harness';
 import type { Receiver, ReceivedRequest } from './receiver';
+import { workflowRuns } from './runs';
 
 /** Helpers shared by the test/httpsync*.test.ts files. */
 
@@ -292,10 +293,7 @@ export async function explained<T>(stack: Stack, targetId: string, wait: Promise
   }
 }
 
-/** The runs of a workflow (one per continue-as-new), each with its event count from its own history. */
+/** The runs of a workflow (one per continue-as-new), oldest first, each with its event count from its own history. */
 export async function runsWithEvents(client: Client, workflowId: string): Promise<Array<{ runId: string; status: string; events: number }>> {
-  const runs: Array<{ runId: string; status: string }> = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: wf.runId, status: wf.status.name });
-  // The listing's own historyLength lags behind; the histories do not.
-  return Promise.all(runs.map(async (r) => ({ ...r, events: (await client.workflow.getHandle(workflowId, r.runId).fetchHistory()).events!.length })));
+  return (await workflowRuns(client, workflowId)).map(({ runId, status, events }) => ({ runId, status, events }));
 }
