@@ -10,8 +10,9 @@ import type { TargetChange, TargetSettings } from '../contract/httpsync';
  * so the service and self-repair can send it again until one of them hears the answer.
  */
 
-/** gRPC's status code UNAVAILABLE. */
+/** gRPC's status codes UNAVAILABLE and DEADLINE_EXCEEDED. */
 const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
 
 export const newUpdateId = () => `configure-${randomUUID()}`;
 
@@ -26,12 +27,17 @@ export async function sendConfigure(client: Client, targetId: string, change: Ta
 }
 
 /**
- * Whether a failed send never got as far as a Temporal server (UNAVAILABLE: no connection). Any
- * other failure, a deadline above all, leaves open whether the workflow applied the change.
+ * Whether a failed send never got as far as a Temporal server (UNAVAILABLE, or a deadline that
+ * passed before the call had a connection). Any other failure, a deadline that passed while the
+ * call was at the server above all, leaves open whether the workflow applied the change.
  */
 export function neverReachedTemporal(err: unknown): boolean {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if (isGrpcServiceError(e)) return e.code === GRPC_UNAVAILABLE;
+    if (!isGrpcServiceError(e)) continue;
+    if (e.code === GRPC_UNAVAILABLE) return true;
+    // A deadline that passed while the call still waited for a connection (refused again and
+    // again, as when the server is down): grpc-js names the peer only once a call has one.
+    return e.code === GRPC_DEADLINE_EXCEEDED && !/remote_addr=/.test(e.details ?? e.message ?? '');
   }
   return false;
 }
