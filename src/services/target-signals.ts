@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/pool';
 import { setTargetPaused } from '../db/targets';
-import { markChangePending, settleChange } from '../db/pending-changes';
+import { lockPendingChange, markChangePending, settleChange } from '../db/pending-changes';
 import { triggerSignal } from '../contract/messages';
 import type { TargetChange } from '../contract/httpsync';
 import { neverReachedTemporal, newUpdateId, sendConfigure } from '../temporal/configure-target';
@@ -76,6 +76,15 @@ export async function changeThenTell<T>(
   }
 }
 
+/** Puts back the settings from before the change `updateId`, unless a later change replaced it. */
+async function undoChange(deps: ServiceDeps, id: string, updateId: string, restore: (db: pg.PoolClient) => Promise<unknown>, opts: { pending: boolean }): Promise<void> {
+  await withTransaction(deps.pool, async (db) => {
+    if (!(await lockPendingChange(db, id, updateId))) return;
+    await restore(db);
+    if (opts.pending) await markChangePending(db, id, newUpdateId());
+  });
+}
+
 /** The row changes in a transaction; its errors as the service layer tells them. */
 async function change<T>(deps: ServiceDeps, id: string, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   try {
@@ -96,16 +105,19 @@ async function change<T>(deps: ServiceDeps, id: string, work: (db: pg.PoolClient
  * deadline passed after the update may have landed) the database keeps the new value and self-
  * repair (repairs/pending-changes) sends the row's settings under that id until the workflow
  * answers: never the old settings in the database and the new ones in the workflow. Only when
- * Temporal was surely not reached is the change undone (`restore`), and the id stays, so the
- * restored settings are sent too. A workflow that is not running takes the row when started again
- * (`notRunning: 'keep'`), or the change is refused (`'undo'`).
+ * Temporal was surely not reached is the change undone (`restore`, unless a later change came
+ * meanwhile), under a new pending id: should the workflow have got the change after all, the
+ * restored settings reach it too (a repeated update id would only repeat the first answer). Self-
+ * repair leaves a change alone while its call may still be under way (PENDING_CHANGE_GRACE_MS).
+ * A workflow that is not running takes the row when started again (`notRunning: 'keep'`), or the
+ * change is refused (`'undo'`).
  */
 export async function changeSettingsThenTell(
   deps: ServiceDeps,
   id: string,
   work: (db: pg.PoolClient) => Promise<unknown>,
   settings: TargetChange,
-  restore: (db: pg.Pool) => Promise<unknown>,
+  restore: (db: pg.PoolClient) => Promise<unknown>,
   opts: { notRunning: 'keep' | 'undo' },
 ): Promise<{ told: boolean }> {
   const updateId = newUpdateId();
@@ -124,13 +136,14 @@ export async function changeSettingsThenTell(
     return { told: true };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
-      if (opts.notRunning === 'undo') await restore(deps.pool).catch(() => {});
+      if (opts.notRunning === 'undo') await undoChange(deps, id, updateId, restore, { pending: false }).catch(() => {});
       await settleChange(deps.pool, id, updateId).catch(() => {});
       if (opts.notRunning === 'keep') return { told: false };
       throw new ServiceError('conflict', `the workflow of ${id} is not running (hooksync httpsync restart ${id} starts it again)`);
     }
     if (neverReachedTemporal(err)) {
-      await restore(deps.pool).catch(() => {});
+      // Should the undo fail, the change stands, pending: self-repair sends it.
+      await undoChange(deps, id, updateId, restore, { pending: true }).catch(() => {});
       throw unavailable('Temporal', err);
     }
     throw new ServiceError(

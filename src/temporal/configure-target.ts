@@ -19,6 +19,12 @@ export const newUpdateId = () => `configure-${randomUUID()}`;
 /** How long a caller waits for the workflow to apply a change. */
 export const CONFIGURE_DEADLINE_MS = 10_000;
 
+/**
+ * How long a pending change is left to the call that made it before self-repair sends it: past
+ * that call's deadline and its undo, so the two never send different settings under one id.
+ */
+export const PENDING_CHANGE_GRACE_MS = CONFIGURE_DEADLINE_MS + 5_000;
+
 /** Sends `change` under `updateId`; resolves once the workflow has applied it. */
 export async function sendConfigure(client: Client, targetId: string, change: TargetChange, updateId: string, deadlineMs = CONFIGURE_DEADLINE_MS): Promise<TargetSettings> {
   return client.withDeadline(Date.now() + deadlineMs, () =>

@@ -7,5 +7,7 @@ ALTER TABLE sync_targets
   ADD COLUMN post_in_flight_until timestamptz,
   -- A change of settings (update, pause, resume) the workflow has not acknowledged yet: the id of
   -- the `configure` update that carries it. Self-repair sends the row's settings under this id
-  -- until the workflow answers, then clears it.
-  ADD COLUMN pending_update_id text;
+  -- until the workflow answers, then clears it; not before the service's own call has had its
+  -- time (pending_update_at, PostgreSQL's clock), so that the two never send different settings.
+  ADD COLUMN pending_update_id text,
+  ADD COLUMN pending_update_at timestamptz;
