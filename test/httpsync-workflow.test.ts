@@ -8,7 +8,7 @@ import type { Activities } from '../src/activities';
 import { connectTemporal, type TemporalHandle } from '../src/temporal/client';
 import { retryDelayMs, type RetrySchedule } from '../src/contract/retry';
 import { httpSyncWorkflow } from '../src/workflows/httpsync';
-import { configureSignal, configureUpdate, pauseSignal, reconcilerStatusQuery, repairNowSignal, resetSignal, statusQuery, triggerSignal } from '../src/contract/messages';
+import { configureSignal, configureUpdate, pauseSignal, reconcilerStatusQuery, repairNowSignal, resetSignal, rowsChangedSignal, statusQuery, triggerSignal } from '../src/contract/messages';
 import { reconcilerWorkflow } from '../src/workflows/reconciler';
 import type { RepairRound } from '../src/contract/reconciler';
 import type { Cursor } from '../src/contract/cursor';
@@ -219,6 +219,33 @@ describe('the HTTP Sync workflow, with a mocked delivery activity', () => {
     await waitFor(async () => callsOf(id).length === 3, { what: 'the triggered sync', timeoutMs: 10_000, intervalMs: 20 });
     await waitFor(async () => (await status(handle)).progress.syncs === 2 || undefined, { what: 'two syncs' });
     await recordIfAsked(temporal.client, handle.workflowId, 'httpsync-waiting-trigger');
+  });
+
+  test('new rows (rowsChanged) sync an on-insert target at once but never cut a retry wait short; a trigger does', async () => {
+    let failing = false;
+    const slow: RetrySchedule = { minMs: 60_000, initialMs: 60_000, maxMs: 300_000, jitter: 0.2 };
+    const { id, handle } = await start((input) => {
+      if (failing) throw failure('HTTP 429 from receiver.example', result(input, { postCount: 1 }), { retryAfterMs: 60_000 });
+      return pages(input, 1, false);
+    }, { retrySchedule: slow, settings: { periodSeconds: 3600, pageSize: 10, timeoutSeconds: 5, mode: 'on_insert', paused: false } });
+    await waitFor(async () => (await status(handle)).state === 'waiting' || undefined, { what: 'the first sync done' });
+    failing = true;
+    await handle.signal(rowsChangedSignal);
+    await waitFor(async () => (await status(handle)).state === 'retrying' || undefined, { what: 'the sync of the new rows, failing' });
+    assert.equal(callsOf(id).length, 2);
+    for (let i = 0; i < 5; i++) await handle.signal(rowsChangedSignal);
+    // An update is handled after the signals sent before it: once it answers, they have been seen.
+    await handle.executeUpdate(configureUpdate, { args: [{ timeoutSeconds: 6 }] });
+    const s = await status(handle);
+    assert.equal(s.state, 'retrying');
+    assert.equal(callsOf(id).length, 2, 'the Retry-After holds: no attempt before its time');
+    assert.ok(Date.parse(s.retry!.nextAttemptAt) - Date.now() > 30_000);
+    failing = false;
+    await handle.signal(triggerSignal);
+    await waitFor(async () => callsOf(id).length === 3 || undefined, { what: 'the triggered attempt', timeoutMs: 10_000, intervalMs: 20 });
+    await waitFor(async () => (await status(handle)).state === 'waiting' || undefined, { what: 'waiting' });
+    assert.equal((await status(handle)).progress.rowsDelivered, 2);
+    await recordIfAsked(temporal.client, handle.workflowId, 'httpsync-rows-changed');
   });
 
   test('paused and flooded with signals: every run stays bounded, and it stays paused', async (t) => {

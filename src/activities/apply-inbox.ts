@@ -11,6 +11,7 @@ import { applyPool } from './apply-pool';
 import { removeLeftovers } from '../db/orphans';
 import { isolate, type BatchOutcome } from './inbox-isolate';
 import { TargetSignals } from './rows-changed-signals';
+import type { TargetWakeups } from './target-wakeups';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ApplyOptions {
@@ -35,7 +36,7 @@ const LINGER = { pollMs: 10, polls: 10 } as const;
  * time budget is spent. Holds the shard's advisory lock meanwhile, and looks into the inbox once
  * more after releasing it: an API that found the lock held skipped its wake-up, trusting that look.
  */
-export function createApplyInbox({ pool, databaseUrl }: { pool: pg.Pool; databaseUrl: string }, opts: ApplyOptions = {}) {
+export function createApplyInbox({ pool, databaseUrl, wakeups }: { pool: pg.Pool; databaseUrl: string; wakeups: TargetWakeups }, opts: ApplyOptions = {}) {
   const { budgetMs, failureBudgetMs, batchLimit } = { ...DEFAULTS, ...opts };
   const statements = new Map<string, string>();
   let own: pg.Pool | undefined;
@@ -48,7 +49,7 @@ export function createApplyInbox({ pool, databaseUrl }: { pool: pg.Pool; databas
     };
     const targets = new Set<string>();
     let client: pg.PoolClient | undefined;
-    const signals = new TargetSignals(integrationId, () => client);
+    const signals = new TargetSignals(integrationId, () => client, wakeups);
     const add = (o: BatchOutcome) => {
       result.taken += o.taken;
       result.applied += o.applied;

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { integrationRef, pageReader, rowsHeldBack } from '../db/integration-tables';
 import { cursorAhead, cursorOf, dropExpiredSigningSecret, getTarget, recordDelivered, recordFailure } from '../db/targets';
 import { releaseDeliveryLock, tryDeliveryLock } from '../db/delivery-lock';
+import { endRetry } from '../db/target-wake-state';
 import { sendPage } from '../delivery/page';
 import type { PostOutcome } from '../http/post-page';
 import { filterOf } from '../db/target-filters';
@@ -201,6 +202,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
         // again soon (they become readable when it ends, and no signal says when).
         if (await rowsHeldBack(db, ref.table, result.cursor)) result.heldBack = true;
       }
+      if (result.pages === 0 && target.next_attempt_at) await endRetry(db, input.targetId);
       return result;
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;

@@ -6,6 +6,7 @@ import { createDeliverPages } from './deliver-pages';
 import { createFetchBackfillPages } from './fetch-backfill-pages';
 import { createRunRepairs } from './run-repairs';
 import { safeFailures } from './safe-failures';
+import { TargetWakeups } from './target-wakeups';
 
 export interface ActivityDeps {
   pool: pg.Pool;
@@ -22,8 +23,10 @@ export interface ActivityDeps {
  * Temporal without PostgreSQL's data (safe-failures.ts).
  */
 export function createActivities(deps: ActivityDeps) {
+  // One per worker process: the on-insert targets' wake-ups of every apply, coalesced.
+  const wakeups = new TargetWakeups({ pool: deps.pool, client: deps.temporal.client });
   return safeFailures({
-    applyInbox: createApplyInbox(deps),
+    applyInbox: createApplyInbox({ ...deps, wakeups }),
     deliverPages: createDeliverPages(deps),
     fetchBackfillPages: createFetchBackfillPages(deps),
     runRepairs: createRunRepairs({ pool: deps.pool, ...deps.temporal }),

@@ -1,35 +1,35 @@
-import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { olderTransactionsEnded } from '../db/integration-tables';
-import { targetSignals } from '../metrics';
-import { rowsChangedSignal } from '../contract/messages';
-import { httpSyncWorkflowId } from '../contract/names';
+import type { TargetWakeups } from './target-wakeups';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** On-insert targets are signalled at once after rows changed, then at most this often while the apply goes on. */
+/** On-insert targets hear at once after rows changed, then at most this often while the apply goes on. */
 const SIGNAL_SPACING_MS = 100;
-const SIGNAL_DEADLINE_MS = 5_000;
 /** How long a signal waits for the changed rows to become readable (an older transaction to end). */
 const READABLE_WAIT_MS = 100;
 
 /**
- * The `rowsChanged` signals of one apply: one per on-insert target as soon as a statement changed
- * rows, then at most every 100 ms while the apply goes on, and a last one for what changed since.
- * Sent from here (the worker's client) rather than by the workflow: a workflow's signals leave
- * only when its task ends, which is when this apply ends. A failure is logged, not fatal.
+ * The `rowsChanged` wake-ups of one apply: handed to the worker's coalescer (target-wakeups.ts) as
+ * soon as a statement changed rows, then at most every 100 ms while the apply goes on, and last
+ * what changed since; each once the rows are readable. From here rather than from the workflow:
+ * a workflow's signals leave only when its task ends, which is when this apply ends.
  */
 export class TargetSignals {
   private readonly owed = new Set<string>();
   private lastAt = 0;
   private txid?: string;
+  /** A statement changed rows without saying its transaction: no wake-up may count on the cursor. */
+  private txidUnknown = false;
 
   constructor(
     private readonly integrationId: string,
     private readonly db: () => pg.PoolClient | undefined,
+    private readonly wakeups: TargetWakeups,
   ) {}
 
   changed(targetIds: string[], txid?: string): void {
     for (const t of targetIds) this.owed.add(t);
+    if (targetIds.length && !txid) this.txidUnknown = true;
     if (targetIds.length && txid && (!this.txid || BigInt(txid) > BigInt(this.txid))) this.txid = txid;
   }
 
@@ -37,25 +37,12 @@ export class TargetSignals {
   async flush(last: boolean, waitReadable = true): Promise<void> {
     if (this.owed.size === 0 || (!last && Date.now() - this.lastAt < SIGNAL_SPACING_MS)) return;
     const ids = [...this.owed];
+    const txid = this.txidUnknown ? undefined : this.txid;
     this.owed.clear();
+    this.txidUnknown = false;
     this.lastAt = Date.now();
     if (waitReadable) await this.readable().catch(() => {});
-    const client = Context.current().client;
-    await Promise.all(
-      ids.map(async (targetId) => {
-        try {
-          await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => client.workflow.getHandle(httpSyncWorkflowId(targetId)).signal(rowsChangedSignal));
-          targetSignals.inc({ outcome: 'sent' });
-        } catch (err) {
-          targetSignals.inc({ outcome: 'failed' });
-          log.warn('could not signal rowsChanged to an on-insert target; it syncs at its next period', {
-            integrationId: this.integrationId,
-            targetId,
-            error: (err as Error).message,
-          });
-        }
-      }),
-    );
+    this.wakeups.changed(this.integrationId, ids, txid);
   }
 
   /**

@@ -67,8 +67,10 @@ export interface HttpSyncInput {
   progress?: DeliveryProgress;
   /** Continue as new past this many history events (default DEFAULT_HISTORY_LIMIT). */
   historyLimit?: number;
-  /** A sync was asked for (trigger, new rows) when the previous run continued as new. */
+  /** A sync was asked for (trigger, resume) when the previous run continued as new. */
   wake?: boolean;
+  /** New rows were announced (`rowsChanged`) when the previous run continued as new. */
+  rowsChanged?: boolean;
   /** Carried by continue-as-new: a drain that had more pages to send. */
   draining?: boolean;
   /** Carried by continue-as-new: a retry under way, waiting for its next attempt. */

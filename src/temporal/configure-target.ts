@@ -42,8 +42,11 @@ export function neverReachedTemporal(err: unknown): boolean {
     if (!isGrpcServiceError(e)) continue;
     if (e.code === GRPC_UNAVAILABLE) return true;
     // A deadline that passed while the call still waited for a connection (refused again and
-    // again, as when the server is down): grpc-js names the peer only once a call has one.
-    return e.code === GRPC_DEADLINE_EXCEEDED && !/remote_addr=/.test(e.details ?? e.message ?? '');
+    // again, as when the server is down): grpc-js says so itself ("Deadline exceeded after …"),
+    // naming the peer only once a call has one. The server's own deadline ("context deadline
+    // exceeded") means the call got there.
+    const details = e.details ?? e.message ?? '';
+    return e.code === GRPC_DEADLINE_EXCEEDED && /^Deadline exceeded/.test(details) && !/remote_addr=/.test(details);
   }
   return false;
 }

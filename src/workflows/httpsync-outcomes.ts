@@ -33,6 +33,7 @@ export interface Outcomes {
   deleted: boolean;
   draining: boolean;
   wake: boolean;
+  rowsChanged: boolean;
   cursorAhead?: { nextTxid: string };
   lastSyncEndedAt: number;
   recheckAt?: number;
@@ -49,7 +50,7 @@ export function afterDelivery(s: Outcomes, r: DeliverResult, now: number): void 
   if (r.stopped === 'deleted') s.deleted = true;
   s.draining = r.more && !r.stopped;
   if (r.stopped === 'reset') s.wake = true;
-  if (!s.draining && !s.wake) {
+  if (!s.draining && !s.wake && !s.rowsChanged) {
     s.lastSyncEndedAt = now;
     s.recheckMs = r.heldBack
       ? Math.min(s.recheckMs === undefined ? HELD_BACK_RECHECK_MS : s.recheckMs * 2, HELD_BACK_RECHECK_MAX_MS, s.settings.periodSeconds * 1000)

@@ -15,6 +15,7 @@ export interface Snapshot {
   readonly restartedAt?: string;
   readonly draining: boolean;
   readonly wake: boolean;
+  readonly rowsChanged: boolean;
   readonly refused?: string;
   readonly cursorAhead?: { nextTxid: string };
   readonly lastSyncEndedAt: number;
@@ -53,6 +54,7 @@ export function carryOf(s: Snapshot, input: HttpSyncInput): HttpSyncInput {
     labels: { ...s.labels },
     progress: { ...s.progress, cursor: { ...s.progress.cursor } },
     wake: s.wake,
+    ...(s.rowsChanged ? { rowsChanged: true } : {}),
     draining: s.draining,
     retry: s.retry && { ...s.retry },
     lastSyncAt: iso(s.lastSyncEndedAt),

@@ -25,8 +25,10 @@ export class TargetState {
   readonly restartedAt?: string;
   /** A drain that has more pages to send. */
   draining: boolean;
-  /** A sync was asked for (trigger, new rows, resume, reset). */
+  /** A sync was asked for (trigger, resume, reset; new rows before ROWS_KEEP_RETRY). */
   wake: boolean;
+  /** New rows were announced (`rowsChanged`): a sync now, unless a retry waits (its wait holds). */
+  rowsChanged: boolean;
   deleted = false;
   /** Settings changed while waiting: the wait is worked out again. */
   reconfigured = false;
@@ -58,6 +60,7 @@ export class TargetState {
     this.draining = input.draining ?? false;
     // A new target syncs at once; a continued one picks up where it was.
     this.wake = input.wake ?? input.progress === undefined;
+    this.rowsChanged = input.rowsChanged ?? false;
     this.lastSyncEndedAt = at(input.lastSyncAt) ?? now;
     this.recheckAt = at(input.recheckAt);
     this.schedule = input.retrySchedule ?? DEFAULT_RETRY;
@@ -67,9 +70,14 @@ export class TargetState {
     return this.deleted || this.settings.paused;
   }
 
+  /** A sync is due now: asked for, or new rows while no retry waits. */
+  get woken(): boolean {
+    return this.wake || (this.rowsChanged && !this.retry);
+  }
+
   /** How long to wait before the next delivery attempt; 0 when it is due now. */
   waitMs(now: number): number {
-    if (this.wake || (this.draining && !this.retry)) return 0;
+    if (this.woken || (this.draining && !this.retry)) return 0;
     if (this.retry) return Math.max(0, Date.parse(this.retry.nextAttemptAt) - now);
     const untilPeriod = this.lastSyncEndedAt + this.settings.periodSeconds * 1000 - now;
     const untilRecheck = this.recheckAt === undefined ? Infinity : this.recheckAt - now;
@@ -88,6 +96,7 @@ export class TargetState {
     const fresh = !this.draining && !this.retry;
     if (fresh) this.progress.syncs += 1;
     this.wake = false;
+    this.rowsChanged = false;
     return fresh;
   }
 

@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -41,9 +42,17 @@ const { deliverPages } = proxyActivities<Activities>({
   retry: { maximumAttempts: 1 },
 });
 
+/**
+ * Since this patch, new rows (`rowsChanged`) start a sync but never cut a retry's wait short
+ * (a Retry-After holds); before it, they woke the workflow as `trigger` does. Runs started
+ * before it keep the old way until they continue as new.
+ */
+export const ROWS_KEEP_RETRY = 'rows-changed-keeps-retry-wait';
+
 /** One long-running workflow per HTTP Sync target: wait, drain page after page, retry, repeat. */
 export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryProgress> {
   const s = new TargetState(input, Date.now());
+  const rowsKeepRetry = patched(ROWS_KEEP_RETRY);
   let phase: SyncState = 'waiting';
   const show = (p: SyncState) => {
     phase = p;
@@ -55,7 +64,11 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
   const rollOverDue = () => s.summaryStale || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= limit;
 
   setHandler(triggerSignal, () => void (s.wake = true));
-  setHandler(rowsChangedSignal, () => void (s.settings.mode === 'on_insert' && (s.wake = true)));
+  setHandler(rowsChangedSignal, () => {
+    if (s.settings.mode !== 'on_insert') return;
+    if (rowsKeepRetry) s.rowsChanged = true;
+    else s.wake = true;
+  });
   setHandler(pauseSignal, () => s.pause());
   setHandler(resumeSignal, () => s.resume());
   setHandler(configureSignal, (change) => {
@@ -99,8 +112,8 @@ export async function httpSyncWorkflow(input: HttpSyncInput): Promise<DeliveryPr
       s.reconfigured = false;
       show(kind === 'retry' ? 'retrying' : 'waiting');
       const summary = timerSummary(kind, waitMs, s.settings.mode, s.retry?.error);
-      // A trigger retries at once; pause and delete stop retrying; new settings work out the wait again.
-      await condition(() => s.wake || s.reconfigured || s.interrupted || rollOverDue(), waitMs, { summary });
+      // A trigger retries at once (new rows do not); pause and delete stop retrying; new settings work out the wait again.
+      await condition(() => s.woken || s.reconfigured || s.interrupted || rollOverDue(), waitMs, { summary });
       continue;
     }
     s.startAttempt();
