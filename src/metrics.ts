@@ -53,7 +53,7 @@ export const ingestWakeups = new client.Counter({
 });
 export const targetSignals = new client.Counter({
   name: 'hooksync_target_signals_total',
-  help: 'rowsChanged signals from ingest to on-insert targets, by outcome (a failed one is logged; the target syncs at its next period)',
+  help: 'rowsChanged wake-ups of on-insert targets, by outcome: sent, failed (logged; the target syncs at its next period) or skipped (not needed: the target drained past the rows, is retrying or paused)',
   labelNames: ['outcome'],
   registers: [registry],
 });
