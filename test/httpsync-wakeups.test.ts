@@ -133,10 +133,9 @@ describe('HTTP Sync wake-ups of on-insert targets', () => {
       const work = await workOf(target.id);
       const s = work.reduce((n, r) => n + r.signals, 0);
       const d = work.reduce((n, r) => n + r.drains, 0);
-      // A wake-up is sent only to a target that is not draining and has not read past the rows:
-      // about one per drain (two may meet between a drain's end and the next one's start), none
-      // piling up behind a drain.
-      assert.ok(s <= 1.5 * d + 3, `${target.id}: ${s} rowsChanged signals for ${d} drains`);
+      // A wake-up is sent only to a target that is not draining, has not read past the rows and
+      // whose last wake-up has led to a drain: at most one per drain, none piling up behind one.
+      assert.ok(s <= d + 2, `${target.id}: ${s} rowsChanged signals for ${d} drains`);
       signals += s;
       drains += d;
     }

@@ -8,16 +8,22 @@ import { httpSyncWorkflowId } from '../contract/names';
 
 /** A target woken less than this long ago waits for the rest of it: under load, one wake-up per slice. */
 export const WAKE_SLICE_MS = 200;
-/** How often a target whose lock is held (a drain under way) is looked at again. */
-const LOCKED_RECHECK_MS = 100;
+/** How often a target whose lock is held (a drain under way), or whose wake-up has not led to a drain yet, is looked at again. */
+const RECHECK_MS = 100;
+/** A wake-up whose drain has not shown (lock taken, cursor moved) after this long is sent again. */
+const AWAIT_DRAIN_MS = 10_000;
 const SIGNAL_DEADLINE_MS = 5_000;
 
-interface Owed {
-  /** The newest transaction whose rows the target has not been told of (unknown: never taken as passed). */
-  txid?: string;
+interface TargetWake {
   integrationId: string;
-  /** When it is looked at next (ms since epoch). */
+  /** Rows changed that the target has not been told of: the newest transaction (unknown: never taken as passed). */
+  owed?: { txid?: string };
+  /** When the target is looked at next (ms since epoch), while something is owed. */
   due: number;
+  sending: boolean;
+  lastSentAt?: number;
+  /** A wake-up was sent and its drain has not shown yet: when, and the cursor then. */
+  awaiting?: { since: number; cursor?: string };
 }
 
 const newer = (a: string, b: string) => BigInt(a) > BigInt(b);
@@ -27,16 +33,15 @@ const later = (a?: string, b?: string) => (a === undefined || b === undefined ? 
 /**
  * The `rowsChanged` wake-ups of one worker process, coalesced per target and per slice of time,
  * as the API's wake-ups of ingest workflows are (api/ingest-wakeups.ts). A target is woken at
- * once when it is idle; at most one wake-up per target is in flight; none while its delivery
- * holds the lock (the drain reads until no page is left, and the target is looked at again when
- * it ends), none while a retry waits (new rows never cut a Retry-After), none for rows its cursor
- * has passed. So under load Temporal sees a wake-up per target per drain or per slice, whichever
- * is longer, not one per apply.
+ * once when it is idle. Then no other wake-up until that one has led to a drain (the target's
+ * lock taken, or its cursor moved; sent again after 10 s without), none while a drain holds the
+ * lock (the drain reads until no page is left; the target is looked at again when it ends),
+ * none while a retry waits (new rows never cut a Retry-After), none for rows the cursor has
+ * passed, and at most one per 200 ms slice. So under load Temporal sees about one wake-up per
+ * drain, not one per apply, and a drain that takes long sees none.
  */
 export class TargetWakeups {
-  private readonly owed = new Map<string, Owed>();
-  private readonly inFlight = new Set<string>();
-  private readonly lastSentAt = new Map<string, number>();
+  private readonly targets = new Map<string, TargetWake>();
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private closed = false;
@@ -48,24 +53,22 @@ export class TargetWakeups {
     if (this.closed) return;
     const now = Date.now();
     for (const id of targetIds) {
-      const o = this.owed.get(id);
-      const due = Math.max(now, (this.lastSentAt.get(id) ?? 0) + WAKE_SLICE_MS);
-      if (!o) this.owed.set(id, { txid, integrationId, due });
-      else {
-        o.txid = later(o.txid, txid);
-        o.due = Math.min(o.due, due);
-      }
+      let t = this.targets.get(id);
+      if (!t) this.targets.set(id, (t = { integrationId, due: now, sending: false }));
+      const due = Math.max(now, (t.lastSentAt ?? 0) + WAKE_SLICE_MS);
+      t.due = t.owed ? Math.min(t.due, due) : due;
+      t.owed = t.owed ? { txid: later(t.owed.txid, txid) } : { txid };
     }
     this.plan();
   }
 
-  /** Arms the timer for the earliest owed target (one timer for the process). */
+  /** Arms the one timer of the process for the earliest target owed a look. */
   private plan(): void {
     if (this.closed || this.running) return;
     clearTimeout(this.timer);
     this.timer = undefined;
     let next = Infinity;
-    for (const o of this.owed.values()) next = Math.min(next, o.due);
+    for (const t of this.targets.values()) if (t.owed) next = Math.min(next, t.due);
     if (next === Infinity) return;
     const delay = Math.max(0, next - Date.now());
     if (delay === 0) {
@@ -82,54 +85,77 @@ export class TargetWakeups {
   /** Looks at every due target in one statement, then wakes those that need it. Never rejects. */
   private async round(): Promise<void> {
     const now = Date.now();
-    // A target with a wake-up in flight is looked at again when that has been answered.
-    for (const [id, o] of this.owed) if (this.inFlight.has(id) && o.due <= now) o.due = now + LOCKED_RECHECK_MS;
-    const due = [...this.owed.entries()].filter(([, o]) => o.due <= now);
+    const due: Array<[string, TargetWake]> = [];
+    for (const [id, t] of this.targets) {
+      if (!t.owed || t.due > now) continue;
+      // One in flight: looked at again once it has been answered.
+      if (t.sending) t.due = now + RECHECK_MS;
+      else due.push([id, t]);
+    }
     if (due.length === 0) return;
-    let states: Map<string, TargetWakeState>;
+    let states: Map<string, TargetWakeState> | undefined;
     try {
       states = new Map((await targetWakeStates(this.deps.pool, due.map(([id]) => id))).map((s) => [s.id, s]));
     } catch (err) {
       // The database is in trouble: wake them all (a drain needs it too, and fails visibly).
       logger.warn({ error: (err as Error).message }, 'could not read the state of on-insert targets; waking them');
-      states = new Map();
     }
-    for (const [id, o] of due) {
-      const s = states.get(id);
-      if (s && (s.asleep || s.retrying || (o.txid !== undefined && newer(s.cursorTxid, o.txid)))) {
-        this.owed.delete(id);
-        targetSignals.inc({ outcome: 'skipped' });
-        continue;
-      }
-      if (s?.locked) {
-        o.due = now + LOCKED_RECHECK_MS;
-        continue;
-      }
-      this.owed.delete(id);
-      this.send(id, o);
-    }
+    for (const [id, t] of due) this.decide(id, t, states && (states.get(id) ?? 'gone'), now);
   }
 
-  private send(id: string, o: Owed): void {
-    this.inFlight.add(id);
-    this.lastSentAt.set(id, Date.now());
+  private decide(id: string, t: TargetWake, s: TargetWakeState | 'gone' | undefined, now: number): void {
+    if (s === 'gone' || (s && (s.asleep || s.retrying || (t.owed?.txid !== undefined && newer(s.cursorTxid, t.owed.txid))))) {
+      // Not needed: gone, paused, a period target, a retry that will take the rows, or drained past them.
+      t.owed = undefined;
+      targetSignals.inc({ outcome: 'skipped' });
+      this.forgetLater(id, t);
+      return;
+    }
+    if (s?.locked) {
+      // A drain is under way (the one woken, if any): look again when it has ended.
+      t.awaiting = undefined;
+      t.due = now + RECHECK_MS;
+      return;
+    }
+    if (s && t.awaiting) {
+      if (s.cursor !== t.awaiting.cursor) t.awaiting = undefined;
+      else if (now - t.awaiting.since < AWAIT_DRAIN_MS) {
+        // The wake-up sent has not led to a drain yet (a workflow task on its way): it will take these rows too.
+        t.due = now + RECHECK_MS;
+        return;
+      }
+    }
+    this.send(id, t, s?.cursor);
+  }
+
+  private send(id: string, t: TargetWake, cursor: string | undefined): void {
+    t.owed = undefined;
+    t.sending = true;
+    t.lastSentAt = Date.now();
+    t.awaiting = { since: t.lastSentAt, cursor };
     const { client } = this.deps;
     void client
       .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () => client.workflow.getHandle(httpSyncWorkflowId(id)).signal(rowsChangedSignal))
       .then(
         () => targetSignals.inc({ outcome: 'sent' }),
         (err: Error) => {
+          t.awaiting = undefined;
           targetSignals.inc({ outcome: 'failed' });
-          logger.warn({ integrationId: o.integrationId, targetId: id, error: err.message }, 'could not signal rowsChanged to an on-insert target; it syncs at its next period');
+          logger.warn({ integrationId: t.integrationId, targetId: id, error: err.message }, 'could not signal rowsChanged to an on-insert target; it syncs at its next period');
         },
       )
       .finally(() => {
-        this.inFlight.delete(id);
-        // Forget targets that have been quiet for a while (a slice is all that is remembered).
-        const sentAt = this.lastSentAt.get(id);
-        if (sentAt !== undefined && !this.owed.has(id)) setTimeout(() => this.lastSentAt.get(id) === sentAt && this.lastSentAt.delete(id), WAKE_SLICE_MS).unref();
+        t.sending = false;
+        this.forgetLater(id, t);
         this.plan();
       });
+  }
+
+  /** Drops a target with nothing owed once its wake-up can no longer matter (memory stays bounded by the active targets). */
+  private forgetLater(id: string, t: TargetWake): void {
+    setTimeout(() => {
+      if (!t.owed && !t.sending && this.targets.get(id) === t) this.targets.delete(id);
+    }, AWAIT_DRAIN_MS).unref();
   }
 
   /** Stops: what is owed is left to the targets' periods and the next worker's applies. */

@@ -13,6 +13,8 @@ export interface TargetWakeState {
   retrying: boolean;
   /** The transaction id of the target's cursor: rows of older transactions are delivered. */
   cursorTxid: string;
+  /** The whole cursor (txid/seq): when it moved, a drain ran. */
+  cursor: string;
 }
 
 /**
@@ -20,14 +22,14 @@ export interface TargetWakeState {
  * db/delivery-lock.ts, looked up in pg_locks by its two halves (classid: high 32 bits, objid: low).
  */
 export async function targetWakeStates(db: Db, ids: string[]): Promise<TargetWakeState[]> {
-  const { rows } = await db.query<{ id: string; asleep: boolean; locked: boolean; retrying: boolean; cursor_txid: string }>({
+  const { rows } = await db.query<{ id: string; asleep: boolean; locked: boolean; retrying: boolean; cursor_txid: string; cursor_seq: string }>({
     name: 'hooksync_target_wake_states',
     text: `
       WITH t AS (
         SELECT s.*, hashtextextended('hooksync-target:' || s.id, 0) AS lock_key
           FROM sync_targets s WHERE s.id = ANY($1::text[]))
       SELECT t.id, (t.deleted_at IS NOT NULL OR t.paused OR t.mode <> 'on_insert') AS asleep,
-             coalesce(t.next_attempt_at > now(), false) AS retrying, t.cursor_txid::text AS cursor_txid,
+             coalesce(t.next_attempt_at > now(), false) AS retrying, t.cursor_txid::text AS cursor_txid, t.cursor_seq::text AS cursor_seq,
              EXISTS (SELECT 1 FROM pg_locks l
                       WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
                         AND l.classid = ((t.lock_key >> 32) & 4294967295)::oid
@@ -35,7 +37,7 @@ export async function targetWakeStates(db: Db, ids: string[]): Promise<TargetWak
         FROM t`,
     values: [ids],
   });
-  return rows.map((r) => ({ id: r.id, asleep: r.asleep, locked: r.locked, retrying: r.retrying, cursorTxid: r.cursor_txid }));
+  return rows.map((r) => ({ id: r.id, asleep: r.asleep, locked: r.locked, retrying: r.retrying, cursorTxid: r.cursor_txid, cursor: `${r.cursor_txid}/${r.cursor_seq}` }));
 }
 
 /**
