@@ -271,6 +271,26 @@ describe('integrations: create, list, info and delete', () => {
       what: 'the deleted integration\'s URL to answer 404',
       intervalMs: 500,
     });
+
+    // Until then an API may still accept its events: they land in the inbox (or, failing, among
+    // the dead letters) of an integration that is gone. The worker removes them, with no wake-up
+    // from anyone (the sweep finds them by index), and leaves those of live integrations alone.
+    const count = async (table: string) =>
+      (await admin.query(`SELECT count(*)::int AS n FROM ${schema}.${table} WHERE integration_id = $1`, [second.created.id])).rows[0].n as number;
+    await admin.query(
+      `INSERT INTO ${schema}.ingest_inbox (integration_id, shard, remote_key, version_at, precedence, deleted, body)
+       SELECT $1, g % 4, 'cus_Late' || g, now(), 1, false, '{}' FROM generate_series(1, 6) g`,
+      [second.created.id],
+    );
+    await admin.query(
+      `INSERT INTO ${schema}.ingest_dead_letters (integration_id, shard, remote_key, version_at, precedence, deleted, body, received_at, error)
+       VALUES ($1, 1, 'cus_LateLetter', now(), 1, false, '{}', now(), 'accepted after the delete')`,
+      [second.created.id],
+    );
+    await waitFor(async () => ((await count('ingest_inbox')) === 0 && (await count('ingest_dead_letters')) === 0) || undefined, {
+      what: 'the late events and dead letter of the deleted integration removed',
+      timeoutMs: 60_000,
+    });
   });
 
   /** What a terminal shows, as one line: without escape sequences, wrapped lines joined. */
