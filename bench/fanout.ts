@@ -8,7 +8,7 @@ import { openLoop, summarize, webhookClient } from '../test/support/load';
 import { CustomerStream } from '../test/support/stripe-events';
 import { receiverTarget, spawnBaseline, stripeIntegration, type Bench } from './context';
 import { BACKGROUND, CpuMeter, type CpuUsage } from './cpu';
-import { targetHistoryStats, type TargetHistoryStats } from './history';
+import { targetHistoryStats, targetWorkflows, workflowTimings } from './history';
 
 export interface FanoutOptions {
   /** On-insert targets (and plain routes) per level, e.g. 1, 10, 40, 100. */
@@ -43,6 +43,8 @@ interface Contender {
   settled?: () => Promise<boolean>;
   /** The plain loop only: its drains so far (hooksync's are read from the histories). */
   drains?: () => Promise<number>;
+  /** The plain loop only: what became of rows missing at the end (by bench_seq). */
+  explainMissing?: (seqs: number[]) => Promise<string>;
 }
 
 async function inBatches<T>(items: T[], each: (item: T) => Promise<unknown>): Promise<void> {
@@ -119,13 +121,17 @@ async function measure(b: Bench, c: Contender, opts: FanoutOptions) {
   const latencies = new Float64Array(r.accepted * n);
   let arrived = 0;
   const missingBySender: Record<string, number> = {};
+  const missingSeqs = new Set<number>();
   for (const sender of c.senders) {
     const arrivals = b.receiver.arrivals(sender);
     for (let i = 0; i < total; i++) {
       if (!accepted[i]) continue;
       const at = arrivals.get(i);
-      if (at === undefined) missingBySender[sender] = (missingBySender[sender] ?? 0) + 1;
-      else latencies[arrived++] = at - sentAt[i]!;
+      if (at !== undefined) latencies[arrived++] = at - sentAt[i]!;
+      else {
+        missingBySender[sender] = (missingBySender[sender] ?? 0) + 1;
+        missingSeqs.add(i);
+      }
     }
   }
   const e2e = summarize(latencies.subarray(0, arrived));
@@ -135,7 +141,8 @@ async function measure(b: Bench, c: Contender, opts: FanoutOptions) {
     const worst = Object.entries(missingBySender).sort((a, z) => z[1] - a[1]).slice(0, 3).map(([s, m]) => `${s}: ${m}`);
     b.log(
       `fan-out: ${c.name}, ${n} targets: ${missing} of ${r.accepted * n} deliveries missing ${c.settled ? 'when the loop had nothing left to send' : `after ${opts.timeoutSeconds} s`}, ` +
-        `at ${Object.keys(missingBySender).length} of ${n} senders (${worst.join(', ')})`,
+        `at ${Object.keys(missingBySender).length} of ${n} senders (${worst.join(', ')})` +
+        (c.explainMissing ? `; ${await c.explainMissing([...missingSeqs]).catch((err: Error) => err.message)}` : ''),
     );
   }
   const posts = c.senders.reduce((a, s, k) => a + b.receiver.tally(s).pages - before[k]!.pages, 0);
@@ -241,6 +248,14 @@ async function runPlain(b: Bench, plain: Plain, n: number, opts: FanoutOptions) 
         senders: routes,
         processes: { handler: 'baseline-fanout-ingest', loop: 'baseline-fanout-loop' },
         drains: async () => (await ask<LoopCounts>(plain.loop, { counts: true }, 'counts')).drains,
+        explainMissing: async (seqs) => {
+          const { rows } = await b.deps.pool.query<{ rows: number; passed: number }>(
+            `SELECT count(*)::int AS rows, count(*) FILTER (WHERE pk <= (SELECT min(after_pk) FROM "${routesTable}"))::int AS passed
+               FROM "${table}" WHERE (data->'metadata'->>'bench_seq')::int = ANY($1::int[])`,
+            [seqs],
+          );
+          return `${rows[0]!.rows} of those ${seqs.length} rows are in the table, ${rows[0]!.passed} of them at or below every route's cursor (passed by the pk cursor)`;
+        },
         settled: async () => {
           const { rows } = await b.deps.pool.query<{ done: boolean }>(
             `SELECT coalesce((SELECT max(pk) FROM "${table}"), 0) <= (SELECT min(after_pk) FROM "${routesTable}") AS done`,
@@ -278,11 +293,22 @@ async function runHooksync(b: Bench, n: number, opts: FanoutOptions) {
       },
       opts,
     );
-    const temporal = await targetHistoryStats(b.deps.temporal.client, integration.id, run.window).catch((err: Error) => {
+    const temporalClient = b.deps.temporal.client;
+    const [temporal, hops] = await Promise.all([
+      targetHistoryStats(temporalClient, integration.id, run.window),
+      workflowTimings(temporalClient, targetWorkflows(integration.id), run.window),
+    ]).catch((err: Error) => {
       b.log(`fan-out: could not read the targets' histories: ${err.message}`);
-      return undefined;
+      return [undefined, undefined] as const;
     });
-    return { ...run, temporal };
+    if (hops) {
+      const t = (x: { p50Ms: number; p99Ms: number }) => `${Math.round(x.p50Ms)}/${Math.round(x.p99Ms)} ms`;
+      b.log(
+        `        Temporal (p50/p99 over ${n} targets): signal→task ${t(hops.signalToTask)}, task ${t(hops.task)}, ` +
+          `activity queued ${t(hops.activityQueue)}, activity ${t(hops.activity)}`,
+      );
+    }
+    return { ...run, temporal: temporal && { ...temporal, hops } };
   } finally {
     await client.destroy().catch(() => {});
     await inBatches(targets, (id) => deleteTarget(b.deps, id).catch(() => {}));

@@ -144,6 +144,7 @@ export function renderTable(r: BenchResults): string {
     const cell = (run: FanoutRun, perDrain: string) =>
       `p50 ${ms(run.p50Ms)} · p99 ${ms(run.p99Ms)}\nmax ${ms(run.maxMs)}; ${n0(run.arrived)}/${n0(run.deliveries)} arrived` +
       (run.missing ? `, ${n0(run.missing)} MISSING (${run.incompleteTargets} targets)` : '') +
+      `\n(request alone: p50 ${ms(run.requestP50Ms)} · p99 ${ms(run.requestP99Ms)})` +
       `\n${Number.isFinite(run.rowsPerPost) ? run.rowsPerPost.toFixed(1) : '—'} rows per POST` +
       `\nCPU ${run.cpuMsPerRow.toFixed(3)} ms/row:\n${perRow(run.cpuMsPerRowByProcess)}` +
       (perDrain ? `\n${perDrain}` : '') +
@@ -159,7 +160,7 @@ export function renderTable(r: BenchResults): string {
       `Fan-out, ${f.targets} on-insert\ntarget${f.targets === 1 ? '' : 's'}, ${f.ratePerSecond} ev/s\nfor ${f.seconds} s\n(send → receiver)`,
       cell(f.hooksync, hooksyncDrains),
       cell(b, baselineDrains),
-      `p50 ${x(f.p50Ratio)}\np99 ${x(f.p99Ratio)}\n\n\nCPU ${x(f.cpuEfficiency)}`,
+      `p50 ${x(f.p50Ratio)}\np99 ${x(f.p99Ratio)}\n\n\n\nCPU ${x(f.cpuEfficiency)}`,
       verdict(check),
     ]);
   }
