@@ -7,7 +7,7 @@ import { nextMessage, type Child } from '../test/support/children';
 import { openLoop, summarize, webhookClient } from '../test/support/load';
 import { CustomerStream } from '../test/support/stripe-events';
 import { receiverTarget, spawnBaseline, stripeIntegration, type Bench } from './context';
-import { BACKGROUND, CpuMeter, type CpuUsage } from './cpu';
+import { BACKGROUND, CpuMeter } from './cpu';
 import { targetHistoryStats, targetWorkflows, workflowTimings } from './history';
 
 export interface FanoutOptions {
