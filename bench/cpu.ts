@@ -9,6 +9,8 @@ import type pg from 'pg';
  */
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
+/** The PostgreSQL server's background processes, in a CpuUsage (`pg:background:<pid>` in a snapshot). */
+export const BACKGROUND = 'pg:background';
 
 function readStat(pid: number): { comm: string; ppid: number; cpuMs: number } | undefined {
   try {
@@ -32,7 +34,10 @@ function temporalPids(): number[] {
   });
 }
 
-/** CPU ms used by each process (group) so far; `pg:<name>` are the PostgreSQL backends serving <name>. */
+/**
+ * CPU ms used by each process (group) so far; `pg:<name>` are the PostgreSQL backends serving
+ * <name>, `pg:background:<pid>` the server's background processes (summed up by `since`).
+ */
 export type CpuSnapshot = Record<string, number>;
 /** The same over an interval. */
 export type CpuUsage = Record<string, number>;
@@ -60,10 +65,15 @@ export class CpuMeter {
     this.temporal ??= temporalPids();
     for (const pid of this.temporal) add('temporal', pid);
     try {
-      const { rows } = await this.pool.query<{ pid: number; app: string }>(
-        `SELECT pid, application_name AS app FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'bench:%'`,
+      // And the server's own background processes (WAL writer, checkpointer, background writer,
+      // autovacuum), as `pg:background`: commits that do not wait for their WAL flush leave the
+      // writing to the WAL writer. They serve the whole cluster, so other work on it shows there.
+      const { rows } = await this.pool.query<{ pid: number; app: string | null }>(
+        `SELECT pid, CASE WHEN backend_type = 'client backend' THEN application_name END AS app FROM pg_stat_activity
+          WHERE (datname = current_database() AND application_name LIKE 'bench:%') OR backend_type <> 'client backend'`,
       );
-      for (const r of rows) add(`pg:${r.app.slice('bench:'.length)}`, r.pid);
+      // Per process: an autovacuum worker that ended meanwhile must not cancel the others' time.
+      for (const r of rows) add(r.app === null ? `${BACKGROUND}:${r.pid}` : `pg:${r.app.slice('bench:'.length)}`, r.pid);
     } catch {
       // PostgreSQL elsewhere, or unreachable: no backend figures
     }
@@ -73,7 +83,11 @@ export class CpuMeter {
   static since(a: CpuSnapshot, b: CpuSnapshot): CpuUsage {
     const ms: CpuUsage = {};
     // A backend that appeared meanwhile counts from its start (0 before).
-    for (const [name, v] of Object.entries(b)) ms[name] = Math.max(0, v - (a[name] ?? (name.startsWith('pg:') ? 0 : v)));
+    for (const [name, v] of Object.entries(b)) {
+      const used = Math.max(0, v - (a[name] ?? (name.startsWith('pg:') ? 0 : v)));
+      if (name.startsWith(`${BACKGROUND}:`)) ms[BACKGROUND] = (ms[BACKGROUND] ?? 0) + used;
+      else ms[name] = used;
+    }
     return ms;
   }
 }

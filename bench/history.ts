@@ -99,3 +99,35 @@ export async function workflowTimings(client: Client, query: string, window: Win
   }
   return { signalToTask: timing(signalToTask), task: timing(task), activityQueue: timing(activityQueue), activity: timing(activity) };
 }
+
+/** The visibility query for the HTTP Sync workflows of an integration's targets (every run). */
+export const targetWorkflows = (integrationId: string) =>
+  `${SEARCH_ATTRIBUTES.integrationId} = '${integrationId}' AND WorkflowType = 'httpSyncWorkflow'`;
+
+export type TargetHistoryStats = Awaited<ReturnType<typeof targetHistoryStats>>;
+
+/**
+ * What Temporal did for an integration's targets over a window, from their workflows' histories:
+ * drains (deliverPages activities scheduled: each reads and POSTs until no page is left), workflow
+ * tasks, signals received (rowsChanged wake-ups) and history events, in all and per drain.
+ */
+export async function targetHistoryStats(client: Client, integrationId: string, window: Window) {
+  const stats = { drains: 0, workflowTasks: 0, signals: 0, historyEvents: 0, runs: 0 };
+  for await (const events of historiesDuring(client, targetWorkflows(integrationId), [window])) {
+    stats.runs += 1;
+    for (const { e, inside } of events) {
+      if (!inside) continue;
+      stats.historyEvents += 1;
+      if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverPages') stats.drains += 1;
+      if (e.workflowTaskCompletedEventAttributes) stats.workflowTasks += 1;
+      if (e.workflowExecutionSignaledEventAttributes) stats.signals += 1;
+    }
+  }
+  const per = (n: number) => (stats.drains ? n / stats.drains : NaN);
+  return {
+    ...stats,
+    historyEventsPerDrain: per(stats.historyEvents),
+    workflowTasksPerDrain: per(stats.workflowTasks),
+    signalsPerDrain: per(stats.signals),
+  };
+}

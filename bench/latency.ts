@@ -70,7 +70,8 @@ export async function latencyPhase(b: Bench, opts: { ratePerSecond: number; seco
       onSend: (i, at) => (sentAt[i] = at),
       onAnswer: (i, ok) => (accepted[i] = ok ? 1 : 0),
     });
-    const arrivedAll = () => accepted.every((a, i) => !a || b.receiver.arrivals.has(i));
+    const arrivals = b.receiver.arrivals(target.id);
+    const arrivedAll = () => accepted.every((a, i) => !a || arrivals.has(i));
     for (const until = performance.now() + 15_000; !arrivedAll() && performance.now() < until; ) await sleep(20);
     const cpu = CpuMeter.since(cpu0, await b.cpu.snapshot());
     const temporal = await hops(b, integration.id, target.id, { fromMs, toMs: Date.now() }).catch((err: Error) => {
@@ -80,7 +81,7 @@ export async function latencyPhase(b: Bench, opts: { ratePerSecond: number; seco
 
     const latencies: number[] = [];
     for (let i = 0; i < total; i++) {
-      const at = b.receiver.arrivals.get(i);
+      const at = arrivals.get(i);
       if (accepted[i] && at !== undefined) latencies.push(at - sentAt[i]!);
     }
     // Same machine, same wall clock: performance.now() + timeOrigin against PostgreSQL's now().
@@ -92,7 +93,7 @@ export async function latencyPhase(b: Bench, opts: { ratePerSecond: number; seco
     const toUpsert: number[] = [];
     const toReceiver: number[] = [];
     for (const { seq, at } of changed) {
-      const arrived = b.receiver.arrivals.get(seq);
+      const arrived = arrivals.get(seq);
       if (seq >= total || !accepted[seq] || arrived === undefined) continue;
       toUpsert.push(at - (performance.timeOrigin + sentAt[seq]!));
       toReceiver.push(performance.timeOrigin + arrived - at);

@@ -7,18 +7,19 @@ export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 /**
  * The tests' HTTPS receiver (Basic Auth, real TLS), counting instead of keeping: rows per sender
  * (the Hooksync-Target-Id header), and when each row tagged with `data.metadata.bench_seq`
- * arrived, for the end-to-end latency.
+ * arrived at each sender's endpoint, for the end-to-end latency. One server serves any number of
+ * senders (the targets of a fan-out, the plain loop's routes): the header tells them apart.
  */
 export async function startReceiver() {
   // What each sender (a target, or the plain loop under its own name) delivered. A page sent again
   // (a retry whose 2xx got lost) is counted once; firstAt and lastAt are performance.now().
-  const tallies = new Map<string, { rows: number; pages: number; pageIds: Set<string>; firstAt?: number; lastAt?: number }>();
+  // arrivals: bench_seq → performance.now() of the row's first arrival from this sender.
+  type Tally = { rows: number; pages: number; pageIds: Set<string>; arrivals: Map<number, number>; firstAt?: number; lastAt?: number };
+  const tallies = new Map<string, Tally>();
   const tally = (target: string) => {
-    if (!tallies.has(target)) tallies.set(target, { rows: 0, pages: 0, pageIds: new Set() });
+    if (!tallies.has(target)) tallies.set(target, { rows: 0, pages: 0, pageIds: new Set(), arrivals: new Map() });
     return tallies.get(target)!;
   };
-  /** bench_seq → performance.now() of its first arrival. */
-  const arrivals = new Map<number, number>();
   let badBodies = 0;
 
   const count = (req: ReceivedRequest): Reply => {
@@ -38,7 +39,7 @@ export async function startReceiver() {
       t.lastAt = now;
       for (const row of rows) {
         const seq = row.data?.metadata?.bench_seq;
-        if (typeof seq === 'number' && !arrivals.has(seq)) arrivals.set(seq, now);
+        if (typeof seq === 'number' && !t.arrivals.has(seq)) t.arrivals.set(seq, now);
       }
     }
     return { status: 200, body: { ok: true } };
@@ -50,7 +51,8 @@ export async function startReceiver() {
     /** https://user:password@127.0.0.1:port/sync */
     url: https.url,
     tally,
-    arrivals,
+    /** bench_seq → performance.now() of its first arrival from `target`. */
+    arrivals: (target: string): ReadonlyMap<number, number> => tally(target).arrivals,
     /** performance.now() at the moment `target` had received `n` rows. */
     async waitForRows(target: string, n: number, timeoutMs: number): Promise<number> {
       // Polling costs the measurement nothing: the answer is when the n-th row arrived.

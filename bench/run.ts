@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --quick]`: hooksync's ingest, delivery and on-insert latency against plain
- * baselines in the same run, and the peak memory of the API and the worker, on a stack of its own
+ * `npm run bench [-- --quick]`: hooksync's ingest, delivery, on-insert latency and fan-out to many
+ * on-insert targets against plain baselines in the same run, and the peak memory of the API and the worker, on a stack of its own
  * that it stops at the end, on an error and on Ctrl-C. What it measures, and its options:
  * bench/README.md.
  */
@@ -14,6 +14,7 @@ import { findTemporalCli } from '../src/dev/temporal-server';
 import { CpuMeter } from './cpu';
 import type { Bench } from './context';
 import { deliveryPhase } from './delivery';
+import { fanoutPhase } from './fanout';
 import { ingestPhase } from './ingest';
 import { latencyPhase } from './latency';
 import { startReceiver } from './receiver';
@@ -33,6 +34,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     rows: { type: 'string' },
     'page-sizes': { type: 'string' },
+    'fanout-targets': { type: 'string' },
     out: { type: 'string' },
   },
   allowPositionals: false,
@@ -42,7 +44,7 @@ const numbers = (s: string | undefined, fallback: number[]) => (s ? s.split(',')
 
 async function bench(): Promise<number> {
   const quick = args.quick!;
-  const only = new Set((args.only ?? 'ingest,delivery,latency').split(',').map((s) => s.trim()));
+  const only = new Set((args.only ?? 'ingest,delivery,latency,fanout').split(',').map((s) => s.trim()));
   const settings = {
     ingest: {
       levels: numbers(args.levels, [1, 16, 64]),
@@ -52,6 +54,13 @@ async function bench(): Promise<number> {
     },
     delivery: { rows: Number(args.rows ?? (quick ? 20_000 : 100_000)), pageSizes: numbers(args['page-sizes'], [200, 1000]) },
     latency: { ratePerSecond: 50, seconds: quick ? 5 : 10, warmupSeconds: quick ? 0.5 : 1 },
+    fanout: {
+      targets: numbers(args['fanout-targets'], quick ? [1, 40] : [1, 10, 40, 100]),
+      ratePerSecond: 50,
+      seconds: quick ? 8 : 20,
+      warmupSeconds: quick ? 0.5 : 1,
+      timeoutSeconds: quick ? 30 : 60,
+    },
   };
   const started = Date.now();
   const startedAt = new Date().toISOString();
@@ -102,12 +111,13 @@ async function bench(): Promise<number> {
     const ingest = only.has('ingest') ? await ingestPhase(b, settings.ingest) : undefined;
     const delivery = only.has('delivery') ? await deliveryPhase(b, settings.delivery) : undefined;
     const latency = only.has('latency') ? await latencyPhase(b, settings.latency) : undefined;
+    const fanout = only.has('fanout') ? await fanoutPhase(b, settings.fanout) : undefined;
     if (receiver.refused()) log(`the receiver refused ${receiver.refused()} requests (bad credentials or body)`);
 
     const memory: Record<string, MemoryFigure | undefined> = {};
     const ready: Record<string, number | undefined> = hs.readyPeakRss;
     const mb = (bytes: number) => bytes / 1024 / 1024;
-    for (const c of [hs.api, hs.worker, ingest?.baselineChild, delivery?.baselineChild]) {
+    for (const c of [hs.api, hs.worker, ingest?.baselineChild, delivery?.baselineChild, ...(fanout?.baselineChildren ?? [])]) {
       const m = c?.memory();
       if (!c || !m) continue;
       memory[c.name] = { peakRssMb: mb(m.peakRss), rssMb: mb(m.rss), ...(ready[c.name] ? { readyPeakRssMb: mb(ready[c.name]!) } : {}) };
@@ -116,7 +126,7 @@ async function bench(): Promise<number> {
     // Stop the stack before printing, so the table ends the output.
     if (stopping) return res.close(log).then(() => 130);
     await res.close(log);
-    const measured = { ingest: ingest?.levels, ingestWarmup: ingest?.warmup, delivery: delivery?.results, latency };
+    const measured = { ingest: ingest?.levels, ingestWarmup: ingest?.warmup, delivery: delivery?.results, latency, fanout: fanout?.levels };
     const cpus = os.cpus();
     const results: BenchResults = {
       mode: quick ? 'quick' : 'full',
