@@ -6,6 +6,7 @@ import type { IntegrationView } from '../src/services/integrations';
 import { deleteTarget } from '../src/services/targets';
 import { targetInfo } from '../src/services/target-info';
 import { triggerTarget } from '../src/services/target-signals';
+import { triggerSignal } from '../src/contract/messages';
 import { httpSyncWorkflowId } from '../src/contract/names';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
@@ -17,13 +18,13 @@ import {
   newIntegration,
   runCli,
   secretForms,
-  sleep,
   stackEnv,
   syncPages,
   targetStatus,
   type CliResult,
 } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
+import { historyLength, signalTaken } from './support/runs';
 
 // Guarantee 1 (and the CLI half of 13): the real `hooksync httpsync …` CLI, as a child process,
 // against this file's stack (its worker runs the workflows the CLI starts).
@@ -319,8 +320,12 @@ describe('hooksync httpsync CLI', () => {
     await waitFor(async () => (await targetStatus(stack, targetId)).state === 'paused', { what: 'the paused state' });
     const before = receiver2.requests.length;
     await insertCustomers(stack.pool, integration.table, keysOf('cus_cli', 4, 300));
+    const handle = stack.temporal.client.workflow.getHandle(httpSyncWorkflowId(targetId));
+    const from = await historyLength(handle);
     await triggerTarget(stack.deps, targetId);
-    await sleep(2_500);
+    // The workflow has decided what to do about the trigger: no delivery.
+    const taken = await signalTaken(handle, triggerSignal.name, from);
+    assert.ok(!taken.some((e) => e.activityTaskScheduledEventAttributes), 'no delivery started while paused');
     assert.equal(receiver2.requests.length, before, 'nothing is sent while paused');
     const resumed = await cli(['resume', targetId]);
     ok(resumed);
@@ -344,7 +349,12 @@ describe('hooksync httpsync CLI', () => {
     assert.match(trig.stderr, /no HTTP Sync target/);
     ok(list);
     assert.deepEqual(JSON.parse(list.stdout), []);
-    await sleep(1_500);
+    // Nothing is left that could send: the run ended after every delivery it started had ended (one
+    // that timed out could still be POSTing), and no run came after it (this file runs no reconciler).
+    const events = (await handle.fetchHistory()).events ?? [];
+    const started = events.filter((e) => e.activityTaskScheduledEventAttributes).length;
+    assert.equal(events.filter((e) => e.activityTaskCompletedEventAttributes || e.activityTaskFailedEventAttributes).length, started, 'every delivery ended');
+    assert.equal((await handle.describe()).status.name, 'COMPLETED');
     assert.equal(receiver.requests.length + receiver2.requests.length, before);
   });
 

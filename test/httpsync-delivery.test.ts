@@ -116,6 +116,7 @@ describe('HTTP Sync delivery', () => {
         // Several triggers at once, from the service layer and straight through Temporal.
         await Promise.all([triggerTarget(stack.deps, target.id), triggerTarget(stack.deps, target.id)]).catch(() => {});
         if (++sent % 20 === 0) await updateTarget(stack.deps, target.id, { pageSize: 3 + (sent % 4) });
+        // Paces the triggers; what is asserted holds for any pace.
         await sleep(25);
       }
     })();
@@ -123,6 +124,7 @@ describe('HTTP Sync delivery', () => {
       for (let i = 0; i < 10 && !stop; i++) {
         await insertCustomers(stack.pool, integration.table, keysOf(`cus_conc_w${i}_`, 5));
         await updateCustomers(stack.pool, integration.table, keysOf('cus_conc', 10, i * 10));
+        // Spreads the writes over the deliveries; what is asserted holds for any spacing.
         await sleep(300);
       }
     })();
@@ -190,18 +192,28 @@ describe('HTTP Sync delivery', () => {
     const triggers = (async () => {
       while (!stopTriggers) {
         await triggerTarget(stack.deps, target.id).catch(() => {});
+        // Paces the triggers; what is asserted holds for any pace.
         await sleep(150);
       }
     })();
     try {
       const running = Array.from({ length: 6 }, (_, w) => writer(w));
-      await sleep(8_000);
+      // The writers go on until many transactions have committed and pages were delivered meanwhile,
+      // however long that takes on a loaded machine (a fixed time could end before either).
+      await Promise.race([
+        waitFor(async () => committed.transactions >= 200 && acceptedPages(rcv).length > 10, {
+          timeoutMs: 120_000,
+          what: '200 transactions committed and 10 pages delivered while the writers run',
+        }),
+        Promise.all(running),
+      ]);
       stop = true;
       await Promise.all(running);
       const pagesDuringWrites = acceptedPages(rcv).length;
       assert.ok(pagesDuringWrites > 10, `${pagesDuringWrites} pages delivered while the writers ran`);
       await waitForConvergence(stack, rcv, table, { timeoutMs: 60_000 });
     } finally {
+      stop = true;
       stopTriggers = true;
       await triggers;
       await writers.end();

@@ -96,6 +96,7 @@ describe('HTTP Sync over a long life', () => {
         sawMetrics = Number(attempts?.[1]) >= 2 && Number(next?.[1]) > Date.now() / 1000 - 5;
       }
       if (!sawDetails) sawDetails = /State:\*\* retrying after `HTTP 429 Too Many Requests from 127\.0\.0\.1:\d+` since .*; attempt \d+ at/.test(await currentDetails(handle).catch(() => ''));
+      // Paces the checks through the outage (its 90 s are the test's own clock); what is asserted holds for any pace.
       await sleep(500);
     }
     assert.equal(notRunning, 0, `the workflow was not running at ${notRunning} of ${checks} checks`);
