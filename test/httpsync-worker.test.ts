@@ -22,6 +22,7 @@ import {
   type WorkerChild,
 } from './support/httpsync';
 import { startReceiver, type Receiver } from './support/receiver';
+import { waitingForWorker } from './support/runs';
 
 // Guarantee 8: a worker process killed in the middle of a sync loses nothing once another one
 // runs; and (13) the worker's logs never show the Basic Auth password.
@@ -64,7 +65,9 @@ describe('HTTP Sync across a worker crash', () => {
     await insertCustomers(stack.pool, integration.table, keysOf('cus_crash', 30, 200));
     await updateCustomers(stack.pool, integration.table, keys.slice(0, 20));
     const postsBeforeRestart = syncPages(receiver).length;
-    await new Promise((r) => setTimeout(r, 1_000));
+    // The killed activity timed out (no heartbeat) and what the workflow does next waits for a worker.
+    const handle = stack.temporal.client.workflow.getHandle(httpSyncWorkflowId(target.id));
+    await waitFor(() => waitingForWorker(handle), { what: 'the sync to wait for a worker', timeoutMs: 60_000 });
     assert.equal(syncPages(receiver).length, postsBeforeRestart, 'nothing is delivered without a worker');
 
     const second = await startWorkerProcess();

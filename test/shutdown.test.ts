@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { httpSyncWorkflowId } from '../src/contract/names';
 import { freePort } from '../src/ports';
 import { startStack, waitFor, type Stack } from './support/harness';
 import {
@@ -18,6 +19,7 @@ import {
 } from './support/httpsync';
 import { spawnHooksync } from './support/cluster';
 import { startReceiver, type Receiver } from './support/receiver';
+import { waitingForWorker } from './support/runs';
 import { customerEvent, stripeSignature } from './support/stripe';
 
 // SIGTERM, as an orchestrator sends it: the API answers what it has in hand and takes nothing new,
@@ -46,7 +48,10 @@ describe('graceful, bounded shutdown of hooksync api and hooksync worker', () =>
     return { child, port };
   }
 
-  /** A signed webhook whose body is sent in two halves; resolves with its response. */
+  /**
+   * A signed webhook whose body is sent in two halves; `received` resolves once the API handles it
+   * (Node answers `Expect: 100-continue` as it hands the request to the API), `response` with its response.
+   */
   function slowWebhook(port: number, integrationId: string) {
     const payload = JSON.stringify(customerEvent({ type: 'customer.created', id: `cus_Stop${port}`, created: Math.floor(Date.now() / 1000) }));
     const req = http.request({
@@ -54,8 +59,14 @@ describe('graceful, bounded shutdown of hooksync api and hooksync worker', () =>
       port,
       method: 'POST',
       path: `/v1/webhooks/${integrationId}`,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'stripe-signature': stripeSignature(payload, WEBHOOK_SECRET) },
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(payload),
+        'stripe-signature': stripeSignature(payload, WEBHOOK_SECRET),
+        expect: '100-continue',
+      },
     });
+    const received = new Promise<void>((resolve) => req.once('continue', resolve));
     const response = new Promise<{ status: number; connection?: string }>((resolve, reject) => {
       req.on('response', (res) => {
         res.resume();
@@ -65,14 +76,14 @@ describe('graceful, bounded shutdown of hooksync api and hooksync worker', () =>
     });
     response.catch(() => {});
     req.write(payload.slice(0, 40));
-    return { finish: () => req.end(payload.slice(40)), response };
+    return { finish: () => req.end(payload.slice(40)), received, response };
   }
 
   test('the API answers the request in flight, refuses new connections, and exits 0', async () => {
     const integration = await newIntegration(stack);
     const { child, port } = await startApi();
     const inFlight = slowWebhook(port, integration.id);
-    await new Promise((r) => setTimeout(r, 300));
+    await inFlight.received;
     const stoppedAt = Date.now();
     child.proc.kill('SIGTERM');
     await waitFor(async () => (await child.waitForOutput(/"msg":"stopping"/, 10_000)) !== undefined, { what: 'the API to begin stopping' });
@@ -90,7 +101,7 @@ describe('graceful, bounded shutdown of hooksync api and hooksync worker', () =>
     const integration = await newIntegration(stack);
     const { child, port } = await startApi({ HOOKSYNC_SHUTDOWN_GRACE_SECONDS: '1' });
     const stuck = slowWebhook(port, integration.id);
-    await new Promise((r) => setTimeout(r, 300));
+    await stuck.received;
     const stoppedAt = Date.now();
     child.proc.kill('SIGTERM');
     const exit = await child.exited;
@@ -124,7 +135,7 @@ describe('graceful, bounded shutdown of hooksync api and hooksync worker', () =>
     await insertCustomers(stack.pool, integration.table, keysOf('cus_stopw', 30));
     receiver.respondWith((r) => ({ status: 200, delayMs: r.headers['hooksync-verification'] ? 0 : 3_000 }));
     const first = await startWorker();
-    await newTarget(stack, integration.id, receiver, { periodSeconds: 3600, pageSize: 10 });
+    const target = await newTarget(stack, integration.id, receiver, { periodSeconds: 3600, pageSize: 10 });
     const page = await waitFor(async () => syncPages(receiver).find((r) => r.status === 0), { what: 'a page in flight', timeoutMs: 60_000, intervalMs: 20 });
     first.child.kill('SIGTERM');
     const exit = await first.exited;
@@ -132,7 +143,9 @@ describe('graceful, bounded shutdown of hooksync api and hooksync worker', () =>
     assert.equal(page.accepted, true, 'the POST in flight was answered 2xx before the worker exited');
     assert.ok(page.endedAt !== undefined);
     const pagesAtExit = syncPages(receiver).length;
-    await new Promise((r) => setTimeout(r, 1_000));
+    // What the workflow does next waits for a worker (none runs now).
+    const handle = stack.temporal.client.workflow.getHandle(httpSyncWorkflowId(target.id));
+    await waitFor(() => waitingForWorker(handle), { what: 'the sync to wait for a worker', timeoutMs: 60_000 });
     assert.equal(syncPages(receiver).length, pagesAtExit, 'nothing is sent after the worker exited');
 
     receiver.respondWith(() => ({ status: 200 }));

@@ -67,3 +67,21 @@ export async function signalWaiting(handle: Handle, name: string): Promise<boole
   while (lastTask >= 0 && !events[lastTask]!.workflowTaskCompletedEventAttributes) lastTask--;
   return events.slice(lastTask + 1).some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name);
 }
+
+// PendingActivityState and PendingWorkflowTaskState (temporal.api.enums.v1): SCHEDULED is 1 and STARTED 2 in both.
+const PENDING_SCHEDULED = 1;
+const PENDING_STARTED = 2;
+
+/**
+ * Whether the workflow's next step waits for a worker: Temporal offers a workflow task or an
+ * activity of it that no worker has taken, and holds none as taken (one a dead worker had taken
+ * counts once Temporal timed it out and offers it again). With no worker running, the positive
+ * marker before asserting that nothing was sent: what would send next is pending, not running.
+ */
+export async function waitingForWorker(handle: Handle): Promise<boolean> {
+  const { raw } = await handle.describe();
+  const task = raw.pendingWorkflowTask?.state;
+  const activities = (raw.pendingActivities ?? []).map((a) => a.state);
+  if (task === PENDING_STARTED || activities.some((s) => s !== PENDING_SCHEDULED)) return false;
+  return task === PENDING_SCHEDULED || activities.length > 0;
+}
