@@ -1,3 +1,5 @@
+import type pg from 'pg';
+import { announcePost } from '../src/db/post-in-flight';
 import { deleteTarget } from '../src/services/targets';
 import { targetInfo } from '../src/services/target-info';
 import { nextMessage } from '../test/support/children';
@@ -19,6 +21,10 @@ export async function deliveryPhase(b: Bench, opts: { rows: number; pageSizes: n
   for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
     if (((await targetInfo(b.deps, warm.id).catch(() => undefined))?.syncs ?? 0) >= 1) break;
   }
+  // What a durable cursor costs (docs/design.md, "Only durable cursors leave PostgreSQL"): the
+  // synchronous write before each POST, against the same write committed asynchronously.
+  const durable = await durableWriteCost(b.deps.pool, warm.id);
+  b.log(`delivery: the synchronous write before each POST ${durable.syncMs.toFixed(2)} ms, asynchronously ${durable.asyncMs.toFixed(2)} ms`);
   await deleteTarget(b.deps, warm.id);
   b.log(`delivery: writing a backlog of ${opts.rows.toLocaleString('en-US')} rows into ${integration.table}…`);
   await insertCustomerBacklog(b.deps.pool, integration.table, opts.rows);
@@ -84,7 +90,30 @@ export async function deliveryPhase(b: Bench, opts: { rows: number; pageSizes: n
       ratio: hooksync.rowsPerSecond / baseline.rowsPerSecond,
       /** baseline / hooksync CPU per row: above 1, hooksync spends less. */
       cpuEfficiency: baseline.cpuMsPer10kRows / hooksync.cpuMsPer10kRows,
+      /** The per-page synchronous write (ms, and its share of hooksync's time per page). */
+      durableWrite: { ...durable, shareOfPage: durable.syncMs / ((hooksync.seconds * 1000) / hooksync.pages) },
     });
   }
   return { results, baselineChild };
+}
+
+/** Mean time of the page's synchronous announcement (announcePost) and of the same UPDATE committed asynchronously, `n` of each. */
+async function durableWriteCost(pool: pg.Pool, targetId: string, n = 200): Promise<{ syncMs: number; asyncMs: number }> {
+  const db = await pool.connect();
+  const lazy = (id: string) =>
+    db.query(`UPDATE sync_targets SET post_in_flight_until = now() WHERE id = $1 AND set_config('synchronous_commit', 'off', true) IS NOT NULL`, [id]);
+  const time = async (write: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await write();
+    return (performance.now() - t0) / n;
+  };
+  try {
+    await time(() => lazy(targetId));
+    const syncMs = await time(() => announcePost(db, targetId, 1_000));
+    const asyncMs = await time(() => lazy(targetId));
+    return { syncMs, asyncMs };
+  } finally {
+    await db.query('UPDATE sync_targets SET post_in_flight_until = NULL WHERE id = $1', [targetId]).catch(() => {});
+    db.release();
+  }
 }

@@ -116,9 +116,12 @@ export function renderTable(r: BenchResults): string {
     const cell = (run: typeof d.hooksync) =>
       `${n0(run.rowsPerSecond)} rows/s\n${n0(run.rows)} rows in ${run.seconds.toFixed(2)} s\n` +
       `first page after ${n0(run.firstPageMs)} ms\nCPU ${n0(run.cpuMsPer10kRows)} ms/10k rows`;
+    const durable = d.durableWrite
+      ? `\nsync write per page ${d.durableWrite.syncMs.toFixed(2)} ms (async ${d.durableWrite.asyncMs.toFixed(2)} ms), ${(100 * d.durableWrite.shareOfPage).toFixed(1)}% of a page`
+      : '';
     table.push([
       `Delivery, page ${d.pageSize.toLocaleString('en-US')}\n(HTTPS, Basic Auth)`,
-      cell(d.hooksync),
+      cell(d.hooksync) + durable,
       cell(d.baseline),
       `${x(d.ratio)}\n\n\nCPU ${x(d.cpuEfficiency)}`,
       verdict(check),
