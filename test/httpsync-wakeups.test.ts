@@ -134,8 +134,10 @@ describe('HTTP Sync wake-ups of on-insert targets', () => {
       const s = work.reduce((n, r) => n + r.signals, 0);
       const d = work.reduce((n, r) => n + r.drains, 0);
       // A wake-up is sent only to a target that is not draining, has not read past the rows and
-      // whose last wake-up has led to a drain: at most one per drain, none piling up behind one.
-      assert.ok(s <= d + 2, `${target.id}: ${s} rowsChanged signals for ${d} drains`);
+      // whose last wake-up has led to a drain (or is a second old: a short drain may find its rows
+      // held back and show neither its lock nor a new cursor): about one per drain, none piling
+      // up behind one.
+      assert.ok(s <= 1.5 * d + 2, `${target.id}: ${s} rowsChanged signals for ${d} drains`);
       signals += s;
       drains += d;
     }

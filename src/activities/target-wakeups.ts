@@ -10,8 +10,14 @@ import { httpSyncWorkflowId } from '../contract/names';
 export const WAKE_SLICE_MS = 200;
 /** How often a target whose lock is held (a drain under way), or whose wake-up has not led to a drain yet, is looked at again. */
 const RECHECK_MS = 100;
-/** A wake-up whose drain has not shown (lock taken, cursor moved) after this long is sent again. */
-const AWAIT_DRAIN_MS = 10_000;
+/**
+ * A wake-up whose drain has not shown (lock taken, cursor moved) after this long is sent again:
+ * a drain shorter than a look's interval that found its rows held back by an older transaction
+ * (a concurrent apply of another shard) shows neither, and the rows committed since need one.
+ */
+const AWAIT_DRAIN_MS = 1_000;
+/** A target with nothing owed is forgotten after this long (memory stays bounded by the active targets). */
+const FORGET_MS = 10_000;
 const SIGNAL_DEADLINE_MS = 5_000;
 
 interface TargetWake {
@@ -34,7 +40,7 @@ const later = (a?: string, b?: string) => (a === undefined || b === undefined ? 
  * The `rowsChanged` wake-ups of one worker process, coalesced per target and per slice of time,
  * as the API's wake-ups of ingest workflows are (api/ingest-wakeups.ts). A target is woken at
  * once when it is idle. Then no other wake-up until that one has led to a drain (the target's
- * lock taken, or its cursor moved; sent again after 10 s without), none while a drain holds the
+ * lock taken, or its cursor moved; sent again after a second without), none while a drain holds the
  * lock (the drain reads until no page is left; the target is looked at again when it ends),
  * none while a retry waits (new rows never cut a Retry-After), none for rows the cursor has
  * passed, and at most one per 200 ms slice. So under load Temporal sees about one wake-up per
@@ -155,7 +161,7 @@ export class TargetWakeups {
   private forgetLater(id: string, t: TargetWake): void {
     setTimeout(() => {
       if (!t.owed && !t.sending && this.targets.get(id) === t) this.targets.delete(id);
-    }, AWAIT_DRAIN_MS).unref();
+    }, FORGET_MS).unref();
   }
 
   /** Stops: what is owed is left to the targets' periods and the next worker's applies. */
