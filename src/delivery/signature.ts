@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { Webhook } from 'standardwebhooks';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Keyring } from '../secrets/keyring';
 import { openSecret } from '../secrets/stored';
 
@@ -12,13 +11,27 @@ import { openSecret } from '../secrets/stored';
 /** A new signing secret: `whsec_` and base64 of 32 random bytes, as the `standardwebhooks` package takes it. */
 export const generateSigningSecret = (): string => `whsec_${randomBytes(32).toString('base64')}`;
 
+const PREFIX = 'whsec_';
+
+/**
+ * `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` with the secret's key (base64 after
+ * `whsec_`), as the `standardwebhooks` package's `sign` computes it (the tests hold the two
+ * equal), by Node's own HMAC: the package's is written in JavaScript and took some 40 ms for a page
+ * of 1,000 rows (about 1 MB), as long as reading the page.
+ */
+function sign(secret: string, id: string, seconds: number, body: string): string {
+  const key = Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, 'base64');
+  if (key.length === 0) throw new Error('the signing secret is empty');
+  return `v1,${createHmac('sha256', key).update(`${id}.${seconds}.`).update(body).digest('base64')}`;
+}
+
 export function signatureHeaders(id: string, body: string, secrets: readonly string[], now = new Date()): Record<string, string> {
   if (secrets.length === 0) return {};
-  const at = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  const seconds = Math.floor(now.getTime() / 1000);
   return {
     'webhook-id': id,
-    'webhook-timestamp': String(at.getTime() / 1000),
-    'webhook-signature': secrets.map((s) => new Webhook(s).sign(id, at, body)).join(' '),
+    'webhook-timestamp': String(seconds),
+    'webhook-signature': secrets.map((s) => sign(s, id, seconds, body)).join(' '),
   };
 }
 

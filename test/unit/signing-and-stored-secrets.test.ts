@@ -20,6 +20,17 @@ describe('Standard Webhooks signatures', () => {
     assert.throws(() => new Webhook(secret).verify(body, { ...h, 'webhook-id': 'hst_1:other' }), /signature/i);
   });
 
+  test('the same signature as the standardwebhooks package computes, for a large body with non-ASCII text', () => {
+    const rows = Array.from({ length: 2_000 }, (_, i) => `{"pk":${i},"name":"Zoë Ångström ${i}","note":"🚀 ✓"}`);
+    const big = `{"rows":[${rows.join(',')}]}`;
+    const at = new Date(1_790_000_000_500);
+    for (const secret of [generateSigningSecret(), 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw']) {
+      const h = signatureHeaders('hst_1:g2:5.1-5.9', big, [secret], at);
+      assert.equal(h['webhook-timestamp'], '1790000000');
+      assert.equal(h['webhook-signature'], new Webhook(secret).sign('hst_1:g2:5.1-5.9', at, big));
+    }
+  });
+
   test('two secrets, two space-separated signatures: either one verifies', () => {
     const [a, b] = [generateSigningSecret(), generateSigningSecret()];
     const h = signatureHeaders('id', body, [a, b]);
