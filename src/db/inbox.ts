@@ -86,16 +86,6 @@ export async function unlockShard(client: pg.PoolClient, integrationId: string, 
   await client.query(`SELECT pg_advisory_unlock(${APPLY_LOCK_KEY})`, [integrationId, shard]);
 }
 
-/** Whether rows wait in a shard's inbox (one index probe). */
-export async function shardHasRows(db: Queryable, integrationId: string, shard: number): Promise<boolean> {
-  const { rows } = await db.query<{ any: boolean }>({
-    name: 'hooksync_inbox_has_rows',
-    text: 'SELECT EXISTS (SELECT 1 FROM ingest_inbox WHERE integration_id = $1 AND shard = $2) AS any',
-    values: [integrationId, shard],
-  });
-  return rows[0]!.any;
-}
-
 /** The ids of the oldest rows of a shard (to split a batch the database refused). */
 export async function oldestIds(db: Queryable, integrationId: string, shard: number, limit: number): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
