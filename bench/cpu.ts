@@ -11,15 +11,45 @@ import type pg from 'pg';
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 /** The PostgreSQL server's background processes, in a CpuUsage (`pg:background:<pid>` in a snapshot). */
 export const BACKGROUND = 'pg:background';
+/**
+ * Every process of the PostgreSQL cluster together: the postmaster, its children alive now and
+ * those that ended (the postmaster's cutime/cstime), whoever they served. A phase that loads one
+ * system at a time charges it the whole server this way, backends that came and went included.
+ */
+export const CLUSTER = 'postgres';
 
-function readStat(pid: number): { comm: string; ppid: number; cpuMs: number } | undefined {
+/** The postmaster's pid, from a backend's parent; undefined when the server is not on this machine. */
+async function postmasterPid(pool: pg.Pool): Promise<number | undefined> {
+  try {
+    const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const ppid = readStat(rows[0]!.pid)?.ppid;
+    return ppid && readStat(ppid) ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function clusterCpuMs(postmaster: number): number | undefined {
+  const own = readStat(postmaster);
+  if (!own) return undefined;
+  let ms = own.cpuMs + own.childrenCpuMs;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = readStat(Number(d));
+    if (s?.ppid === postmaster) ms += s.cpuMs;
+  }
+  return ms;
+}
+
+function readStat(pid: number): { comm: string; ppid: number; cpuMs: number; childrenCpuMs: number } | undefined {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = s.lastIndexOf(')');
     const comm = s.slice(s.indexOf('(') + 1, close);
     const f = s.slice(close + 2).split(' ');
-    // After "(comm) ": state, ppid, …; utime and stime are fields 14 and 15, i.e. 11 and 12 here.
-    return { comm, ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS };
+    // After "(comm) ": state, ppid, …; utime and stime are fields 14 and 15, i.e. 11 and 12 here;
+    // cutime and cstime (of the children that ended and were waited for) 16 and 17.
+    return { comm, ppid: Number(f[1]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS, childrenCpuMs: (Number(f[13]) + Number(f[14])) * TICK_MS };
   } catch {
     return undefined;
   }
@@ -45,6 +75,7 @@ export type CpuUsage = Record<string, number>;
 export class CpuMeter {
   private readonly named = new Map<string, number>();
   private temporal: number[] | undefined;
+  private postmaster: Promise<number | undefined> | undefined;
 
   /** `pool` is a connection to the bench database, to find the backends in pg_stat_activity. */
   constructor(private readonly pool: pg.Pool) {}
@@ -64,6 +95,10 @@ export class CpuMeter {
     for (const [name, pid] of this.named) add(name, pid);
     this.temporal ??= temporalPids();
     for (const pid of this.temporal) add('temporal', pid);
+    this.postmaster ??= postmasterPid(this.pool);
+    const postmaster = await this.postmaster;
+    const cluster = postmaster === undefined ? undefined : clusterCpuMs(postmaster);
+    if (cluster !== undefined) perProcess[CLUSTER] = cluster;
     try {
       // And the server's own background processes (WAL writer, checkpointer, background writer,
       // autovacuum), as `pg:background`: commits that do not wait for their WAL flush leave the

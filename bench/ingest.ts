@@ -2,20 +2,21 @@ import crypto from 'node:crypto';
 import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
 import { createTableSql } from '../src/integrations/sql';
 import type { Child } from '../test/support/children';
-import { closedLoop, summarize, webhookClient } from '../test/support/load';
+import { summarize } from '../test/support/load';
 import { metric } from '../test/support/metrics';
-import { CustomerStream } from '../test/support/stripe-events';
-import { spawnBaseline, stripeIntegration, type Bench } from './context';
-import { CpuMeter, cpuPer, type CpuUsage } from './cpu';
+import { localTime, spawnBaseline, stripeIntegration, type Bench } from './context';
+import { CLUSTER, CpuMeter, cpuPer } from './cpu';
+import type { LoadCommand, LoadReport } from './loadgen';
 import { ingestHistoryStats, type IngestHistoryStats } from './history';
 
-interface System {
-  name: 'hooksync' | 'baseline';
-  /** The webhook path on `client`'s origin. */
+export interface System {
+  name: 'hooksync' | 'baseline' | 'koa';
+  origin: string;
+  /** The webhook path on `origin`. */
   path: string;
   table: string;
-  stream: CustomerStream;
-  client: ReturnType<typeof webhookClient>;
+  /** Its events' stream in the load generator. */
+  stream: LoadCommand['stream'];
   /** Processes whose CPU (and PostgreSQL backends') counts for this system. */
   processes: string[];
 }
@@ -26,15 +27,17 @@ export type IngestLevel = Awaited<ReturnType<typeof ingestPhase>>['levels'][numb
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until the table holds exactly what the accepted events say: every customer at its newest accepted version. */
-async function waitReflected(b: Bench, sys: System, timeoutMs: number): Promise<number> {
+/**
+ * Polls until the table holds exactly what the accepted events say (every customer at its newest
+ * accepted version); returns the moment it did, as performance.now().
+ */
+export async function waitReflected(b: Bench, sys: System, want: LoadReport['expected'], timeoutMs: number): Promise<number> {
   const sql = `SELECT count(*)::int AS rows, coalesce(sum(extract(epoch FROM updated)), 0)::float8 AS sum FROM "${sys.table}"`;
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const { rows } = await b.deps.pool.query<{ rows: number; sum: number }>(sql);
     const now = performance.now();
     const have = rows[0]!;
-    const want = sys.stream.expected();
     if (have.rows === want.rows && have.sum === want.sumTs) return now;
     if (now > deadline) {
       throw new Error(`${sys.name}: the table holds ${have.rows} rows (sum ${have.sum}), expected ${want.rows} (sum ${want.sumTs}) after ${timeoutMs / 1000} s`);
@@ -43,22 +46,32 @@ async function waitReflected(b: Bench, sys: System, timeoutMs: number): Promise<
   }
 }
 
-/** Senders for `seconds`, then the wait until the table reflects every accepted event. */
-async function runSegment(b: Bench, sys: System, senders: number, seconds: number) {
-  const before = { ...sys.stream.counts };
+/**
+ * One run of the load generator (closed loop: `senders` for `seconds` or `count` events; open
+ * loop: `ratePerSecond`), then the wait until the table reflects every accepted event. The CPU
+ * counted runs from before the first send until then, idle time included.
+ */
+export async function runSegment(b: Bench, sys: System, load: Pick<LoadCommand, 'senders' | 'ratePerSecond' | 'count'> & { seconds: number }) {
   const cpuBefore = await b.cpu.snapshot();
   const fromMs = Date.now();
-  const r = await closedLoop({ client: sys.client, path: sys.path, senders, durationMs: seconds * 1000, next: () => sys.stream.next() });
-  const sendEnd = performance.now();
-  const reflected = await waitReflected(b, sys, 120_000);
+  const r = await b.loadgen.run({
+    stream: sys.stream,
+    origin: sys.origin,
+    path: sys.path,
+    senders: load.senders,
+    ratePerSecond: load.ratePerSecond,
+    count: load.count,
+    durationMs: load.count ? 3_600_000 : load.seconds * 1000,
+  });
+  const reflected = await waitReflected(b, sys, r.expected, 120_000);
   const cpu = CpuMeter.since(cpuBefore, await b.cpu.snapshot());
-  const mix = Object.entries(sys.stream.counts).map(([k, v]) => [k, v - before[k as keyof typeof before]] as const);
+  const sendStart = localTime(r.startedAt);
   return {
-    load: r,
+    load: { ...r, elapsedMs: r.endedAt - r.startedAt },
     /** First request until the table reflected everything, ms. */
-    spanMs: reflected - (sendEnd - r.elapsedMs),
-    lagMs: Math.max(0, reflected - sendEnd),
-    mix: Object.fromEntries(mix),
+    spanMs: reflected - sendStart,
+    lagMs: Math.max(0, reflected - localTime(r.endedAt)),
+    mix: r.mix,
     cpu,
     window: { fromMs, toMs: Date.now() },
   };
@@ -76,9 +89,10 @@ function combine(sys: System, senders: number, segments: Segment[]) {
   const accepted = sum((s) => s.load.accepted);
   const sent = sum((s) => s.load.sent);
   const sendSeconds = sum((s) => s.load.elapsedMs) / 1000;
-  const lat = summarize(segments.flatMap((s) => [...s.load.latencies]));
+  const lat = summarize(segments.flatMap((s) => s.load.latencies));
   const cpu = addUp(segments.map((s) => s.cpu));
   const pg = sys.processes.reduce((a, p) => a + (cpu[`pg:${p}`] ?? 0), 0);
+  const own = sys.processes.reduce((a, p) => a + (cpu[p] ?? 0), 0);
   return {
     senders,
     sent,
@@ -101,6 +115,14 @@ function combine(sys: System, senders: number, segments: Segment[]) {
     cpuMsPerEvent: cpuPer(cpu, sys.processes, accepted),
     /** The same per process (`pg`: the PostgreSQL backends serving them, together). */
     cpuMsPerEventByProcess: Object.fromEntries([...sys.processes.map((p) => [p, (cpu[p] ?? 0) / accepted]), ['pg', pg / accepted]]),
+    /**
+     * CPU ms per event of this system's processes and every process of the PostgreSQL cluster
+     * (only this system was loaded meanwhile): what the machine spent on it. NaN when the server
+     * is not on this machine.
+     */
+    cpuMsPerEventAll: cpu[CLUSTER] === undefined ? NaN : (own + cpu[CLUSTER]) / accepted,
+    /** The same per process, `postgres` being the whole cluster. */
+    cpuMsPerEventAllByProcess: Object.fromEntries([...sys.processes.map((p) => [p, (cpu[p] ?? 0) / accepted]), [CLUSTER, (cpu[CLUSTER] ?? NaN) / accepted]]),
     /** hooksync only: events per INSERT into the inbox, on average since the API started (its /metrics). */
     groupRows: undefined as number | undefined,
     /** hooksync only: what Temporal did, from the ingest workflows' histories. */
@@ -133,74 +155,83 @@ function logRun(b: Bench, name: string, r: IngestRun): void {
   }
 }
 
-/** The plain handler, in its own process, with its own table shaped like the integration's. */
-async function startBaseline(b: Bench, secret: string): Promise<{ child: Child; origin: string; table: string }> {
-  const table = `bench_baseline_${crypto.randomBytes(2).toString('hex')}`;
+/** A baseline handler (bench/<name>.ts), in its own process, with its own table shaped like the integration's. */
+export async function startBaseline(b: Bench, name: string, secret: string): Promise<{ child: Child; origin: string; table: string }> {
+  const table = `bench_${name.replace(/-/g, '_')}_${crypto.randomBytes(2).toString('hex')}`;
   for (const stmt of createTableSql(stripeCustomerV1, table)) await b.deps.pool.query(stmt);
-  const child = spawnBaseline(b, 'baseline-ingest', { BENCH_TABLE: table, BENCH_SECRET: secret, PORT: '0' });
-  const line = await child.waitForOutput(/baseline-ingest listening on \d+/, 60_000);
+  const child = spawnBaseline(b, name, { BENCH_TABLE: table, BENCH_SECRET: secret, PORT: '0' });
+  const line = await child.waitForOutput(new RegExp(`${name} listening on \\d+`), 60_000);
   return { child, origin: `http://127.0.0.1:${/on (\d+)/.exec(line)![1]}`, table };
 }
 
 /**
- * Signed Stripe events at 1, 16 and 64 closed-loop senders into hooksync's API and into the plain
- * handler, each into its own identically shaped table. Per level the two alternate A B B A in
- * segments of half the `seconds` (to cancel drift in the machine's load); a segment ends when its
- * table reflects every accepted event.
+ * Signed Stripe events from the load generator at 1, 16 and 64 closed-loop senders into hooksync's
+ * API, into the lean hand-written handler (`baseline-lean-ingest.ts`) and into the Koa handler
+ * with hooksync's own SQL (`baseline-ingest.ts`), each into its own identically shaped table. Per
+ * level the three alternate A B C C B A in segments of half the `seconds` (the top level: half of
+ * `eventsAtTop` events each, when given), to cancel drift in the machine's load; a segment ends
+ * when its table reflects every accepted event.
  */
-export async function ingestPhase(b: Bench, opts: { levels: number[]; seconds: number; warmupSeconds: number; customers: number }) {
+export async function ingestPhase(b: Bench, opts: { levels: number[]; seconds: number; warmupSeconds: number; customers: number; eventsAtTop?: number }) {
   const { secret, integration } = await stripeIntegration(b);
-  const plain = await startBaseline(b, secret);
+  const lean = await startBaseline(b, 'baseline-lean-ingest', secret);
+  const koa = await startBaseline(b, 'baseline-ingest', secret);
   const maxSenders = Math.max(...opts.levels);
   const system = (name: System['name'], origin: string, path: string, table: string, processes: string[]): System => ({
     name,
+    origin,
     path,
     table,
-    stream: new CustomerStream({ name: `${name}-${integration.id}`, customers: opts.customers, secret }),
-    client: webhookClient(origin, maxSenders),
+    stream: { name: `${name}-${integration.id}`, customers: opts.customers, secret },
     processes,
   });
-  const baseline = system('baseline', plain.origin, '/v1/webhooks/baseline', plain.table, ['baseline-ingest']);
+  const baseline = system('baseline', lean.origin, '/v1/webhooks/baseline', lean.table, ['baseline-lean-ingest']);
+  const koaBaseline = system('koa', koa.origin, '/v1/webhooks/baseline', koa.table, ['baseline-ingest']);
   const hooksync = system('hooksync', b.apiUrl, `/v1/webhooks/${integration.id}`, integration.table, ['api', 'worker', 'temporal']);
-  b.res.add('webhook clients', async () => {
-    await Promise.allSettled([baseline.client.destroy(), hooksync.client.destroy()]);
-  });
 
   // Warm-up (JIT, connections, the ingest workflows started), not measured; hooksync's answers
   // count for "every response 2xx" too.
   let warmup = { sent: 0, failed: 0, failures: {} as Record<string, number> };
-  for (const sys of [baseline, hooksync]) {
+  for (const sys of [baseline, koaBaseline, hooksync]) {
     b.log(`ingest: warming up ${sys.name} (${opts.warmupSeconds} s at ${maxSenders} senders)…`);
-    const { load } = await runSegment(b, sys, maxSenders, opts.warmupSeconds);
+    const { load } = await runSegment(b, sys, { senders: maxSenders, seconds: opts.warmupSeconds });
     if (sys === hooksync) warmup = { sent: load.sent, failed: load.failed, failures: load.failures };
   }
 
   const levels = [];
   for (const senders of opts.levels) {
-    const segments = { baseline: [] as Segment[], hooksync: [] as Segment[] };
-    for (const sys of [baseline, hooksync, hooksync, baseline]) {
-      segments[sys.name].push(await runSegment(b, sys, senders, opts.seconds / 2));
+    const segments = { baseline: [] as Segment[], koa: [] as Segment[], hooksync: [] as Segment[] };
+    const count = senders === maxSenders && opts.eventsAtTop ? Math.ceil(opts.eventsAtTop / 2) : undefined;
+    for (const sys of [baseline, hooksync, koaBaseline, koaBaseline, hooksync, baseline]) {
+      segments[sys.name].push(await runSegment(b, sys, { senders, seconds: opts.seconds / 2, count }));
       // A breath between segments (connections settle, autovacuum may start), shorter in a quick run.
       await sleep(Math.min(200, opts.seconds * 40));
     }
     const h = combine(hooksync, senders, segments.hooksync);
     const p = combine(baseline, senders, segments.baseline);
+    const k = combine(koaBaseline, senders, segments.koa);
     h.temporal = await ingestHistoryStats(b.deps.temporal.client, integration.id, h.windows).catch((err: Error) => {
       b.log(`ingest: could not read the ingest workflows' histories: ${err.message}`);
       return undefined;
     });
     h.groupRows = await insertGroupSize(b.metricsUrl).catch(() => undefined);
     logRun(b, 'baseline', p);
+    logRun(b, 'koa', k);
     logRun(b, 'hooksync', h);
     levels.push({
       senders,
       hooksync: h,
       baseline: p,
-      /** hooksync / baseline, events per second accepted and upserted. */
+      koa: k,
+      /** hooksync / lean baseline, events per second accepted and upserted. */
       ratio: h.appliedPerSecond / p.appliedPerSecond,
-      /** baseline / hooksync CPU per event: above 1, hooksync spends less CPU per event. */
+      /** lean baseline / hooksync CPU per event (own processes and their backends): above 1, hooksync spends less. */
       cpuEfficiency: p.cpuMsPerEvent / h.cpuMsPerEvent,
+      /** The same with every PostgreSQL process of the cluster counted. */
+      cpuEfficiencyAll: p.cpuMsPerEventAll / h.cpuMsPerEventAll,
+      /** hooksync / the Koa handler with hooksync's SQL, events per second. */
+      ratioKoa: h.appliedPerSecond / k.appliedPerSecond,
     });
   }
-  return { levels, warmup, baselineChild: plain.child };
+  return { levels, warmup, baselineChildren: [lean.child, koa.child] };
 }

@@ -12,10 +12,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findTemporalCli } from '../src/dev/temporal-server';
 import { CpuMeter } from './cpu';
-import type { Bench } from './context';
+import { startLoadgen, type Bench } from './context';
 import { deliveryPhase } from './delivery';
 import { fanoutPhase } from './fanout';
 import { ingestPhase } from './ingest';
+import { steadyPhase } from './steady';
 import { latencyPhase } from './latency';
 import { startReceiver } from './receiver';
 import { checkTargets, renderTable, type BenchResults, type MemoryFigure } from './report';
@@ -33,9 +34,11 @@ const { values: args } = parseArgs({
     levels: { type: 'string' },
     seconds: { type: 'string' },
     rows: { type: 'string' },
+    rates: { type: 'string' },
     'page-sizes': { type: 'string' },
     'fanout-targets': { type: 'string' },
     out: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
   allowPositionals: false,
 });
@@ -44,14 +47,17 @@ const numbers = (s: string | undefined, fallback: number[]) => (s ? s.split(',')
 
 async function bench(): Promise<number> {
   const quick = args.quick!;
-  const only = new Set((args.only ?? 'ingest,delivery,latency,fanout').split(',').map((s) => s.trim()));
+  const only = new Set((args.only ?? 'ingest,steady,delivery,latency,fanout').split(',').map((s) => s.trim()));
   const settings = {
     ingest: {
       levels: numbers(args.levels, [1, 16, 64]),
       seconds: Number(args.seconds ?? (quick ? 1.5 : 8)),
       warmupSeconds: quick ? 0.75 : 2,
-      customers: quick ? 20_000 : 50_000,
+      customers: 20_000,
+      // Flat out: the top level's events per system (two segments of half).
+      eventsAtTop: quick ? 6_000 : 30_000,
     },
+    steady: { rates: numbers(args.rates, [100, 400, 1000]), seconds: quick ? 4 : 15, customers: 2_000 },
     delivery: { rows: Number(args.rows ?? (quick ? 20_000 : 100_000)), pageSizes: numbers(args['page-sizes'], [200, 1000]) },
     latency: { ratePerSecond: 50, seconds: quick ? 5 : 10, warmupSeconds: quick ? 0.5 : 1 },
     fanout: {
@@ -101,14 +107,17 @@ async function bench(): Promise<number> {
       temporalAddress,
       taskQueue,
       logDir,
+      profileDir: args.profile ? path.join(logDir, 'profiles') : undefined,
     });
     const deps = serviceDeps(res, db.url, temporalAddress, taskQueue);
     const cpu = new CpuMeter(deps.pool);
     cpu.track('api', hs.api.pid);
     cpu.track('worker', hs.worker.pid);
-    const b: Bench = { deps, res, databaseUrl: db.url, apiUrl: hs.apiUrl, metricsUrl: hs.metricsUrl, receiver, cpu, logDir, log };
+    const loadgen = await startLoadgen({ res, cpu, logDir, databaseUrl: db.url });
+    const b: Bench = { deps, res, databaseUrl: db.url, apiUrl: hs.apiUrl, metricsUrl: hs.metricsUrl, receiver, cpu, logDir, log, loadgen };
 
     const ingest = only.has('ingest') ? await ingestPhase(b, settings.ingest) : undefined;
+    const steady = only.has('steady') ? await steadyPhase(b, settings.steady) : undefined;
     const delivery = only.has('delivery') ? await deliveryPhase(b, settings.delivery) : undefined;
     const latency = only.has('latency') ? await latencyPhase(b, settings.latency) : undefined;
     const fanout = only.has('fanout') ? await fanoutPhase(b, settings.fanout) : undefined;
@@ -117,7 +126,8 @@ async function bench(): Promise<number> {
     const memory: Record<string, MemoryFigure | undefined> = {};
     const ready: Record<string, number | undefined> = hs.readyPeakRss;
     const mb = (bytes: number) => bytes / 1024 / 1024;
-    for (const c of [hs.api, hs.worker, ingest?.baselineChild, delivery?.baselineChild, ...(fanout?.baselineChildren ?? [])]) {
+    const children = [hs.api, hs.worker, loadgen.child, ...(ingest?.baselineChildren ?? []), steady?.baselineChild, delivery?.baselineChild, ...(fanout?.baselineChildren ?? [])];
+    for (const c of children) {
       const m = c?.memory();
       if (!c || !m) continue;
       memory[c.name] = { peakRssMb: mb(m.peakRss), rssMb: mb(m.rss), ...(ready[c.name] ? { readyPeakRssMb: mb(ready[c.name]!) } : {}) };
@@ -126,7 +136,7 @@ async function bench(): Promise<number> {
     // Stop the stack before printing, so the table ends the output.
     if (stopping) return res.close(log).then(() => 130);
     await res.close(log);
-    const measured = { ingest: ingest?.levels, ingestWarmup: ingest?.warmup, delivery: delivery?.results, latency, fanout: fanout?.levels };
+    const measured = { ingest: ingest?.levels, ingestWarmup: ingest?.warmup, steady: steady?.rates, delivery: delivery?.results, latency, fanout: fanout?.levels };
     const cpus = os.cpus();
     const results: BenchResults = {
       mode: quick ? 'quick' : 'full',
@@ -145,7 +155,7 @@ async function bench(): Promise<number> {
       settings,
       ...measured,
       memory,
-      targets: checkTargets(measured),
+      targets: checkTargets(measured, settings.delivery.rows),
     };
     const out = args.out ? path.resolve(args.out) : path.join(RESULTS_DIR, 'latest.json');
     // And a copy per run, to compare runs later.

@@ -55,6 +55,8 @@ export async function closedLoop(opts: {
   path: string;
   senders: number;
   durationMs: number;
+  /** Stop after this many requests (whichever of the two comes first). */
+  count?: number;
   next: () => SignedEvent;
 }): Promise<LoadResult> {
   const latencies: number[] = [];
@@ -65,7 +67,7 @@ export async function closedLoop(opts: {
   const end = started + opts.durationMs;
   await Promise.all(
     Array.from({ length: opts.senders }, async () => {
-      while (performance.now() < end) {
+      while (performance.now() < end && sent < (opts.count ?? Infinity)) {
         const ev = opts.next();
         sent += 1;
         const r = await sendOne(opts.client, opts.path, ev);

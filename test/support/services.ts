@@ -108,8 +108,8 @@ export async function benchDatabase(res: Resources, log: (msg: string) => void):
 }
 
 export async function benchTemporal(res: Resources, logDir: string, log: (msg: string) => void): Promise<string> {
-  // In memory (no dbFile), on free ports, headless; with hooksync's search attributes.
-  const server = await startTemporalDevServer({ port: 0, ui: false, logFile: path.join(logDir, 'temporal.log'), log });
+  // As `hooksync dev` runs it (its SQLite file, its Web UI, hooksync's search attributes), on free ports.
+  const server = await startTemporalDevServer({ port: 0, uiPort: 0, dbFile: path.join(logDir, 'temporal.db'), logFile: path.join(logDir, 'temporal.log'), log });
   res.add('Temporal dev server', server.stop, 2);
   return server.address;
 }
@@ -129,6 +129,8 @@ export interface ProcessOptions {
   temporalAddress: string;
   taskQueue: string;
   logDir: string;
+  /** V8 CPU profiles of the API and the worker go here (`--cpu-prof`), written when they stop. */
+  profileDir?: string;
 }
 
 export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
@@ -155,17 +157,18 @@ export async function startHooksync(res: Resources, opts: ProcessOptions): Promi
     LOG_LEVEL: 'info',
   });
   const cli = path.join(__dirname, '..', '..', 'bin', 'hooksync.js');
+  const profile = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
   // Each process connects under its own application_name, so its PostgreSQL backends can be measured.
   const worker = spawnNode({
     name: 'worker',
-    args: [cli, 'worker'],
+    args: [...profile, cli, 'worker'],
     env: { ...env, DATABASE_URL: withApplicationName(opts.databaseUrl, 'worker') },
     logDir: opts.logDir,
   });
   res.add('worker', () => worker.stop());
   const api = spawnNode({
     name: 'api',
-    args: [cli, 'api'],
+    args: [...profile, cli, 'api'],
     env: { ...env, PORT: String(port), HOOKSYNC_METRICS_PORT: String(metricsPort), DATABASE_URL: withApplicationName(opts.databaseUrl, 'api') },
     logDir: opts.logDir,
   });
