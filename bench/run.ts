@@ -59,7 +59,7 @@ async function bench(): Promise<number> {
     },
     steady: { rates: numbers(args.rates, [100, 400, 1000]), seconds: quick ? 4 : 15, customers: 2_000 },
     delivery: { rows: Number(args.rows ?? (quick ? 20_000 : 100_000)), pageSizes: numbers(args['page-sizes'], [200, 1000]) },
-    latency: { ratePerSecond: 50, seconds: quick ? 5 : 10, warmupSeconds: quick ? 0.5 : 1 },
+    latency: { ratePerSecond: 400, seconds: quick ? 5 : 10, warmupSeconds: quick ? 0.5 : 1 },
     fanout: {
       targets: numbers(args['fanout-targets'], quick ? [1, 40] : [1, 10, 40, 100]),
       ratePerSecond: 50,
