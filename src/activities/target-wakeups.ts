@@ -6,9 +6,15 @@ import { targetSignals } from '../metrics';
 import { rowsChangedSignal } from '../contract/messages';
 import { httpSyncWorkflowId } from '../contract/names';
 
-/** A target woken less than this long ago waits for the rest of it: under load, one wake-up per slice. */
-export const WAKE_SLICE_MS = 200;
-/** How often a target whose lock is held (a drain under way), or whose wake-up has not led to a drain yet, is looked at again. */
+/**
+ * A target woken less than a slice ago waits for the rest of it: under load, one wake-up per
+ * slice. Each wake-up costs Temporal a signal, a workflow task and an activity, so the slice grows
+ * with the targets this worker has woken lately (those it still remembers): 50 ms while few are
+ * active, so a busy target sees its rows within about 50 ms of their commit, 10 ms more per
+ * target, 200 ms from 20 targets on.
+ */
+export const WAKE_SLICE_MS = { min: 50, perTarget: 10, max: 200 } as const;
+/** How often (at most) a target whose lock is held (a drain under way), or whose wake-up has not led to a drain yet, is looked at again. */
 const RECHECK_MS = 100;
 /**
  * A wake-up whose drain has not shown (lock taken, cursor moved) after this long is sent again:
@@ -43,7 +49,7 @@ const later = (a?: string, b?: string) => (a === undefined || b === undefined ? 
  * lock taken, or its cursor moved; sent again after a second without), none while a drain holds the
  * lock (the drain reads until no page is left; the target is looked at again when it ends),
  * none while a retry waits (new rows never cut a Retry-After), none for rows the cursor has
- * passed, and at most one per 200 ms slice. So under load Temporal sees about one wake-up per
+ * passed, and at most one per slice (50 ms to 200 ms, longer with more active targets). So under load Temporal sees about one wake-up per
  * drain, not one per apply, and a drain that takes long sees none.
  */
 export class TargetWakeups {
@@ -61,11 +67,19 @@ export class TargetWakeups {
     for (const id of targetIds) {
       let t = this.targets.get(id);
       if (!t) this.targets.set(id, (t = { integrationId, due: now, sending: false }));
-      const due = Math.max(now, (t.lastSentAt ?? 0) + WAKE_SLICE_MS);
+      const due = Math.max(now, (t.lastSentAt ?? 0) + this.sliceMs());
       t.due = t.owed ? Math.min(t.due, due) : due;
       t.owed = t.owed ? { txid: later(t.owed.txid, txid) } : { txid };
     }
     this.plan();
+  }
+
+  private recheckMs(): number {
+    return Math.min(RECHECK_MS, this.sliceMs());
+  }
+
+  private sliceMs(): number {
+    return Math.min(WAKE_SLICE_MS.max, Math.max(WAKE_SLICE_MS.min, this.targets.size * WAKE_SLICE_MS.perTarget));
   }
 
   /** Arms the one timer of the process for the earliest target owed a look. */
@@ -95,7 +109,7 @@ export class TargetWakeups {
     for (const [id, t] of this.targets) {
       if (!t.owed || t.due > now) continue;
       // One in flight: looked at again once it has been answered.
-      if (t.sending) t.due = now + RECHECK_MS;
+      if (t.sending) t.due = now + this.recheckMs();
       else due.push([id, t]);
     }
     if (due.length === 0) return;
@@ -120,14 +134,14 @@ export class TargetWakeups {
     if (s?.locked) {
       // A drain is under way (the one woken, if any): look again when it has ended.
       t.awaiting = undefined;
-      t.due = now + RECHECK_MS;
+      t.due = now + this.recheckMs();
       return;
     }
     if (s && t.awaiting) {
       if (s.cursor !== t.awaiting.cursor) t.awaiting = undefined;
       else if (now - t.awaiting.since < AWAIT_DRAIN_MS) {
         // The wake-up sent has not led to a drain yet (a workflow task on its way): it will take these rows too.
-        t.due = now + RECHECK_MS;
+        t.due = now + this.recheckMs();
         return;
       }
     }
