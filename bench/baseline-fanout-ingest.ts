@@ -7,13 +7,13 @@
  * Env: DATABASE_URL, PORT (0 = any), BENCH_TABLE (made with createTableSql), BENCH_SECRET,
  * BENCH_POOL (connections, default 20 like the API's pool).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { serveBaseline } from './baseline-server';
 import { createPool } from '../src/db/pool';
 import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
 import { precedenceOf, upsertEventSql } from '../src/integrations/sql';
 
-async function main(): Promise<void> {
+serveBaseline('baseline-fanout-ingest', async () => {
   const descriptor = stripeCustomerV1;
   const { BENCH_TABLE: table, BENCH_SECRET: secret, DATABASE_URL: url } = process.env;
   if (!table || !secret || !url) throw new Error('DATABASE_URL, BENCH_TABLE and BENCH_SECRET must be set');
@@ -46,26 +46,11 @@ async function main(): Promise<void> {
     answer(res, 200, { received: true });
   };
 
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     if (req.method !== 'POST' || !req.url?.startsWith('/v1/webhooks/')) return answer(res, 404);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => void handle(Buffer.concat(chunks), req, res).catch(() => answer(res, 500)));
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve));
-  process.stdout.write(`baseline-fanout-ingest listening on ${(server.address() as AddressInfo).port}\n`);
-
-  const stop = () => {
-    server.close();
-    server.closeIdleConnections();
-    void pool.end().finally(() => process.exit(0));
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-main().catch((err) => {
-  process.stderr.write(`baseline-fanout-ingest: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
+  return { handler, close: () => pool.end() };
 });

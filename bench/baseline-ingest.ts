@@ -7,16 +7,15 @@
  * Env: DATABASE_URL, PORT (0 = any), BENCH_TABLE (made with createTableSql), BENCH_SECRET,
  * BENCH_POOL (connections, default 20 like the API's pool).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { createPool } from '../src/db/pool';
 import { readRawBody } from '../src/api/raw-body';
 import { stripeCustomerV1 } from '../src/integrations/stripe-customer-v1';
 import { precedenceOf, upsertEventSql } from '../src/integrations/sql';
+import { serveBaseline } from './baseline-server';
 
-async function main(): Promise<void> {
+serveBaseline('baseline-ingest', async () => {
   const descriptor = stripeCustomerV1;
   const { BENCH_TABLE: table, BENCH_SECRET: secret, DATABASE_URL: url } = process.env;
   if (!table || !secret || !url) throw new Error('DATABASE_URL, BENCH_TABLE and BENCH_SECRET must be set');
@@ -63,21 +62,5 @@ async function main(): Promise<void> {
 
   // Koa's callback settles every request itself.
   const callback = app.callback();
-  const server = http.createServer((req, res) => void callback(req, res));
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve));
-  process.stdout.write(`baseline-ingest listening on ${(server.address() as AddressInfo).port}\n`);
-
-  const stop = () => {
-    server.close();
-    server.closeIdleConnections();
-    void pool.end().finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-main().catch((err) => {
-  process.stderr.write(`baseline-ingest: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
+  return { handler: (req, res) => void callback(req, res), close: () => pool.end() };
 });

@@ -8,14 +8,14 @@
  *
  * Env: DATABASE_URL, PORT (0 = any), BENCH_TABLE, BENCH_SECRET, BENCH_POOL (default 16).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import pg from 'pg';
 import Stripe from 'stripe';
+import { serveBaseline } from './baseline-server';
 
 const PRECEDENCE: Record<string, number> = { 'customer.created': 0, 'customer.updated': 1, 'customer.deleted': 2 };
 
-async function main(): Promise<void> {
+serveBaseline('baseline-lean-ingest', async () => {
   const { BENCH_TABLE: table, BENCH_SECRET: secret, DATABASE_URL: url } = process.env;
   if (!table || !secret || !url) throw new Error('DATABASE_URL, BENCH_TABLE and BENCH_SECRET must be set');
   const pool = new pg.Pool({ connectionString: url, max: Number(process.env.BENCH_POOL ?? 16) });
@@ -58,26 +58,11 @@ async function main(): Promise<void> {
     answer(res, 200);
   };
 
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     if (req.method !== 'POST') return answer(res, 404);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => void handle(Buffer.concat(chunks), req, res).catch(() => answer(res, 500)));
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve));
-  process.stdout.write(`baseline-lean-ingest listening on ${(server.address() as AddressInfo).port}\n`);
-
-  const stop = () => {
-    server.close();
-    server.closeIdleConnections();
-    void pool.end().finally(() => process.exit(0));
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-main().catch((err) => {
-  process.stderr.write(`baseline-lean-ingest: ${(err as Error).stack ?? err}\n`);
-  process.exit(1);
+  return { handler, close: () => pool.end() };
 });

@@ -108,8 +108,17 @@ export async function benchDatabase(res: Resources, log: (msg: string) => void):
 }
 
 export async function benchTemporal(res: Resources, logDir: string, log: (msg: string) => void): Promise<string> {
-  // As `hooksync dev` runs it (its SQLite file, its Web UI, hooksync's search attributes), on free ports.
-  const server = await startTemporalDevServer({ port: 0, uiPort: 0, dbFile: path.join(logDir, 'temporal.db'), logFile: path.join(logDir, 'temporal.log'), log });
+  // As `hooksync dev` runs it (its SQLite file, its Web UI, hooksync's search attributes), on free
+  // ports: picked free, then bound by the server, so another process may take one in between.
+  const start = () => startTemporalDevServer({ port: 0, uiPort: 0, dbFile: path.join(logDir, 'temporal.db'), logFile: path.join(logDir, 'temporal.log'), log });
+  let server: Awaited<ReturnType<typeof start>> | undefined;
+  for (let attempt = 1; !server; attempt++) {
+    server = await start().catch((err: Error) => {
+      if (attempt >= 3 || !/address already in use/.test(err.message)) throw err;
+      log(`the Temporal dev server lost a port it was given to another process; starting it again`);
+      return undefined;
+    });
+  }
   res.add('Temporal dev server', server.stop, 2);
   return server.address;
 }
