@@ -33,7 +33,7 @@ const DEFAULTS: Required<ApplyOptions> = { budgetMs: 2_000, failureBudgetMs: 15_
  * a shard, five events per statement instead of a statement and an empty look per event. The slice
  * is also what an event may wait here at most, beside the apply's own time.
  */
-export const LINGER = { sliceMs: 50, idleMs: 200 } as const;
+const LINGER = { sliceMs: 50, idleMs: 200 } as const;
 
 /**
  * Applies a shard's inbox: one statement per batch (newest per key, the conditional upsert, the

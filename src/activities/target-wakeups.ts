@@ -49,8 +49,9 @@ const later = (a?: string, b?: string) => (a === undefined || b === undefined ? 
  * lock taken, or its cursor moved; sent again after a second without), none while a drain holds the
  * lock (the drain reads until no page is left; the target is looked at again when it ends),
  * none while a retry waits (new rows never cut a Retry-After), none for rows the cursor has
- * passed, and at most one per slice (50 ms to 200 ms, longer with more active targets). So under load Temporal sees about one wake-up per
- * drain, not one per apply, and a drain that takes long sees none.
+ * passed, and at most one per slice (50 ms to 200 ms, longer with more active targets). So under
+ * load Temporal sees about one wake-up per drain, not one per apply, and a drain that takes long
+ * sees none.
  */
 export class TargetWakeups {
   private readonly targets = new Map<string, TargetWake>();
