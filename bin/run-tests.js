@@ -77,7 +77,7 @@ function selectTestFiles(args) {
     .filter((f) => f.endsWith('.test.ts'))
     .map((f) => path.relative(ROOT, f).split(path.sep).join('/'))
     .sort();
-  if (patterns.length === 0) return { flags, files: all };
+  if (patterns.length === 0) return { flags, files: longestFirst(all) };
   const files = new Set();
   for (const pattern of patterns) {
     const rel = path.relative(ROOT, path.resolve(pattern)).split(path.sep).join('/');
@@ -89,7 +89,24 @@ function selectTestFiles(args) {
     if (matches.length === 0) throw Object.assign(new Error(`no test file matches ${pattern}`), { usage: true });
     matches.forEach((f) => files.add(f));
   }
-  return { flags, files: [...files] };
+  return { flags, files: longestFirst([...files]) };
+}
+
+/**
+ * The runner starts the files in the order it is given them, as many at once as the concurrency
+ * allows: the longest first, so that no long file starts late and runs on alone at the end. The
+ * times are those of a warm run of the whole suite (test/durations.json, seconds; refresh it from
+ * the times a run prints when files are added or change much); a file not listed yet goes first.
+ */
+function longestFirst(files) {
+  let durations = {};
+  try {
+    durations = JSON.parse(fs.readFileSync(path.join(ROOT, 'test', 'durations.json'), 'utf8'));
+  } catch {
+    // no list: the given order
+  }
+  const time = (f) => durations[f] ?? Infinity;
+  return files.map((f, i) => ({ f, i })).sort((a, b) => time(b.f) - time(a.f) || a.i - b.i).map(({ f }) => f);
 }
 
 /** Run directories of earlier runs whose process is gone (kept after a failure, or killed). */
@@ -214,8 +231,19 @@ async function bundleWorkflows() {
 
 function runTests(files, flags, env) {
   const concurrency = Number(process.env.HOOKSYNC_TEST_CONCURRENCY) || 2;
-  const reporter = path.join(__dirname, 'test-reporter.mjs');
-  const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...flags, ...files];
+  // The runner's options as `node --test` takes them; any other flag goes to node, for every file's process.
+  const options = { files: files.map((f) => path.join(ROOT, f)), concurrency, testNamePatterns: [] };
+  const nodeFlags = [];
+  for (const flag of flags) {
+    const [name, value] = flag.split(/=(.*)/s);
+    if (name === '--test-name-pattern' && value !== undefined) options.testNamePatterns.push(value);
+    else if (name === '--test-only') options.only = true;
+    else if (name === '--test-timeout' && value !== undefined) options.timeout = Number(value);
+    else nodeFlags.push(flag);
+  }
+  if (options.testNamePatterns.length === 0) delete options.testNamePatterns;
+  // The file processes are started with the runner's node flags (tsx's hook among them).
+  const args = ['--import', 'tsx', ...nodeFlags, path.join(__dirname, 'test-files.mjs'), JSON.stringify(options)];
   return new Promise((resolve) => {
     // A process group of its own, so that at the end no test process can outlive the run.
     testRunner = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
