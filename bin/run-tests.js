@@ -27,7 +27,7 @@ let interrupted = false;
 let testRunner;
 
 async function main() {
-  const { flags, files } = selectTestFiles(process.argv.slice(2));
+  const { flags, files, whole } = selectTestFiles(process.argv.slice(2));
   if (files.length === 0) {
     log('no test files match');
     return 1;
@@ -38,7 +38,7 @@ async function main() {
   const started = Date.now();
   buildToolsInBackground(files);
   // allSettled: when one fails, the others must still finish starting, so that cleanup stops them.
-  const settled = await Promise.allSettled([startTemporal(), prepareDatabase(), makeCertificate(), bundleWorkflows()]);
+  const settled = await Promise.allSettled([startTemporal(), prepareDatabase(), makeCertificate(), bundleWorkflows(), whole ? compileDist() : undefined]);
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
   if (interrupted) return 130;
@@ -77,7 +77,7 @@ function selectTestFiles(args) {
     .filter((f) => f.endsWith('.test.ts'))
     .map((f) => path.relative(ROOT, f).split(path.sep).join('/'))
     .sort();
-  if (patterns.length === 0) return { flags, files: longestFirst(all) };
+  if (patterns.length === 0) return { flags, files: longestFirst(all), whole: true };
   const files = new Set();
   for (const pattern of patterns) {
     const rel = path.relative(ROOT, path.resolve(pattern)).split(path.sep).join('/');
@@ -216,6 +216,34 @@ async function makeCertificate() {
   const { makeCertificate: make } = require('../test/support/certificate.ts');
   const { certFile, keyFile } = await make(RUN);
   return { cert: certFile, key: keyFile };
+}
+
+/**
+ * For the whole suite: dist/ compiled as `npm run build` does, unless it is current, beside the
+ * services' start. The processes the tests start (the CLI, `hooksync api`, `hooksync worker`) run
+ * bin/hooksync.js, which runs dist/ when it was built from the sources as they are, and else the
+ * sources through tsx: a CLI command then costs 1.5 s of CPU instead of 0.5, and a worker bundles
+ * its workflows at every start. A few hundred of them make this worth its half minute. A run of
+ * chosen files leaves dist/ as it is (an edit makes it stale, and a build would cost more than it
+ * saves); a failed build leaves the sources to run, as HOOKSYNC_FROM_SOURCE=1 does.
+ */
+function compileDist() {
+  const { compiledIsCurrent } = require('./build-stamp');
+  if (process.env.HOOKSYNC_FROM_SOURCE === '1' || compiledIsCurrent()) return undefined;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'build.js')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    const stop = () => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM');
+    cleanups.push(stop);
+    child.on('close', (code) => {
+      if (code === 0) log(`dist/ compiled from the sources in ${((Date.now() - started) / 1000).toFixed(1)} s, for the processes the tests start`);
+      else if (!interrupted) log(`could not compile dist/ (the processes the tests start run the sources): ${output.trim().split('\n').slice(-5).join(' | ')}`);
+      resolve();
+    });
+  });
 }
 
 /** Bundled once here instead of once per test file's worker (several seconds each). */
