@@ -27,7 +27,7 @@ let interrupted = false;
 let testRunner;
 
 async function main() {
-  const { flags, files } = selectTestFiles(process.argv.slice(2));
+  const { flags, files, whole } = selectTestFiles(process.argv.slice(2));
   if (files.length === 0) {
     log('no test files match');
     return 1;
@@ -38,7 +38,7 @@ async function main() {
   const started = Date.now();
   buildToolsInBackground(files);
   // allSettled: when one fails, the others must still finish starting, so that cleanup stops them.
-  const settled = await Promise.allSettled([startTemporal(), prepareDatabase(), makeCertificate(), bundleWorkflows()]);
+  const settled = await Promise.allSettled([startTemporal(), prepareDatabase(), makeCertificate(), bundleWorkflows(), whole ? compileDist() : undefined]);
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
   if (interrupted) return 130;
@@ -77,7 +77,7 @@ function selectTestFiles(args) {
     .filter((f) => f.endsWith('.test.ts'))
     .map((f) => path.relative(ROOT, f).split(path.sep).join('/'))
     .sort();
-  if (patterns.length === 0) return { flags, files: all };
+  if (patterns.length === 0) return { flags, files: longestFirst(all), whole: true };
   const files = new Set();
   for (const pattern of patterns) {
     const rel = path.relative(ROOT, path.resolve(pattern)).split(path.sep).join('/');
@@ -89,7 +89,24 @@ function selectTestFiles(args) {
     if (matches.length === 0) throw Object.assign(new Error(`no test file matches ${pattern}`), { usage: true });
     matches.forEach((f) => files.add(f));
   }
-  return { flags, files: [...files] };
+  return { flags, files: longestFirst([...files]) };
+}
+
+/**
+ * The runner starts the files in the order it is given them, as many at once as the concurrency
+ * allows: the longest first, so that no long file starts late and runs on alone at the end. The
+ * times are those of a warm run of the whole suite (test/durations.json, seconds; refresh it from
+ * the times a run prints when files are added or change much); a file not listed yet goes first.
+ */
+function longestFirst(files) {
+  let durations = {};
+  try {
+    durations = JSON.parse(fs.readFileSync(path.join(ROOT, 'test', 'durations.json'), 'utf8'));
+  } catch {
+    // no list: the given order
+  }
+  const time = (f) => durations[f] ?? Infinity;
+  return files.map((f, i) => ({ f, i })).sort((a, b) => time(b.f) - time(a.f) || a.i - b.i).map(({ f }) => f);
 }
 
 /** Run directories of earlier runs whose process is gone (kept after a failure, or killed). */
@@ -201,6 +218,34 @@ async function makeCertificate() {
   return { cert: certFile, key: keyFile };
 }
 
+/**
+ * For the whole suite: dist/ compiled as `npm run build` does, unless it is current, beside the
+ * services' start. The processes the tests start (the CLI, `hooksync api`, `hooksync worker`) run
+ * bin/hooksync.js, which runs dist/ when it was built from the sources as they are, and else the
+ * sources through tsx: a CLI command then costs 1.5 s of CPU instead of 0.5, and a worker bundles
+ * its workflows at every start. A few hundred of them make this worth its half minute. A run of
+ * chosen files leaves dist/ as it is (an edit makes it stale, and a build would cost more than it
+ * saves); a failed build leaves the sources to run, as HOOKSYNC_FROM_SOURCE=1 does.
+ */
+function compileDist() {
+  const { compiledIsCurrent } = require('./build-stamp');
+  if (process.env.HOOKSYNC_FROM_SOURCE === '1' || compiledIsCurrent()) return undefined;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'build.js')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    const stop = () => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM');
+    cleanups.push(stop);
+    child.on('close', (code) => {
+      if (code === 0) log(`dist/ compiled from the sources in ${((Date.now() - started) / 1000).toFixed(1)} s, for the processes the tests start`);
+      else if (!interrupted) log(`could not compile dist/ (the processes the tests start run the sources): ${output.trim().split('\n').slice(-5).join(' | ')}`);
+      resolve();
+    });
+  });
+}
+
 /** Bundled once here instead of once per test file's worker (several seconds each). */
 async function bundleWorkflows() {
   const { bundleWorkflowCode } = require('@temporalio/worker');
@@ -214,8 +259,19 @@ async function bundleWorkflows() {
 
 function runTests(files, flags, env) {
   const concurrency = Number(process.env.HOOKSYNC_TEST_CONCURRENCY) || 2;
-  const reporter = path.join(__dirname, 'test-reporter.mjs');
-  const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...flags, ...files];
+  // The runner's options as `node --test` takes them; any other flag goes to node, for every file's process.
+  const options = { files: files.map((f) => path.join(ROOT, f)), concurrency, testNamePatterns: [] };
+  const nodeFlags = [];
+  for (const flag of flags) {
+    const [name, value] = flag.split(/=(.*)/s);
+    if (name === '--test-name-pattern' && value !== undefined) options.testNamePatterns.push(value);
+    else if (name === '--test-only') options.only = true;
+    else if (name === '--test-timeout' && value !== undefined) options.timeout = Number(value);
+    else nodeFlags.push(flag);
+  }
+  if (options.testNamePatterns.length === 0) delete options.testNamePatterns;
+  // The file processes are started with the runner's node flags (tsx's hook among them).
+  const args = ['--import', 'tsx', ...nodeFlags, path.join(__dirname, 'test-files.mjs'), JSON.stringify(options)];
   return new Promise((resolve) => {
     // A process group of its own, so that at the end no test process can outlive the run.
     testRunner = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });

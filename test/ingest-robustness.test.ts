@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createIntegration, integrationInfo } from '../src/services/integrations';
 import { ingestWorkflowId } from '../src/contract/names';
+import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/dev/embedded-postgres';
+import { createDatabase } from './support/database';
 import { startStack, waitFor, type Stack } from './support/harness';
+import { ROOT } from './support/httpsync';
 import { currentDetails, fastPoster, historyText, inboxRows, inParallel, rowsByKey, shuffle } from './support/ingest';
 import { workflowRuns } from './support/runs';
 import { customerEvent } from './support/stripe';
@@ -19,12 +24,24 @@ const HISTORY_LIMIT = 50;
 
 describe('ingest: the table locked for 40 s', { timeout: 400_000 }, () => {
   let stack: Stack;
+  // A PostgreSQL cluster of its own: the transaction holding the lock has a transaction id for
+  // its 40 s, and a delivery's cursor waits for every transaction older than a row in the whole
+  // cluster (pg_snapshot_xmin), so in the shared one it would hold back the deliveries of every
+  // file running beside this one.
+  const WORK = path.join(ROOT, '.hooksync', `ingest-robustness-${process.pid}`);
+  let postgres: EmbeddedPostgresServer | undefined;
 
   before(async () => {
-    stack = await startStack({ env: { HOOKSYNC_HISTORY_LIMIT: String(HISTORY_LIMIT) } });
+    fs.rmSync(WORK, { recursive: true, force: true });
+    postgres = await startEmbeddedPostgres({ dir: WORK, log: (msg) => process.stderr.write(`[ingest-robustness] ${msg}\n`) });
+    const db = await createDatabase(postgres.url, 'hooksync_test');
+    stack = await startStack({ env: { DATABASE_URL: db.url, HOOKSYNC_HISTORY_LIMIT: String(HISTORY_LIMIT) } });
   });
   after(async () => {
     await stack?.close();
+    await postgres?.stop();
+    if (postgres) fs.rmSync(postgres.dataDir, { recursive: true, force: true });
+    fs.rmSync(WORK, { recursive: true, force: true });
   });
 
   test('3,000 events of about 2 KB arrive while the table is locked in ACCESS EXCLUSIVE mode: every 2xx is applied once the lock is gone, no ingest workflow terminated or failed', async () => {

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { createIntegration, type IntegrationView } from '../src/services/integrations';
 import { ServiceError } from '../src/services/errors';
 import { startStack, waitFor, type Stack } from './support/harness';
+import { migratedSchema, type Schema } from './support/database';
 import { existingIngestWorkflows, inboxRows } from './support/ingest';
 import { deliver, githubDelivery, githubExamples, githubUpstream, standardDelivery, standardUpstream } from './support/upstreams';
 
@@ -15,18 +16,23 @@ const TOKEN = 'upstreams-test-token-0123456789';
 
 describe('integrations: GitHub issues and Standard Webhooks', () => {
   let stack: Stack;
+  let own: Schema | undefined;
 
   before(async () => {
-    stack = await startStack({ env: { HOOKSYNC_API_TOKEN: TOKEN } });
+    // A schema of its own: "nothing created" counts integrations and tables that other files,
+    // running beside it, do not add to.
+    own = await migratedSchema(process.env.DATABASE_URL!, 'upstreams');
+    stack = await startStack({ env: { DATABASE_URL: own.url, HOOKSYNC_API_TOKEN: TOKEN } });
   });
   after(async () => {
     await stack?.close();
+    await own?.drop();
   });
 
   const rows = async (i: IntegrationView, key: string) => (await stack.pool.query(`SELECT * FROM ${i.table} ORDER BY 1`)).rows.map((r) => r[key]);
   const countIntegrations = async () => Number((await stack.pool.query('SELECT count(*) FROM integrations')).rows[0].count);
   const countTables = async (prefix: string) =>
-    Number((await stack.pool.query(`SELECT count(*) FROM pg_tables WHERE tablename LIKE $1`, [`${prefix}%`])).rows[0].count);
+    Number((await stack.pool.query(`SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE $1`, [`${prefix}%`])).rows[0].count);
   /**
    * Nothing stored and no workflow started for the integration. No waiting needed: the API answers
    * only once what it stores has committed, and wakes a workflow only for what it stored; the inbox

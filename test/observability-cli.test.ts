@@ -49,10 +49,16 @@ function start(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
 }
 
 async function exitOf(child: Child, what: string, ms = 20_000) {
-  return Promise.race([
-    child.exited,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not exit within ${ms} ms; its output:\n${child.stdout().slice(-3000)}\n${child.stderr()}`)), ms)),
-  ]);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      child.exited,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not exit within ${ms} ms; its output:\n${child.stdout().slice(-3000)}\n${child.stderr()}`)), ms))),
+    ]);
+  } finally {
+    // A pending timer would keep this file's process alive for up to `ms` after its last test.
+    clearTimeout(timer);
+  }
 }
 
 /** Without colors and cursor movements: what a person reads. */

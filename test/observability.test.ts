@@ -288,7 +288,10 @@ describe('the worker logs JSON lines with target and integration ids and no secr
     await waitFor(async () => /"msg":"POST failed/.test(stderr) || undefined, { what: 'the failure in the log', timeoutMs: 10_000 });
 
     worker!.kill('SIGINT');
-    const { code, signal } = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the worker did not stop on SIGINT')), 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const { code, signal } = await Promise.race([exited, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the worker did not stop on SIGINT')), 30_000)))]).finally(() =>
+      clearTimeout(timer),
+    );
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, `the worker stops cleanly; its stderr:\n${stderr.slice(-2000)}`);
 
     const lines = stderr.split('\n').filter((l) => l.trim() !== '');
