@@ -20,7 +20,7 @@ import {
   waitForConvergence,
   WEBHOOK_SECRET,
 } from './support/httpsync';
-import { startReceiver, type Receiver } from './support/receiver';
+import { type Receiver, receiverSet } from './support/receiver';
 import { historyLength, signalTaken } from './support/runs';
 import { customerEvent, postEvent } from './support/stripe';
 
@@ -28,12 +28,8 @@ import { customerEvent, postEvent } from './support/stripe';
 // 11 (update, pause and resume reach the running workflow).
 describe('HTTP Sync control', () => {
   let stack: Stack;
-  const receivers: Receiver[] = [];
-  const receiver = async () => {
-    const r = await startReceiver();
-    receivers.push(r);
-    return r;
-  };
+  const receivers = receiverSet();
+  const receiver = receivers.start;
   const rowsAt = (r: Receiver, prefix: string) => acceptedPages(r).flatMap((p) => p.body.rows).filter((row: any) => row.stripe_id.startsWith(prefix));
   const waitUntilWaiting = (targetId: string) =>
     waitFor(async () => {
@@ -45,7 +41,7 @@ describe('HTTP Sync control', () => {
     stack = await startStack();
   });
   after(async () => {
-    await Promise.all([stack?.close(), ...receivers.map((r) => r.close())]);
+    await Promise.all([stack?.close(), receivers.close()]);
   });
 
   test('trigger starts a sync at once in the middle of a 3600 s period', async () => {

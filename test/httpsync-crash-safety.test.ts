@@ -10,24 +10,20 @@ import { updateTarget } from '../src/services/targets';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { acceptedPages, insertCustomers, keysOf, newIntegration, newTarget, syncPages, targetHandle, targetStatus, waitForConvergence } from './support/httpsync';
 import { currentDetails } from './support/ingest';
-import { startReceiver, type Receiver } from './support/receiver';
+import { type Receiver, receiverSet } from './support/receiver';
 
 // Issue 18: a lock whose session dies mid-POST, a database restored from before a reset, and
 // settings whose update had an unknown outcome.
 describe('HTTP Sync crash safety', () => {
   let stack: Stack;
-  const receivers: Receiver[] = [];
-  const receiver = async () => {
-    const r = await startReceiver();
-    receivers.push(r);
-    return r;
-  };
+  const receivers = receiverSet();
+  const receiver = receivers.start;
 
   before(async () => {
     stack = await startStack();
   });
   after(async () => {
-    await Promise.all([stack?.close(), ...receivers.map((r) => r.close())]);
+    await Promise.all([stack?.close(), receivers.close()]);
   });
 
   /** The backend whose session holds the target's delivery lock (db/targets.ts), if any. */

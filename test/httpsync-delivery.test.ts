@@ -19,25 +19,21 @@ import {
   waitForConvergence,
   WEBHOOK_SECRET,
 } from './support/httpsync';
-import { startReceiver, type Receiver } from './support/receiver';
+import { type Receiver, receiverSet } from './support/receiver';
 import { customerEvent, postEvent } from './support/stripe';
 
 // Guarantees 2 (payload and headers), 3 (never two POSTs of one target at once),
 // 4 (every committed change is delivered) and 5 (a row's versions arrive in order).
 describe('HTTP Sync delivery', () => {
   let stack: Stack;
-  const receivers: Receiver[] = [];
-  const receiver = async (opts: { user?: string; password?: string } = {}) => {
-    const r = await startReceiver(opts);
-    receivers.push(r);
-    return r;
-  };
+  const receivers = receiverSet();
+  const receiver = receivers.start;
 
   before(async () => {
     stack = await startStack();
   });
   after(async () => {
-    await Promise.all([stack?.close(), ...receivers.map((r) => r.close())]);
+    await Promise.all([stack?.close(), receivers.close()]);
   });
 
   test('a page has exactly the contract keys, the table\'s rows as JSON, Basic Auth and a page id; the URL has no user info', async () => {

@@ -5,18 +5,14 @@ import { triggerTarget } from '../src/services/target-signals';
 import { pageId } from '../src/delivery/page';
 import { startStack, waitFor, type Stack } from './support/harness';
 import { acceptedPages, newIntegration, newTarget, runCli, stackEnv, syncPages, type CliResult } from './support/httpsync';
-import { startReceiver, type Receiver } from './support/receiver';
+import { type Receiver, receiverSet } from './support/receiver';
 
 // Issue 21, point 2: per-target filters. Through the real CLI (a child process), the worker, the
 // Temporal workflows, PostgreSQL and an HTTPS receiver.
 describe('HTTP Sync filters: --match, --fields, --unmatched', () => {
   let stack: Stack;
-  const receivers: Receiver[] = [];
-  const receiver = async () => {
-    const r = await startReceiver();
-    receivers.push(r);
-    return r;
-  };
+  const receivers = receiverSet();
+  const receiver = receivers.start;
   const ALWAYS = ['deleted', 'pk', 'stripe_id', 'updated'];
 
   const cli = (args: string[], opts: { stdin?: string } = {}): Promise<CliResult> => runCli(['httpsync', ...args], { env: stackEnv(stack), stdin: opts.stdin });
@@ -68,7 +64,7 @@ describe('HTTP Sync filters: --match, --fields, --unmatched', () => {
     stack = await startStack();
   });
   after(async () => {
-    await Promise.all([stack?.close(), ...receivers.map((r) => r.close())]);
+    await Promise.all([stack?.close(), receivers.close()]);
   });
 
   test('--match delivers only rows whose data contains the JSON; --fields only the columns and pointers asked for, nested, a missing one left out; info --json shows the filter', async () => {

@@ -32,7 +32,7 @@ import {
   waitForConvergence,
 } from './support/httpsync';
 import { currentDetails } from './support/ingest';
-import { startReceiver, type Receiver } from './support/receiver';
+import { type Receiver, receiverSet } from './support/receiver';
 
 const HISTORY_LIMIT = 150;
 
@@ -40,12 +40,8 @@ const HISTORY_LIMIT = 150;
 // continue as new past 150 history events.
 describe('HTTP Sync over a long life', () => {
   let stack: Stack;
-  const receivers: Receiver[] = [];
-  const receiver = async () => {
-    const r = await startReceiver();
-    receivers.push(r);
-    return r;
-  };
+  const receivers = receiverSet();
+  const receiver = receivers.start;
   const rowIds = (r: Receiver) => acceptedPages(r).flatMap((p) => p.body.rows.map((row: any) => row.stripe_id));
   const tableOrder = async (table: string) =>
     (await stack.pool.query<{ stripe_id: string }>(`SELECT stripe_id FROM ${table} ORDER BY _txid, _seq`)).rows.map((r) => r.stripe_id);
@@ -54,7 +50,7 @@ describe('HTTP Sync over a long life', () => {
     stack = await startStack({ env: { HOOKSYNC_HISTORY_LIMIT: String(HISTORY_LIMIT) } });
   });
   after(async () => {
-    await Promise.all([stack?.close(), ...receivers.map((r) => r.close())]);
+    await Promise.all([stack?.close(), receivers.close()]);
   });
 
   const runsOf = (workflowId: string) => runsWithEvents(stack.temporal.client, workflowId);

@@ -24,20 +24,16 @@ import {
   type WorkerChild,
 } from './support/httpsync';
 import { currentDetails } from './support/ingest';
-import { startReceiver, type Receiver } from './support/receiver';
+import { type Receiver, receiverSet } from './support/receiver';
 
 // Self-repair (issue 12, point 3) and a database moved to another cluster (point 9). On a
 // database of its own: the reconciler repairs every target it finds.
 describe('self-repair', () => {
   let stack: Stack;
   let db: Awaited<ReturnType<typeof freshDatabase>>;
-  const receivers: Receiver[] = [];
+  const receivers = receiverSet();
+  const receiver = receivers.start;
   const workers: WorkerChild[] = [];
-  const receiver = async () => {
-    const r = await startReceiver();
-    receivers.push(r);
-    return r;
-  };
 
   before(async () => {
     db = await freshDatabase();
@@ -46,7 +42,7 @@ describe('self-repair', () => {
   after(async () => {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
-    await Promise.allSettled([stack?.close(), ...receivers.map((r) => r.close())]);
+    await Promise.allSettled([stack?.close(), receivers.close()]);
     await db?.drop();
   });
 

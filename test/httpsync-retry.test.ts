@@ -15,19 +15,19 @@ import {
   targetStatus,
   waitForConvergence,
 } from './support/httpsync';
-import { startReceiver, type Receiver, type Reply } from './support/receiver';
+import { type Receiver, receiverSet, type Reply } from './support/receiver';
 
 // Guarantee 6: a receiver that fails for a while gets the same page again (same page id, same
 // rows), then the rest, nothing skipped; Retry-After is honoured.
 describe('HTTP Sync retries', () => {
   let stack: Stack;
-  const receivers: Receiver[] = [];
+  const receivers = receiverSet();
 
   before(async () => {
     stack = await startStack();
   });
   after(async () => {
-    await Promise.all([stack?.close(), ...receivers.map((r) => r.close())]);
+    await Promise.all([stack?.close(), receivers.close()]);
   });
 
   /**
@@ -36,8 +36,7 @@ describe('HTTP Sync retries', () => {
    */
   async function failingFor(failure: Reply, failures: number, opts: { timeoutSeconds?: number } = {}) {
     const integration: IntegrationView = await newIntegration(stack);
-    const receiver = await startReceiver();
-    receivers.push(receiver);
+    const receiver = await receivers.start();
     await insertCustomers(stack.pool, integration.table, keysOf('cus_retry', 25));
     let pages = 0;
     let failed = 0;
@@ -118,8 +117,7 @@ describe('HTTP Sync retries', () => {
 
   test('a trigger retries at once instead of waiting out the backoff', async () => {
     const integration = await newIntegration(stack);
-    const receiver = await startReceiver();
-    receivers.push(receiver);
+    const receiver = await receivers.start();
     await insertCustomers(stack.pool, integration.table, keysOf('cus_retry', 3));
     receiver.respondWith((req) => (req.headers['hooksync-verification'] ? { status: 200 } : { status: 503, headers: { 'retry-after': '120' } }));
     const target = await newTarget(stack, integration.id, receiver, { periodSeconds: 3600 });

@@ -14,7 +14,7 @@ import {
   waitForConvergence,
   WEBHOOK_SECRET,
 } from './support/httpsync';
-import { startReceiver, type Receiver } from './support/receiver';
+import { type Receiver, receiverSet } from './support/receiver';
 import { workflowRuns } from './support/runs';
 import { customerEvent, postEvent } from './support/stripe';
 
@@ -27,18 +27,14 @@ const HISTORY_LIMIT = 150;
  */
 describe('HTTP Sync wake-ups of on-insert targets', () => {
   let stack: Stack;
-  const receivers: Receiver[] = [];
-  const receiver = async () => {
-    const r = await startReceiver();
-    receivers.push(r);
-    return r;
-  };
+  const receivers = receiverSet();
+  const receiver = receivers.start;
 
   before(async () => {
     stack = await startStack({ env: { HOOKSYNC_HISTORY_LIMIT: String(HISTORY_LIMIT) } });
   });
   after(async () => {
-    await Promise.all([stack?.close(), ...receivers.map((r) => r.close())]);
+    await Promise.all([stack?.close(), receivers.close()]);
   });
 
   /** Signed customer events at `perSecond` for `ms` (open loop: one every 1000/perSecond ms, not waiting for answers). */

@@ -227,3 +227,19 @@ export async function startReceiver(opts: { user?: string; password?: string; ke
     },
   };
 }
+
+/**
+ * Receivers a test file starts as it needs them, all closed together when the file ends:
+ * `start` takes startReceiver's options, `close` closes every one started.
+ */
+export function receiverSet() {
+  const started: Receiver[] = [];
+  return {
+    start: async (opts?: Parameters<typeof startReceiver>[0]) => {
+      const r = await startReceiver(opts);
+      started.push(r);
+      return r;
+    },
+    close: () => Promise.all(started.map((r) => r.close())),
+  };
+}
