@@ -169,7 +169,7 @@ async function pageAnatomy(b: Bench, integrationId: string, table: string, pageS
       const json = lap();
       const headers = { 'hooksync-page-id': id, 'hooksync-target-id': `anatomy-${scratch.id}`, ...signatureHeaders(id, body, [secret]) };
       const signing = lap();
-      await announcePost(db, scratch.id, 60_000);
+      await announcePost(db, scratch.id, 60_000, 0);
       let record = lap();
       const outcome = await postPage(url, body, headers, 60_000);
       if (!outcome.ok) throw new Error(`page anatomy: the receiver answered ${outcome.status ?? outcome.error}`);
@@ -200,7 +200,7 @@ async function durableWriteCost(pool: pg.Pool, targetId: string, n = 200): Promi
   };
   try {
     await time(() => lazy(targetId));
-    const syncMs = await time(() => announcePost(db, targetId, 1_000));
+    const syncMs = await time(() => announcePost(db, targetId, 1_000, 0));
     const asyncMs = await time(() => lazy(targetId));
     return { syncMs, asyncMs };
   } finally {

@@ -295,7 +295,7 @@ async function runHooksync(b: Bench, n: number, opts: FanoutOptions) {
     );
     const temporalClient = b.deps.temporal.client;
     const [temporal, hops] = await Promise.all([
-      targetHistoryStats(temporalClient, integration.id, run.window),
+      targetHistoryStats(temporalClient, integration.id, run.window, n),
       workflowTimings(temporalClient, targetWorkflows(integration.id), run.window),
     ]).catch((err: Error) => {
       b.log(`fan-out: could not read the targets' histories: ${err.message}`);
@@ -346,8 +346,9 @@ export async function fanoutPhase(b: Bench, opts: FanoutOptions) {
       'hooksync',
       h,
       temporal
-        ? `${hDrains} drains: ${temporal.historyEventsPerDrain.toFixed(1)} history events, ${temporal.workflowTasksPerDrain.toFixed(2)} workflow tasks, ` +
-            `${temporal.signalsPerDrain.toFixed(2)} signals per drain`
+        ? `${hDrains} drains (activities) started: ${temporal.historyEventsPerDrain.toFixed(1)} history events, ${temporal.workflowTasksPerDrain.toFixed(2)} workflow tasks, ` +
+            `${temporal.signalsPerDrain.toFixed(2)} signals per drain; per target and second ${temporal.historyEventsPerTargetSecond.toFixed(2)} history events, ` +
+            `${temporal.workflowTasksPerTargetSecond.toFixed(2)} workflow tasks`
         : 'no histories',
     );
     levels.push({

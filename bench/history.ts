@@ -111,7 +111,7 @@ export type TargetHistoryStats = Awaited<ReturnType<typeof targetHistoryStats>>;
  * drains (deliverPages activities scheduled: each reads and POSTs until no page is left), workflow
  * tasks, signals received (rowsChanged wake-ups) and history events, in all and per drain.
  */
-export async function targetHistoryStats(client: Client, integrationId: string, window: Window) {
+export async function targetHistoryStats(client: Client, integrationId: string, window: Window, targets = 1) {
   const stats = { drains: 0, workflowTasks: 0, signals: 0, historyEvents: 0, runs: 0 };
   for await (const events of historiesDuring(client, targetWorkflows(integrationId), [window])) {
     stats.runs += 1;
@@ -124,8 +124,12 @@ export async function targetHistoryStats(client: Client, integrationId: string, 
     }
   }
   const per = (n: number) => (stats.drains ? n / stats.drains : NaN);
+  // Per target and second of the window: what Temporal records follows time, whatever the drains.
+  const perTargetSecond = (n: number) => n / targets / Math.max(0.001, (window.toMs - window.fromMs) / 1000);
   return {
     ...stats,
+    historyEventsPerTargetSecond: perTargetSecond(stats.historyEvents),
+    workflowTasksPerTargetSecond: perTargetSecond(stats.workflowTasks),
     historyEventsPerDrain: per(stats.historyEvents),
     workflowTasksPerDrain: per(stats.workflowTasks),
     signalsPerDrain: per(stats.signals),

@@ -105,6 +105,10 @@ describe('HTTP Sync crash safety', () => {
     const rcv = await receiver();
     const target = await newTarget(stack, integration.id, rcv, { periodSeconds: 3600, pageSize: 4 });
     await waitFor(async () => (await targetStatus(stack, target.id)).state === 'waiting' || undefined, { what: 'waiting' });
+    // The repair counts every target's pending change: those of the tests before this one acknowledged first.
+    await waitFor(async () => (await stack.pool.query('SELECT count(*)::int AS n FROM sync_targets WHERE pending_update_id IS NOT NULL')).rows[0].n === 0, {
+      what: 'no change of settings pending',
+    });
 
     // No worker: the updates reach Temporal but nobody answers before their deadline.
     await stack.stopWorker();

@@ -138,7 +138,9 @@ describe('HTTP Sync wake-ups of on-insert targets', () => {
       drains += d;
     }
     t.diagnostic(`${sent} events, 10 targets: ${signals} rowsChanged signals, ${drains} drains, ${acceptedPages(targets[0]!.rcv).length} pages at the first target`);
-    // Fewer drains than events: rows that arrive together go together.
-    assert.ok(drains / targets.length < sent, `${drains / targets.length} drains per target for ${sent} events`);
+    // Fewer drains than events: rows that arrive together go together. More: each target's drain
+    // reads on while rows keep coming (lingering-drains.ts), so a target needs about one activity
+    // per 10 s budget, not one per slice (the drain it runs when created is the first).
+    assert.ok(drains / targets.length <= 4, `${drains / targets.length} drains per target for ${sent} events over 8 s`);
   });
 });

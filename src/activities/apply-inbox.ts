@@ -101,7 +101,7 @@ export function createApplyInbox({ pool, databaseUrl, wakeups }: { pool: pg.Pool
           failing = undefined;
           add(o);
           // The rows are committed: wake the on-insert targets now, not when this apply ends.
-          await signals.flush(false);
+          await signals.flush();
           const contended = own!.waitingCount > 0;
           if (o.taken > 0 && (Date.now() - started >= budgetMs || contended)) {
             result.more = true;
@@ -151,7 +151,7 @@ export function createApplyInbox({ pool, databaseUrl, wakeups }: { pool: pg.Pool
       return finish(result, targets, depth && !locked ? depth : await inboxDepth(client, integrationId, shard));
     } finally {
       // Whatever ends this apply, the targets hear of the rows it changed.
-      await signals.flush(true, !broken);
+      await signals.flush(!broken);
       if (locked && !broken) await unlockShard(client, integrationId, shard).catch(() => (broken = true));
       // A connection in doubt is closed, not reused: closing it also drops any lock it held.
       client.release(broken);

@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { integrationRef, pageReader, rowsHeldBack } from '../db/integration-tables';
-import { cursorAhead, cursorOf, dropExpiredSigningSecret, getTarget, recordDelivered, recordFailure } from '../db/targets';
+import { cursorAhead, cursorOf, dropExpiredSigningSecret, getTarget, recordDelivered, recordFailure, type TargetRow } from '../db/targets';
 import { releaseDeliveryLock, tryDeliveryLock } from '../db/delivery-lock';
 import { endRetry } from '../db/target-wake-state';
 import { sendPage } from '../delivery/page';
@@ -20,6 +20,8 @@ import { DRAIN_BUDGET_MS } from '../contract/delivery';
 import { SETTINGS_BOUNDS } from '../contract/target-settings';
 import { announcePost, clearPost, IN_FLIGHT_MARGIN_MS, waitForPostInFlight } from '../db/post-in-flight';
 import type { DeliverFailureDetails, DeliverInput, DeliverResult } from '../contract/delivery';
+import { LINGER_MS, type Linger, type LingeringDrains } from './lingering-drains';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long a delivery waits for the target's lock (an `update` verifying a new URL holds it meanwhile). */
 const LOCK_WAIT_MS = 8_000;
@@ -40,7 +42,7 @@ class DeliveryError extends Error {
   }
 }
 
-export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?: Keyring }) {
+export function createDeliverPages({ pool, keyring, drains }: { pool: pg.Pool; keyring?: Keyring; drains?: LingeringDrains }) {
   return async function deliverPages(input: DeliverInput): Promise<DeliverResult> {
     const ctx = Context.current();
     const result: DeliverResult = {
@@ -69,8 +71,11 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
     // A POST announced (announcePost) whose end is not yet recorded.
     let announced: string | undefined;
     // Only cursors made durable leave the database: `result.cursor` moves only after the page's
-    // synchronous announcement (see announcePost), and this heartbeat sends nothing else.
+    // synchronous announcement (see announcePost), and this heartbeat sends nothing else. Every
+    // 2 s, not per page: a drain that lost its worker starts again from the database's cursor,
+    // which each page's record moves.
     const heartbeat = setInterval(() => ctx.heartbeat(result), 2_000);
+    let linger: Linger | undefined;
     try {
       locked = await lockWithin(db, input.targetId, LOCK_WAIT_MS, ctx.cancellationSignal);
       if (!locked) throw new DeliveryError('another delivery to this target (or an update verifying its URL) is still running');
@@ -133,68 +138,114 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       }
       const ref = (await integrationRef(pool, target.integration_id))!;
       // The target's filter, read under its lock: an `update` that changes it waits for this delivery.
-      const fetchPage = pageReader(db, ref, input.pageSize, filterOf(target));
+      const readPage = pageReader(db, ref, input.pageSize, filterOf(target));
+      // A page read while no POST is in flight announces its own POST in the same statement; one
+      // read ahead during a POST is announced once that POST is recorded (its record clears it).
+      const announcement = { targetId: input.targetId, timeoutMs: input.timeoutSeconds * 1000, generation: result.generation };
+      const fetchPage = async (after: Cursor) => {
+        const read = await readPage(after, announcement);
+        // Cleared at the end if its POST is not sent (the budget spent, a failure before it).
+        if (read.announced) announced = read.announced;
+        return read;
+      };
 
       const deadline = Date.now() + DRAIN_BUDGET_MS;
+      // Registered from here to the end: rows this process's applies commit for the target while
+      // it runs are read by this drain, for up to LINGER_MS after it found no page.
+      if (target.mode === 'on_insert') linger = drains?.enter(input.targetId);
       let page = await fetchPage(result.cursor);
-      while (page.last) {
-        // Read the next page while this one is in flight; it is used only after a 2xx. A failed
-        // read fails the activity below (with what was delivered until then), not here.
-        if (sessionLost) throw new DeliveryError(`the delivery lock's database session was lost: ${sessionLost.message}`);
-        // Synchronous, on the lock's session: fails if the lock is gone, and flushes the page's rows.
-        announced = await announcePost(db, input.targetId, input.timeoutSeconds * 1000);
-        const next = page.read === input.pageSize ? fetchPage(page.last) : undefined;
-        next?.catch(() => {});
-        // A filter left every row of the page out: nothing to POST, the cursor moves past it.
-        const outcome = page.rows.length === 0 ? PASSED : await sendPage(
-          url,
-          ref,
-          { kind: 'rows', targetId: input.targetId, rows: page.rows, first: page.first!, last: page.last, generation: result.generation },
-          signing,
-          input.timeoutSeconds * 1000,
-          ctx.cancellationSignal,
-        );
-        const posted = outcome !== PASSED;
-        result.postCount += posted ? 1 : 0;
-        result.postMsTotal += outcome.ms;
-        // Ids, numbers and the error text only: never the URL (its credentials) or the rows.
-        const logged = { targetId: input.targetId, integrationId: ref.id, page: input.firstPage + result.pages, rows: page.rows.length, ms: Math.round(outcome.ms) };
-        if (posted) postLatency.observe(labels, outcome.ms / 1000);
-        if (!outcome.ok) {
-          deliveryFailures.inc({ ...labels, reason: failureReason(outcome) });
-          log.warn('POST failed; the page is retried', { ...logged, status: outcome.status, error: outcome.error, retryAfterMs: outcome.retryAfterMs });
-          await next?.catch(() => {});
-          throw new DeliveryError(outcome.error!, outcome.ms, outcome.retryAfterMs);
+      let readAt = Date.now();
+      // When a read last found rows, and the step of the looks for rows held back (0: none are).
+      let foundAt = readAt;
+      let heldMs = 0;
+      for (;;) {
+        while (page.last) {
+          // Synchronous, on the lock's session (by the read itself, or here for a page read ahead):
+          // fails if the lock is gone, and flushes the page's rows.
+          announced = page.announced === undefined ? await announcePost(db, input.targetId, announcement.timeoutMs, result.generation) : (page.announced ?? undefined);
+          if (sessionLost) throw new DeliveryError(`the delivery lock's database session was lost: ${sessionLost.message}`);
+          if (announced === undefined) return { ...result, stopped: stopReason(await getTarget(db, input.targetId), result.generation) };
+          // Read the next page while this one is in flight; it is used only after a 2xx. A failed
+          // read fails the activity below (with what was delivered until then), not here.
+          const next = page.read === input.pageSize ? readPage(page.last) : undefined;
+          next?.catch(() => {});
+          // A filter left every row of the page out: nothing to POST, the cursor moves past it.
+          const outcome = page.rows.length === 0 ? PASSED : await sendPage(
+            url,
+            ref,
+            { kind: 'rows', targetId: input.targetId, rows: page.rows, first: page.first!, last: page.last, generation: result.generation },
+            signing,
+            input.timeoutSeconds * 1000,
+            ctx.cancellationSignal,
+          );
+          const posted = outcome !== PASSED;
+          result.postCount += posted ? 1 : 0;
+          result.postMsTotal += outcome.ms;
+          // Ids, numbers and the error text only: never the URL (its credentials) or the rows.
+          const logged = { targetId: input.targetId, integrationId: ref.id, page: input.firstPage + result.pages, rows: page.rows.length, ms: Math.round(outcome.ms) };
+          if (posted) postLatency.observe(labels, outcome.ms / 1000);
+          if (!outcome.ok) {
+            deliveryFailures.inc({ ...labels, reason: failureReason(outcome) });
+            log.warn('POST failed; the page is retried', { ...logged, status: outcome.status, error: outcome.error, retryAfterMs: outcome.retryAfterMs });
+            await next?.catch(() => {});
+            throw new DeliveryError(outcome.error!, outcome.ms, outcome.retryAfterMs);
+          }
+          // Delivered: from here on this page counts, whatever fails next.
+          foundAt = Date.now();
+          result.cursor = page.last;
+          result.rows += page.rows.length;
+          result.pages += posted ? 1 : 0;
+          rowsDelivered.inc(labels, page.rows.length);
+          if (posted) pagesDelivered.inc(labels);
+          log.info(posted ? 'page delivered' : 'page read, no row matches the filter', { ...logged, status: outcome.status, cursor: `${page.last.txid}/${page.last.seq}` });
+          const now = await recordDelivered(db, input.targetId, { cursor: page.last, generation: result.generation, rows: page.rows.length, postMs: outcome.ms, posted });
+          announced = undefined;
+          if (now === undefined || now === 'reset' || now.deleted || now.paused) {
+            await next?.catch(() => {});
+            return { ...result, stopped: now === 'reset' ? 'reset' : now === undefined || now.deleted ? 'deleted' : 'paused' };
+          }
+          if (now.url !== target.url) {
+            // New credentials (an `update`, verified under this target's lock): the next page uses them.
+            target.url = now.url;
+            url = openUrl(now.url);
+          }
+          if (now.signing_secret !== target.signing_secret || now.signing_secret_previous !== target.signing_secret_previous) {
+            // A rotated signing secret signs the next page (and the previous one beside it for a day).
+            Object.assign(target, { signing_secret: now.signing_secret, signing_secret_previous: now.signing_secret_previous });
+            target.signing_secret_previous_expires_at = now.signing_secret_previous_expires_at;
+            signing = openSigning(target);
+          }
+          page = next ? await next : await fetchPage(page.last);
+          readAt = Date.now();
+          if (page.last && Date.now() > deadline) {
+            result.more = true;
+            break;
+          }
         }
-        // Delivered: from here on this page counts, whatever fails next.
-        result.cursor = page.last;
-        result.rows += page.rows.length;
-        result.pages += posted ? 1 : 0;
-        rowsDelivered.inc(labels, page.rows.length);
-        if (posted) pagesDelivered.inc(labels);
-        log.info(posted ? 'page delivered' : 'page read, no row matches the filter', { ...logged, status: outcome.status, cursor: `${page.last.txid}/${page.last.seq}` });
-        ctx.heartbeat(result);
-        const now = await recordDelivered(db, input.targetId, { cursor: page.last, generation: result.generation, rows: page.rows.length, postMs: outcome.ms, posted });
-        announced = undefined;
-        if (now === undefined || now === 'reset' || now.deleted || now.paused) {
-          await next?.catch(() => {});
-          return { ...result, stopped: now === 'reset' ? 'reset' : now === undefined || now.deleted ? 'deleted' : 'paused' };
-        }
-        if (now.url !== target.url) {
-          // New credentials (an `update`, verified under this target's lock): the next page uses them.
-          target.url = now.url;
-          url = openUrl(now.url);
-        }
-        if (now.signing_secret !== target.signing_secret || now.signing_secret_previous !== target.signing_secret_previous) {
-          // A rotated signing secret signs the next page (and the previous one beside it for a day).
-          Object.assign(target, { signing_secret: now.signing_secret, signing_secret_previous: now.signing_secret_previous });
-          target.signing_secret_previous_expires_at = now.signing_secret_previous_expires_at;
-          signing = openSigning(target);
-        }
-        page = next ? await next : await fetchPage(page.last);
-        if (page.last && Date.now() > deadline) {
+        if (result.more || !linger || drains!.crowded()) break;
+        // No page left: wait a little for rows this process's applies announce, then read them
+        // (spaced by a slice), as long as the budget lasts. Rows announced once the budget is
+        // spent: `more`, and the workflow runs the next drain at once. Announced rows that an
+        // older open transaction still holds back are looked for again soon, every 10 to 200 ms.
+        const until = Math.min(foundAt + LINGER_MS, deadline);
+        if (heldMs > 0 && Date.now() + heldMs < until) {
+          await linger.wait(heldMs, ctx.cancellationSignal, true);
+          if (ctx.cancellationSignal.aborted) break;
+        } else if (!(await linger.wait(until - Date.now(), ctx.cancellationSignal))) break;
+        if (Date.now() >= deadline) {
           result.more = true;
           break;
+        }
+        const spacing = readAt + drains!.sliceMs() - Date.now();
+        if (spacing > 0) await sleep(spacing);
+        linger.pending = false;
+        page = await fetchPage(result.cursor);
+        readAt = Date.now();
+        if (page.last) {
+          foundAt = readAt;
+          heldMs = 0;
+        } else {
+          heldMs = (await rowsHeldBack(db, ref.table, result.cursor)) ? Math.min(200, Math.max(10, heldMs * 2)) : 0;
         }
       }
       if (!result.more) {
@@ -213,6 +264,7 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       throw await failure(e);
     } finally {
       clearInterval(heartbeat);
+      linger?.leave();
       db.off('error', onLost);
       db.off('end', onEnd);
       // The POST announced last has ended: whoever waits for it may go on. Through the pool, as
@@ -244,6 +296,13 @@ export function createDeliverPages({ pool, keyring }: { pool: pg.Pool; keyring?:
       });
     }
   };
+}
+
+/** Why a target may not be posted to (announcePost refused): deleted, paused or reset past `generation`. */
+function stopReason(t: TargetRow | undefined, generation: number): DeliverResult['stopped'] {
+  if (!t || t.deleted_at) return 'deleted';
+  if (t.cursor_generation !== generation) return 'reset';
+  return 'paused';
 }
 
 /** Tries the target's delivery lock until `waitMs` has passed (a lock held by an `update` is let go within seconds). */

@@ -7,6 +7,7 @@ import { createFetchBackfillPages } from './fetch-backfill-pages';
 import { createRunRepairs } from './run-repairs';
 import { safeFailures } from './safe-failures';
 import { TargetWakeups } from './target-wakeups';
+import { LingeringDrains } from './lingering-drains';
 
 export interface ActivityDeps {
   pool: pg.Pool;
@@ -24,10 +25,15 @@ export interface ActivityDeps {
  */
 export function createActivities(deps: ActivityDeps) {
   // One per worker process: the on-insert targets' wake-ups of every apply, coalesced.
-  const wakeups = new TargetWakeups({ pool: deps.pool, client: deps.temporal.client });
+  // The drains of on-insert targets that the applies of this process hand rows to; each holds a
+  // connection of the pool (its lock's session): three in four of them may, and none waits for rows
+  // while other work waits for a connection.
+  const max = deps.pool.options.max ?? 10;
+  const drains = new LingeringDrains(Math.floor((max * 3) / 4), () => deps.pool.waitingCount > 0);
+  const wakeups = new TargetWakeups({ pool: deps.pool, client: deps.temporal.client, drains });
   return safeFailures({
     applyInbox: createApplyInbox({ ...deps, wakeups }),
-    deliverPages: createDeliverPages(deps),
+    deliverPages: createDeliverPages({ ...deps, drains }),
     fetchBackfillPages: createFetchBackfillPages(deps),
     runRepairs: createRunRepairs({ pool: deps.pool, ...deps.temporal }),
   });

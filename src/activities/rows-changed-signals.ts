@@ -3,20 +3,18 @@ import { olderTransactionsEnded } from '../db/integration-tables';
 import type { TargetWakeups } from './target-wakeups';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** On-insert targets hear at once after rows changed, then at most this often while the apply goes on. */
-const SIGNAL_SPACING_MS = 100;
 /** How long a signal waits for the changed rows to become readable (an older transaction to end). */
 const READABLE_WAIT_MS = 100;
 
 /**
  * The `rowsChanged` wake-ups of one apply: handed to the worker's coalescer (target-wakeups.ts) as
- * soon as a statement changed rows, then at most every 100 ms while the apply goes on, and last
- * what changed since; each once the rows are readable. From here rather than from the workflow:
- * a workflow's signals leave only when its task ends, which is when this apply ends.
+ * soon as a statement changed rows (one statement per slice of time while rows keep coming), once
+ * the rows are readable. The coalescer hands them to a drain of this process that runs for the
+ * target (at no cost to Temporal), or spaces the workflow's wake-ups. From here rather than from
+ * the workflow: a workflow's signals leave only when its task ends, which is when this apply ends.
  */
 export class TargetSignals {
   private readonly owed = new Set<string>();
-  private lastAt = 0;
   private txid?: string;
   /** A statement changed rows without saying its transaction: no wake-up may count on the cursor. */
   private txidUnknown = false;
@@ -34,13 +32,12 @@ export class TargetSignals {
   }
 
   /** Never rejects. `waitReadable`: false when the connection is in doubt. */
-  async flush(last: boolean, waitReadable = true): Promise<void> {
-    if (this.owed.size === 0 || (!last && Date.now() - this.lastAt < SIGNAL_SPACING_MS)) return;
+  async flush(waitReadable = true): Promise<void> {
+    if (this.owed.size === 0) return;
     const ids = [...this.owed];
     const txid = this.txidUnknown ? undefined : this.txid;
     this.owed.clear();
     this.txidUnknown = false;
-    this.lastAt = Date.now();
     if (waitReadable) await this.readable().catch(() => {});
     this.wakeups.changed(this.integrationId, ids, txid);
   }

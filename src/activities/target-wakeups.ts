@@ -5,15 +5,17 @@ import { logger } from '../log';
 import { targetSignals } from '../metrics';
 import { rowsChangedSignal } from '../contract/messages';
 import { httpSyncWorkflowId } from '../contract/names';
+import type { LingeringDrains } from './lingering-drains';
 
 /**
  * A target woken less than a slice ago waits for the rest of it: under load, one wake-up per
  * slice. Each wake-up costs Temporal a signal, a workflow task and an activity, so the slice grows
  * with the targets this worker has woken lately (those it still remembers): 50 ms while few are
  * active, so a busy target sees its rows within about 50 ms of their commit, 10 ms more per
- * target, 200 ms from 20 targets on.
+ * target, 1 s from 100 targets on: about 100 wake-ups a second at most, whatever the targets.
+ * Targets whose drain runs in this process are not woken at all (lingering-drains.ts).
  */
-export const WAKE_SLICE_MS = { min: 50, perTarget: 10, max: 200 } as const;
+export const WAKE_SLICE_MS = { min: 50, perTarget: 10, max: 1_000 } as const;
 /** How often (at most) a target whose lock is held (a drain under way), or whose wake-up has not led to a drain yet, is looked at again. */
 const RECHECK_MS = 100;
 /**
@@ -49,7 +51,7 @@ const later = (a?: string, b?: string) => (a === undefined || b === undefined ? 
  * lock taken, or its cursor moved; sent again after a second without), none while a drain holds the
  * lock (the drain reads until no page is left; the target is looked at again when it ends),
  * none while a retry waits (new rows never cut a Retry-After), none for rows the cursor has
- * passed, and at most one per slice (50 ms to 200 ms, longer with more active targets). So under
+ * passed, and at most one per slice (50 ms to 1 s, longer with more active targets). So under
  * load Temporal sees about one wake-up per drain, not one per apply, and a drain that takes long
  * sees none.
  */
@@ -59,13 +61,15 @@ export class TargetWakeups {
   private running?: Promise<void>;
   private closed = false;
 
-  constructor(private readonly deps: { pool: pg.Pool; client: Client }) {}
+  constructor(private readonly deps: { pool: pg.Pool; client: Client; drains?: LingeringDrains }) {}
 
   /** Rows of on-insert targets changed, committed by transaction `txid` (readable now). */
   changed(integrationId: string, targetIds: string[], txid: string | undefined): void {
     if (this.closed) return;
     const now = Date.now();
     for (const id of targetIds) {
+      // A drain of the target runs in this process: it reads the rows, no wake-up needed.
+      if (this.deps.drains?.notify(id)) continue;
       let t = this.targets.get(id);
       if (!t) this.targets.set(id, (t = { integrationId, due: now, sending: false }));
       const due = Math.max(now, (t.lastSentAt ?? 0) + this.sliceMs());

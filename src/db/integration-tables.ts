@@ -1,7 +1,9 @@
+import crypto from 'node:crypto';
 import type pg from 'pg';
 import { findDescriptor } from '../integrations';
 import { backlogSql, heldBackSql, pageSql } from '../integrations/read-sql';
 import { filteredPageSql } from '../integrations/filter-sql';
+import { announcingPageSql } from './post-in-flight';
 import { filters, NO_FILTER, projectionOf, withPointerValues, type RowFilter } from '../integrations/row-filter';
 import type { IntegrationDescriptor } from '../integrations/types';
 import type { Cursor } from '../contract/cursor';
@@ -56,6 +58,15 @@ export interface PageRows {
   /** Positions of the first and last row read: the page's range, matched or not. */
   first?: Cursor;
   last?: Cursor;
+  /** Read with `announce` and rows found: the POST's announcement (see announcingPageSql), null when refused. */
+  announced?: string | null;
+}
+
+/** Announce the POST of the page read, in the same statement (see announcingPageSql). */
+export interface PageAnnouncement {
+  targetId: string;
+  timeoutMs: number;
+  generation: number;
 }
 
 /**
@@ -69,17 +80,20 @@ export function pageReader(
   ref: Pick<IntegrationRef, 'descriptor' | 'table'>,
   pageSize: number,
   filter: RowFilter = NO_FILTER,
-): (after: Cursor) => Promise<PageRows> {
+): (after: Cursor, announce?: PageAnnouncement) => Promise<PageRows> {
   const projection = projectionOf(ref.descriptor, filter.fields);
   const query = filters(filter) ? filteredPageSql(ref.descriptor, ref.table, projection) : pageSql(ref.descriptor, ref.table);
   const extra = filters(filter) ? [filter.match === null ? null : JSON.stringify(filter.match), ...projection.pointers.map((p) => p.path)] : [];
-  return async (after) => {
-    const { rows } = await db.query<{ txid: string; seq: string; json: string; matched?: boolean } & Record<string, string | null>>(query, [
-      after.txid,
-      after.seq,
-      pageSize,
-      ...extra,
-    ]);
+  // Prepared once per connection (named by its text): a drain reads a page per slice, and planning
+  // this statement costs more than running it on a few rows.
+  const named = (text: string) => ({ name: `hooksync_page_${crypto.createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text });
+  const plain = named(query);
+  const announcing = named(announcingPageSql(query, 4 + extra.length));
+  return async (after, announce) => {
+    const { rows } = await db.query<{ txid: string; seq: string; json: string; matched?: boolean; announced?: string | null } & Record<string, string | null>>({
+      ...(announce ? announcing : plain),
+      values: [after.txid, after.seq, pageSize, ...extra, ...(announce ? [announce.targetId, announce.timeoutMs, announce.generation] : [])],
+    });
     const first = rows[0];
     const last = rows[rows.length - 1];
     const sent = rows.filter((r) => r.matched !== false || filter.unmatched === 'tombstone');
@@ -88,6 +102,7 @@ export function pageReader(
       read: rows.length,
       first: first && { txid: first.txid, seq: first.seq },
       last: last && { txid: last.txid, seq: last.seq },
+      ...(announce && first ? { announced: first.announced ?? null } : {}),
     };
   };
 }

@@ -18,18 +18,40 @@ export const IN_FLIGHT_MARGIN_MS = 5_000;
  * until when it may be in flight. Committed synchronously, whatever the session's default: this
  * flush also makes durable every transaction the page read before it saw (the WAL is flushed in
  * order), so the cursor after this page may leave the database. Returns the time as PostgreSQL's
- * text, to clear exactly this announcement later.
+ * text, to clear exactly this announcement later; undefined, with nothing written, when the
+ * target may not be posted to: deleted, paused, or reset past `generation`.
  */
-export async function announcePost(db: pg.PoolClient, id: string, timeoutMs: number): Promise<string> {
-  const { rows } = await db.query<{ until: string }>(
-    `UPDATE sync_targets
-        SET post_in_flight_until = now() + make_interval(secs => $2::float8 / 1000)
-      WHERE id = $1 AND set_config('synchronous_commit', 'on', true) IS NOT NULL
-  RETURNING post_in_flight_until::text AS until`,
-    [id, timeoutMs + IN_FLIGHT_MARGIN_MS],
-  );
-  if (!rows[0]) throw new Error(`target ${id} is gone`);
-  return rows[0].until;
+export async function announcePost(db: pg.PoolClient, id: string, timeoutMs: number, generation: number): Promise<string | undefined> {
+  const { rows } = await db.query<{ until: string }>({
+    name: 'hooksync_announce_post',
+    text: `UPDATE sync_targets
+              SET post_in_flight_until = now() + make_interval(secs => $2::float8 / 1000)
+            WHERE id = $1 AND deleted_at IS NULL AND NOT paused AND cursor_generation = $3
+              AND set_config('synchronous_commit', 'on', true) IS NOT NULL
+        RETURNING post_in_flight_until::text AS until`,
+    values: [id, timeoutMs + IN_FLIGHT_MARGIN_MS, generation],
+  });
+  return rows[0]?.until;
+}
+
+/**
+ * A page query that also announces its POST when it finds rows: `announcePost`'s write in the same
+ * statement, so a drain that reads a page after a wait pays one round trip, not two. `page` is the
+ * page query; `$n`, `$n+1`, `$n+2` are the target, the timeout in ms and the generation. Its rows
+ * carry `announced`: the time (as announcePost returns it), or null when the target may not be
+ * posted to. Nothing is written when no row is read. Not for a page read ahead while the POST
+ * before it is in flight: that POST's record clears the announcement.
+ */
+export function announcingPageSql(page: string, n: number): string {
+  return `WITH page AS MATERIALIZED (${page}),
+  announced AS (
+    UPDATE sync_targets
+       SET post_in_flight_until = now() + make_interval(secs => ($${n + 1}::float8 + ${IN_FLIGHT_MARGIN_MS}) / 1000)
+     WHERE id = $${n} AND deleted_at IS NULL AND NOT paused AND cursor_generation = $${n + 2}
+       AND EXISTS (SELECT 1 FROM page)
+       AND set_config('synchronous_commit', 'on', true) IS NOT NULL
+ RETURNING post_in_flight_until::text AS until)
+SELECT page.*, (SELECT until FROM announced) AS announced FROM page ORDER BY page.txid::xid8, page.seq::bigint`;
 }
 
 /** The POST announced as `until` has ended: clear it, unless a later POST announced itself meanwhile. */

@@ -113,8 +113,9 @@ export async function recordDelivered(
   id: string,
   p: { cursor: Cursor; generation: number; rows: number; postMs: number; posted?: boolean },
 ): Promise<Recorded> {
-  const { rows } = await db.query<Live & { current: boolean }>(
-    `WITH done AS (
+  const { rows } = await db.query<Live & { current: boolean }>({
+    name: 'hooksync_record_delivered',
+    text: `WITH done AS (
        UPDATE sync_targets
           SET cursor_txid = $2::xid8, cursor_seq = $3::bigint,
               rows_delivered = rows_delivered + $4, pages_delivered = pages_delivered + $7,
@@ -126,8 +127,8 @@ export async function recordDelivered(
      SELECT *, true AS current FROM done
      UNION ALL
      SELECT ${LIVE}, false FROM sync_targets WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM done)`,
-    [id, p.cursor.txid, p.cursor.seq, p.rows, p.postMs, p.generation, p.posted === false ? 0 : 1],
-  );
+    values: [id, p.cursor.txid, p.cursor.seq, p.rows, p.postMs, p.generation, p.posted === false ? 0 : 1],
+  });
   const row = rows[0];
   if (!row) return undefined;
   const { current, ...live } = row;

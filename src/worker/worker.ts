@@ -76,8 +76,10 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
         temporal: { client: new Client({ connection, namespace: opts.namespace }), taskQueue: opts.taskQueue, historyLimit: opts.historyLimit },
       }),
       ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: workflowsPath() }),
-      // Deliveries hold a connection each; keep them below the pool size.
-      maxConcurrentActivityTaskExecutions: 50,
+      // Deliveries hold a connection of the pool each (60 in `hooksync worker`); those of on-insert
+      // targets may wait for rows up to a second after their last page, but only while the pool
+      // has connections to spare (lingering-drains.ts), so up to 80 run at once.
+      maxConcurrentActivityTaskExecutions: 80,
       maxConcurrentLocalActivityExecutions: 50,
       shutdownGraceTime: opts.shutdownGraceMs ?? 5_000,
       ...(opts.shutdownForceMs !== undefined ? { shutdownForceTime: opts.shutdownForceMs } : {}),
