@@ -18,6 +18,8 @@ import { checkAtStart } from './worker/start-checks';
 import { ingestSettings } from './temporal/ingest-wake';
 import { superviseReconciler } from './temporal/reconciler';
 import { createWorker, installRuntime } from './worker/worker';
+import { lingeringDrainsFor } from './activities/lingering-drains';
+import { listenForDrainNotices } from './db/drain-notices';
 import { Client } from '@temporalio/client';
 
 /** The long-running parts, shared by `hooksync api`, `hooksync worker`, `hooksync dev` and the benchmarks. */
@@ -104,10 +106,12 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
   });
   await registerSearchAttributes(config);
   const grace = graceMs(config);
+  const drains = lingeringDrainsFor(pool);
   const { worker, connection } = await createWorker({
     pool,
     databaseUrl: config.DATABASE_URL,
     keyring,
+    drains,
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.HOOKSYNC_TASK_QUEUE,
@@ -126,6 +130,8 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
           healthy: () => worker.getState() === 'RUNNING',
         });
   if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics (hooksync and Temporal SDK) served, health at /healthz');
+  // Drains of on-insert targets here hear of the rows other workers apply for them.
+  const notices = listenForDrainNotices(config.DATABASE_URL, (id) => void drains.notify(id), logger);
   trackRetryState(pool);
   // Self-repair: the start-up checks, then the reconciler runs its repairs now and every minute.
   await checkAtStart(pool, logger);
@@ -156,7 +162,7 @@ export async function startWorkerProcess(config: Config, opts: { workflowBundleP
       stopSupervising();
       await metricsServer?.close();
       await sweeper.stop();
-      await Promise.allSettled([connection.close(), pool.end()]);
+      await Promise.allSettled([connection.close(), pool.end(), notices.close()]);
     });
   logger.info({ taskQueue: config.HOOKSYNC_TASK_QUEUE }, 'worker running');
   return {

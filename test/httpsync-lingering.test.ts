@@ -16,6 +16,7 @@ import { receiverSet } from './support/receiver';
 import { workflowRuns } from './support/runs';
 import { customerEvent, postEvent } from './support/stripe';
 import { setPaused } from '../src/services/target-signals';
+import { listenForDrainNotices, noticeDrains } from '../src/db/drain-notices';
 
 /**
  * A drain of an on-insert target reads the rows this worker's applies commit for it while it runs,
@@ -119,5 +120,33 @@ describe('HTTP Sync drains that read on while rows keep coming', () => {
     await setPaused(stack.deps, target.id, false);
     await waitForConvergence(stack, rcv, integration.table, { timeoutMs: 30_000 });
     assertVersionsInOrder(rcv, { strict: true });
+  });
+
+  test('drains in other workers hear of rows through LISTEN/NOTIFY; the listener connects again after its session is killed', async () => {
+    const heard: string[] = [];
+    const warnings: string[] = [];
+    const notices = listenForDrainNotices(stack.config.DATABASE_URL, (id) => heard.push(id), { warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)) });
+    const listening = async () =>
+      (await stack.pool.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN hooksync_drain_rows' AND datname = current_database()")).rows.map((r) => r.pid);
+    try {
+      await waitFor(async () => (await listening()).length > 0 || undefined, { what: 'the listener' });
+      await noticeDrains(stack.pool, ['hst_a', 'hst_b']);
+      await waitFor(async () => heard.length === 2 || undefined, { what: 'both notices' });
+      assert.deepEqual(heard, ['hst_a', 'hst_b']);
+      // Killed (a restart, a cut connection): it connects again and hears what comes after.
+      const before = await listening();
+      await stack.pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [before]);
+      // Told again until heard: other processes' listeners in the same database may come back first.
+      await waitFor(
+        async () => {
+          await noticeDrains(stack.pool, ['hst_c']);
+          return heard.includes('hst_c') || undefined;
+        },
+        { what: 'a notice after the reconnection', timeoutMs: 15_000, intervalMs: 200 },
+      );
+      assert.ok(warnings.some((w) => /connecting again/.test(w)), warnings.join('; '));
+    } finally {
+      await notices.close();
+    }
   });
 });

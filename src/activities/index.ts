@@ -7,7 +7,7 @@ import { createFetchBackfillPages } from './fetch-backfill-pages';
 import { createRunRepairs } from './run-repairs';
 import { safeFailures } from './safe-failures';
 import { TargetWakeups } from './target-wakeups';
-import { LingeringDrains } from './lingering-drains';
+import { lingeringDrainsFor, type LingeringDrains } from './lingering-drains';
 
 export interface ActivityDeps {
   pool: pg.Pool;
@@ -17,6 +17,8 @@ export interface ActivityDeps {
   keyring?: Keyring;
   /** For the repairs, which start and signal workflows. */
   temporal: { client: Client; taskQueue: string; historyLimit?: number };
+  /** The process's lingering drains, when it also hears of other workers' rows for them (drain-notices.ts). */
+  drains?: LingeringDrains;
 }
 
 /**
@@ -24,12 +26,9 @@ export interface ActivityDeps {
  * Temporal without PostgreSQL's data (safe-failures.ts).
  */
 export function createActivities(deps: ActivityDeps) {
-  // One per worker process: the on-insert targets' wake-ups of every apply, coalesced.
-  // The drains of on-insert targets that the applies of this process hand rows to; each holds a
-  // connection of the pool (its lock's session): three in four of them may, and none waits for rows
-  // while other work waits for a connection.
-  const max = deps.pool.options.max ?? 10;
-  const drains = new LingeringDrains(Math.floor((max * 3) / 4), () => deps.pool.waitingCount > 0);
+  // One per worker process: the drains of on-insert targets that the applies hand rows to
+  // (lingering-drains.ts), and the wake-ups of the others, coalesced.
+  const drains = deps.drains ?? lingeringDrainsFor(deps.pool);
   const wakeups = new TargetWakeups({ pool: deps.pool, client: deps.temporal.client, drains });
   return safeFailures({
     applyInbox: createApplyInbox({ ...deps, wakeups }),

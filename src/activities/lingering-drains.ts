@@ -11,6 +11,8 @@ export const LINGER_MS = 1_000;
  */
 export const LINGER_SLICE_MS = { perDrain: 5, max: 150 } as const;
 
+import type pg from 'pg';
+
 /** One drain's registration: new rows for its target, announced while it runs. */
 export class Linger {
   /** Rows were announced since the drain last read. */
@@ -103,4 +105,13 @@ export class LingeringDrains {
   get size(): number {
     return this.drains.size;
   }
+}
+
+/**
+ * The lingering drains of a worker process whose deliveries use `pool`: each holds a connection
+ * of it (its lock's session), so three in four of the pool's connections may, and none waits
+ * for rows while other work waits for a connection.
+ */
+export function lingeringDrainsFor(pool: pg.Pool): LingeringDrains {
+  return new LingeringDrains(Math.floor(((pool.options.max ?? 10) * 3) / 4), () => pool.waitingCount > 0);
 }

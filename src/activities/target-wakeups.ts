@@ -6,6 +6,7 @@ import { targetSignals } from '../metrics';
 import { rowsChangedSignal } from '../contract/messages';
 import { httpSyncWorkflowId } from '../contract/names';
 import type { LingeringDrains } from './lingering-drains';
+import { noticeDrains } from '../db/drain-notices';
 
 /**
  * A target woken less than a slice ago waits for the rest of it: under load, one wake-up per
@@ -38,6 +39,8 @@ interface TargetWake {
   lastSentAt?: number;
   /** A wake-up was sent and its drain has not shown yet: when, and the cursor then. */
   awaiting?: { since: number; cursor?: string };
+  /** The drain that holds the target elsewhere was told of what is owed (drain-notices.ts). */
+  told?: boolean;
 }
 
 const newer = (a: string, b: string) => BigInt(a) > BigInt(b);
@@ -75,6 +78,7 @@ export class TargetWakeups {
       const due = Math.max(now, (t.lastSentAt ?? 0) + this.sliceMs());
       t.due = t.owed ? Math.min(t.due, due) : due;
       t.owed = t.owed ? { txid: later(t.owed.txid, txid) } : { txid };
+      t.told = false;
     }
     this.plan();
   }
@@ -125,10 +129,16 @@ export class TargetWakeups {
       // The database is in trouble: wake them all (a drain needs it too, and fails visibly).
       logger.warn({ error: (err as Error).message }, 'could not read the state of on-insert targets; waking them');
     }
-    for (const [id, t] of due) this.decide(id, t, states && (states.get(id) ?? 'gone'), now);
+    const tell: string[] = [];
+    for (const [id, t] of due) if (this.decide(id, t, states && (states.get(id) ?? 'gone'), now) === 'tell') tell.push(id);
+    // Drains that hold these targets in other worker processes read the rows within their slice.
+    if (tell.length > 0) {
+      await noticeDrains(this.deps.pool, tell).catch((err: Error) => logger.warn({ error: err.message }, 'could not tell drains in other workers of new rows'));
+    }
   }
 
-  private decide(id: string, t: TargetWake, s: TargetWakeState | 'gone' | undefined, now: number): void {
+  /** 'tell': a drain holds the target, not in this process; told once of what is owed. */
+  private decide(id: string, t: TargetWake, s: TargetWakeState | 'gone' | undefined, now: number): 'tell' | void {
     if (s === 'gone' || (s && (s.asleep || s.retrying || (t.owed?.txid !== undefined && newer(s.cursorTxid, t.owed.txid))))) {
       // Not needed: gone, paused, a period target, a retry that will take the rows, or drained past them.
       t.owed = undefined;
@@ -137,10 +147,13 @@ export class TargetWakeups {
       return;
     }
     if (s?.locked) {
-      // A drain is under way (the one woken, if any): look again when it has ended.
+      // A drain is under way (the one woken, if any): look again when it has ended, or once its
+      // cursor has passed the rows. One in this process took them already (changed()).
       t.awaiting = undefined;
       t.due = now + this.recheckMs();
-      return;
+      if (t.told || this.deps.drains?.notify(id)) return;
+      t.told = true;
+      return 'tell';
     }
     if (s && t.awaiting) {
       if (s.cursor !== t.awaiting.cursor) t.awaiting = undefined;

@@ -5,6 +5,7 @@ import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@t
 import type pg from 'pg';
 import type { Keyring } from '../secrets/keyring';
 import { createActivities } from '../activities';
+import type { LingeringDrains } from '../activities/lingering-drains';
 import { logger } from '../log';
 import { compiled } from '../package-info';
 import type { TemporalAccess } from '../temporal/access';
@@ -16,6 +17,8 @@ export interface WorkerOptions {
   databaseUrl: string;
   /** HOOKSYNC_ENCRYPTION_KEY's keyring, for the activities that open stored secrets. */
   keyring?: Keyring;
+  /** The process's lingering drains (default: made for `pool`), when the process tells them of other workers' rows. */
+  drains?: LingeringDrains;
   address: string;
   namespace: string;
   taskQueue: string;
@@ -72,6 +75,7 @@ export async function createWorker(opts: WorkerOptions): Promise<{ worker: Worke
         pool: opts.pool,
         databaseUrl: opts.databaseUrl,
         keyring: opts.keyring,
+        drains: opts.drains,
         // The repairs start and signal workflows through the worker's own connection.
         temporal: { client: new Client({ connection, namespace: opts.namespace }), taskQueue: opts.taskQueue, historyLimit: opts.historyLimit },
       }),
