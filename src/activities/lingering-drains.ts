@@ -9,7 +9,7 @@ export const LINGER_MS = 1_000;
  * rows up to every 100 ms per shard, and each read that finds rows is a page and a POST. Grows
  * with the drains waiting in the process, as the Temporal wake-ups' slice does (target-wakeups.ts).
  */
-export const LINGER_SLICE_MS = { perDrain: 5, max: 150 } as const;
+export const LINGER_SLICE_MS = { perDrain: 5, max: 250 } as const;
 
 import type pg from 'pg';
 
