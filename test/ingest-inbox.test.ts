@@ -242,6 +242,17 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
     const i = await integration();
     const target = await createTarget(stack.deps, i.id, { url: receiver.url, periodSeconds: 3600, pageSize: 100, timeoutSeconds: 10, mode: 'on_insert' });
     targets.push(target.id);
+    const handle = stack.temporal.client.workflow.getHandle(`httpsync-${target.id}`);
+    // The drain a new target runs at once reads on for up to a second (rows it hears of need no
+    // signal): wait until it has returned, so that the first apply has to wake the target.
+    await waitFor(
+      async () => {
+        const d = await handle.describe();
+        const drained = (await handle.fetchHistory()).events!.some((e) => e.activityTaskCompletedEventAttributes);
+        return drained && (d.raw.pendingActivities?.length ?? 0) === 0;
+      },
+      { what: 'the first drain over', timeoutMs: 30_000 },
+    );
     const before = await scrape(stack.metricsUrl);
     const ids = Array.from({ length: 12 }, (_, n) => `cus_OnInsert${n}`);
     for (const [n, id] of ids.entries()) {
@@ -249,7 +260,6 @@ describe('ingest: the inbox', { timeout: 300_000 }, () => {
       if (n % 3 === 2) await send(i, event({ type: 'customer.updated', id, created: T0 + n + 100 }));
     }
     // The signals: in the target's history, and counted (the worker runs in this process).
-    const handle = stack.temporal.client.workflow.getHandle(`httpsync-${target.id}`);
     await waitFor(async () => {
       const history = await handle.fetchHistory();
       return history.events!.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'rowsChanged');
