@@ -248,6 +248,10 @@ export function createDeliverPages({ pool, keyring, drains }: { pool: pg.Pool; k
           heldMs = (await rowsHeldBack(db, ref.table, result.cursor)) ? Math.min(200, Math.max(10, heldMs * 2)) : 0;
         }
       }
+      // Rows announced from here on take the Temporal wake-up; rows announced before and not read
+      // (the drain ended for a crowded pool or a cancellation) need the next drain at once.
+      linger?.leave();
+      if (linger?.pending) result.more = true;
       if (!result.more) {
         // Nothing left to read, but rows an older open transaction holds back: the workflow looks
         // again soon (they become readable when it ends, and no signal says when).
