@@ -1,3 +1,5 @@
+import type pg from 'pg';
+
 /**
  * How long a drain of an on-insert target waits, after finding no page, for this worker's applies
  * to announce new rows before it returns (an idle target holds no activity for longer).
@@ -6,12 +8,11 @@ export const LINGER_MS = 1_000;
 
 /**
  * Reads of one waiting drain are spaced by at least this (a slice per drain): the applies announce
- * rows up to every 100 ms per shard, and each read that finds rows is a page and a POST. Grows
- * with the drains waiting in the process, as the Temporal wake-ups' slice does (target-wakeups.ts).
+ * rows after every statement (one per 50 ms slice per shard), and each read that finds rows is a
+ * page and a POST. Grows with the drains registered in the process, as the Temporal wake-ups'
+ * slice does (target-wakeups.ts).
  */
 export const LINGER_SLICE_MS = { perDrain: 5, max: 250 } as const;
-
-import type pg from 'pg';
 
 /** One drain's registration: new rows for its target, announced while it runs. */
 export class Linger {

@@ -24,14 +24,23 @@ export const IN_FLIGHT_MARGIN_MS = 5_000;
 export async function announcePost(db: pg.PoolClient, id: string, timeoutMs: number, generation: number): Promise<string | undefined> {
   const { rows } = await db.query<{ until: string }>({
     name: 'hooksync_announce_post',
-    text: `UPDATE sync_targets
-              SET post_in_flight_until = now() + make_interval(secs => $2::float8 / 1000)
-            WHERE id = $1 AND deleted_at IS NULL AND NOT paused AND cursor_generation = $3
-              AND set_config('synchronous_commit', 'on', true) IS NOT NULL
-        RETURNING post_in_flight_until::text AS until`,
-    values: [id, timeoutMs + IN_FLIGHT_MARGIN_MS, generation],
+    text: announceSql(1, ''),
+    values: [id, timeoutMs, generation],
   });
   return rows[0]?.until;
+}
+
+/**
+ * The announcement's one UPDATE, of both forms: `$n`, `$n+1`, `$n+2` are the target, the POST's
+ * timeout in ms and the generation; `also`, a further condition. A deleted, paused or reset target
+ * is not announced (and so not posted to).
+ */
+function announceSql(n: number, also: string): string {
+  return `UPDATE sync_targets
+     SET post_in_flight_until = now() + make_interval(secs => ($${n + 1}::float8 + ${IN_FLIGHT_MARGIN_MS}) / 1000)
+   WHERE id = $${n} AND deleted_at IS NULL AND NOT paused AND cursor_generation = $${n + 2}${also}
+     AND set_config('synchronous_commit', 'on', true) IS NOT NULL
+RETURNING post_in_flight_until::text AS until`;
 }
 
 /**
@@ -44,13 +53,7 @@ export async function announcePost(db: pg.PoolClient, id: string, timeoutMs: num
  */
 export function announcingPageSql(page: string, n: number): string {
   return `WITH page AS MATERIALIZED (${page}),
-  announced AS (
-    UPDATE sync_targets
-       SET post_in_flight_until = now() + make_interval(secs => ($${n + 1}::float8 + ${IN_FLIGHT_MARGIN_MS}) / 1000)
-     WHERE id = $${n} AND deleted_at IS NULL AND NOT paused AND cursor_generation = $${n + 2}
-       AND EXISTS (SELECT 1 FROM page)
-       AND set_config('synchronous_commit', 'on', true) IS NOT NULL
- RETURNING post_in_flight_until::text AS until)
+  announced AS (${announceSql(n, ' AND EXISTS (SELECT 1 FROM page)')})
 SELECT page.*, (SELECT until FROM announced) AS announced FROM page ORDER BY page.txid::xid8, page.seq::bigint`;
 }
 
